@@ -1,0 +1,29 @@
+// Package dot scores a query vector against the rows of a row-major float32
+// matrix: the inner-product kernel behind every top-N scan.
+//
+// The matrix is read in place (typically memory-mapped); rows are stride
+// floats apart and only the first len(q) floats of each row are used. Rows
+// need not be aligned and stride need not be a multiple of anything: the
+// vector kernels finish each row with a masked load, so they never read past
+// the last float of the last row.
+//
+// # Implementations
+//
+// Scores picks one implementation when the package is initialised, by the
+// CPU's features:
+//
+//   - "avx512": AVX-512F assembly, 16 floats per instruction, 4 rows per
+//     iteration (amd64 with AVX512F and OS support for its state).
+//   - "avx2": AVX2+FMA assembly, 8 floats per instruction, 4 rows per
+//     iteration.
+//   - "generic": a plain Go loop, used on every other CPU and architecture
+//     and when built with the purego tag.
+//
+// Impl reports the choice. The vector kernels sum in a different order from
+// the Go loop, so results differ from it by rounding only (a few ulps of
+// sum |row_j * q_j|); rankings differ only between near-ties.
+//
+// Scores does not allocate. The assembly kernels cannot be preempted, so
+// Scores calls them on blocks of at most 16384 rows, which keeps each
+// non-preemptible stretch well under a millisecond.
+package dot

@@ -1,0 +1,71 @@
+package dot
+
+import "fmt"
+
+// blockRows bounds the rows given to one call of an assembly kernel, which
+// the Go scheduler cannot preempt.
+const blockRows = 1 << 14
+
+// Scores sets dst[i] to the inner product of q and row i of data, for
+// i in [0, len(dst)). Row i starts at data[i*stride]; len(data) must be at
+// least (len(dst)-1)*stride+len(q), and stride is normally at least len(q).
+// Scores panics if data is too short or stride is negative.
+func Scores(dst, data []float32, stride int, q []float32) {
+	scoresWith(best, dst, data, stride, q)
+}
+
+// Impl names the implementation Scores uses on this machine: "avx512",
+// "avx2" or "generic".
+func Impl() string { return best.name }
+
+// kernel is the signature of the assembly kernels: n rows starting at data,
+// stride floats apart, each dotted with the d floats at q, written to
+// dst[0:n]. n and d are at least 1.
+type kernel func(dst *float32, n int, data *float32, stride int, q *float32, d int)
+
+// implementation is one way of computing Scores. A nil kernel means the
+// generic Go loop.
+type implementation struct {
+	name   string
+	kernel kernel
+}
+
+var generic = implementation{name: "generic"}
+
+// best is the implementation Scores uses: the first of available().
+var best = available()[0]
+
+// scoresWith is Scores with the implementation chosen by the caller; tests
+// use it to exercise every implementation the machine supports.
+func scoresWith(im implementation, dst, data []float32, stride int, q []float32) {
+	n, d := len(dst), len(q)
+	if n == 0 {
+		return
+	}
+	if stride < 0 {
+		panic(fmt.Sprintf("dot: negative stride %d", stride))
+	}
+	if need := (n-1)*stride + d; need > len(data) {
+		panic(fmt.Sprintf("dot: data has %d floats, %d rows of stride %d and width %d need %d", len(data), n, stride, d, need))
+	}
+	if im.kernel == nil || d == 0 {
+		scoresGeneric(dst, data, stride, q)
+		return
+	}
+	for i := 0; i < n; i += blockRows {
+		m := min(blockRows, n-i)
+		im.kernel(&dst[i], m, &data[i*stride], stride, &q[0], d)
+	}
+}
+
+func scoresGeneric(dst, data []float32, stride int, q []float32) {
+	d := len(q)
+	for i := range dst {
+		row := data[i*stride : i*stride+d]
+		var s float32
+		for j, v := range row {
+			s += v * q[j]
+		}
+		dst[i] = s
+	}
+}

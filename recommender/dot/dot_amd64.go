@@ -1,0 +1,29 @@
+//go:build amd64 && !purego
+
+package dot
+
+import "golang.org/x/sys/cpu"
+
+// available lists the implementations this machine can run, best first.
+// cpu.X86.HasAVX512F and HasAVX2 already account for whether the operating
+// system saves the wider registers.
+func available() []implementation {
+	var impls []implementation
+	if cpu.X86.HasAVX512F {
+		impls = append(impls, implementation{name: "avx512", kernel: scoresAVX512})
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		impls = append(impls, implementation{name: "avx2", kernel: scoresAVX2})
+	}
+	return append(impls, generic)
+}
+
+// scoresAVX512 is the kernel type's contract using AVX-512F; see dot_amd64.s.
+//
+//go:noescape
+func scoresAVX512(dst *float32, n int, data *float32, stride int, q *float32, d int)
+
+// scoresAVX2 is the kernel type's contract using AVX2 and FMA; see dot_amd64.s.
+//
+//go:noescape
+func scoresAVX2(dst *float32, n int, data *float32, stride int, q *float32, d int)

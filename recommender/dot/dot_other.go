@@ -1,0 +1,6 @@
+//go:build !amd64 || purego
+
+package dot
+
+// available lists the implementations this machine can run, best first.
+func available() []implementation { return []implementation{generic} }
