@@ -23,7 +23,18 @@
 // the Go loop, so results differ from it by rounding only (a few ulps of
 // sum |row_j * q_j|); rankings differ only between near-ties.
 //
-// Scores does not allocate. The assembly kernels cannot be preempted, so
+// # Int8 rows
+//
+// QuantizeRows stores each row as int8 with one float32 scale per row, a
+// quarter of the bytes of float32 rows; QuantizeVector does the same for a
+// query, and ScoresInt8 scores int8 rows with an exact integer inner
+// product, scaled back to float32. The AVX-512 int8 kernel needs AVX512BW
+// as well; without it the generic loop is used. Quantisation moves a score
+// by at most about (qScale*sum|row| + rowScale*sum|q|)/2, so use int8 rows
+// to shortlist candidates and rescore the shortlist with Scores when exact
+// order matters.
+//
+// Scores and ScoresInt8 do not allocate. The assembly kernels cannot be preempted, so
 // Scores calls them on blocks of at most 16384 rows, which keeps each
 // non-preemptible stretch well under a millisecond.
 package dot

@@ -10,10 +10,14 @@ import "golang.org/x/sys/cpu"
 func available() []implementation {
 	var impls []implementation
 	if cpu.X86.HasAVX512F {
-		impls = append(impls, implementation{name: "avx512", kernel: scoresAVX512})
+		im := implementation{name: "avx512", kernel: scoresAVX512}
+		if cpu.X86.HasAVX512BW {
+			im.int8 = scoresInt8AVX512
+		}
+		impls = append(impls, im)
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		impls = append(impls, implementation{name: "avx2", kernel: scoresAVX2})
+		impls = append(impls, implementation{name: "avx2", kernel: scoresAVX2, int8: scoresInt8AVX2})
 	}
 	return append(impls, generic)
 }
@@ -27,3 +31,13 @@ func scoresAVX512(dst *float32, n int, data *float32, stride int, q *float32, d 
 //
 //go:noescape
 func scoresAVX2(dst *float32, n int, data *float32, stride int, q *float32, d int)
+
+// scoresInt8AVX512 is the kernelInt8 type's contract using AVX-512BW.
+//
+//go:noescape
+func scoresInt8AVX512(dst *float32, n int, rows *int8, stride int, q *int8, w int, scales *float32, qScale float32)
+
+// scoresInt8AVX2 is the kernelInt8 type's contract using AVX2.
+//
+//go:noescape
+func scoresInt8AVX2(dst *float32, n int, rows *int8, stride int, q *int8, w int, scales *float32, qScale float32)
