@@ -1,0 +1,60 @@
+// Package recommender is polecam's serving core: it answers top-N queries
+// from one loaded model snapshot.
+//
+// # Models
+//
+// A [Model] wraps an opened snapshot (see package store; anything
+// implementing [Snapshot] will do) and is immutable once [NewModel] has
+// validated it. NewModel checks the shapes of the factor matrices, computes
+// the item norms used for cosine similarity and ranks the most popular
+// items once, so that requests do no per-model work. A Model is safe for
+// concurrent use by any number of goroutines.
+//
+// # Queries
+//
+// [Model.Recommend] scores every item against the user's factor vector with
+// the kernel in package dot, reading the item matrix in place, and keeps
+// the best N in a bounded heap. Items the user interacted with in training
+// are excluded unless [RecommendRequest].IncludeSeen is set, and so are the
+// request's Exclude ids. A user the model does not know, or whose factor
+// vector is zero, gets the most popular items instead and the [Result] says
+// so in Fallback. Items without a factor vector (all zero: absent from
+// training) are never ranked by factors; they can only appear as
+// popularity fill.
+//
+// [Model.SimilarItems] returns an item's co-occurrence neighbours first;
+// when there are fewer than N it fills with the items nearest to it by
+// cosine similarity of the factor vectors (an exact scan), then with
+// popular items. Every [ScoredItem] names the [Source] that produced it;
+// scores are comparable only within one source. Within a source items are
+// ordered by score, best first, and equal scores by catalogue position, so
+// every answer is deterministic.
+//
+// Requests reuse per-model scratch buffers from a sync.Pool: a query
+// allocates its result of N items and nothing proportional to the
+// catalogue.
+//
+// # Errors
+//
+// Errors wrap one of [ErrInvalidArgument] (a request a caller must fix),
+// [ErrNotFound] (an item the model does not know) or [ErrUnavailable] (no
+// model loaded, or the model was closed), with a message a person can act
+// on; test with errors.Is. A cancelled or expired context is returned as
+// ctx.Err(). Any other error comes from the snapshot.
+//
+// # Swapping models
+//
+// A [Recommender] holds the current Model behind an atomic pointer, so
+// requests take no lock. [Recommender.Swap] installs a new model and
+// returns the old one; requests in flight keep using the model they
+// started with, because every request holds a reference to its model
+// until it returns. [Model.Close] drops the owner's reference, waits for
+// the last request to finish and only then closes the snapshot, so
+// swapping never fails a request:
+//
+//	m, err := recommender.NewModel(snap)
+//	if err != nil { ... }
+//	if old := rec.Swap(m); old != nil {
+//		go old.Close() // returns once its in-flight requests are done
+//	}
+package recommender

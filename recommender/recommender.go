@@ -1,0 +1,161 @@
+package recommender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+)
+
+// MaxN is the largest number of items one request may ask for.
+const MaxN = 1000
+
+// Errors returned by this package, wrapped with a message a person can act
+// on. Test with errors.Is.
+var (
+	// ErrInvalidArgument: the request is malformed (missing id, N out of range).
+	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrNotFound: the item asked about is not in the model.
+	ErrNotFound = errors.New("not found")
+	// ErrUnavailable: no model is loaded, or the model has been closed.
+	ErrUnavailable = errors.New("no model loaded")
+)
+
+// Source says which model produced a recommended item.
+type Source int8
+
+const (
+	// SourceFactors: scored by the matrix-factorisation model (iALS).
+	SourceFactors Source = 1
+	// SourceCoOccurrence: taken from the item co-occurrence model.
+	SourceCoOccurrence Source = 2
+	// SourcePopularity: taken from the popularity ranking (fallback or fill).
+	SourcePopularity Source = 3
+)
+
+// String returns the source's name as used in logs and metrics labels.
+func (s Source) String() string {
+	switch s {
+	case SourceFactors:
+		return "factors"
+	case SourceCoOccurrence:
+		return "co_occurrence"
+	case SourcePopularity:
+		return "popularity"
+	default:
+		return fmt.Sprintf("Source(%d)", int8(s))
+	}
+}
+
+// ScoredItem is one recommended item.
+type ScoredItem struct {
+	// ID is the shop's own item id.
+	ID string
+	// Score is higher for better items. Scores are comparable only between
+	// items of the same Source.
+	Score float32
+	// Source names the model that produced the item.
+	Source Source
+}
+
+// RecommendRequest asks for the top N items for one user.
+type RecommendRequest struct {
+	// UserID is the shop's own user id. Required.
+	UserID string
+	// N is how many items to return, 1 to MaxN.
+	N int
+	// Exclude lists item ids never to return. Ids the model does not know
+	// are ignored.
+	Exclude []string
+	// IncludeSeen also returns items the user interacted with in training.
+	IncludeSeen bool
+}
+
+// SimilarRequest asks for the items most related to one item.
+type SimilarRequest struct {
+	// ItemID is the shop's own item id. Required; the model must know it.
+	ItemID string
+	// N is how many items to return, 1 to MaxN.
+	N int
+	// Exclude lists item ids never to return. Ids the model does not know
+	// are ignored.
+	Exclude []string
+}
+
+// Result is the answer to a request.
+type Result struct {
+	// Items are the recommended items, best first. There are fewer than N
+	// only when the catalogue minus the exclusions is smaller than N.
+	Items []ScoredItem
+	// Version is the snapshot version of the model that answered.
+	Version string
+	// Fallback is true when the model knows nothing specific about the
+	// user (Recommend) or item (SimilarItems), so every item comes from
+	// the popularity ranking.
+	Fallback bool
+}
+
+// Recommender serves requests from the current Model, which can be
+// replaced at any time with Swap. Its methods are safe for concurrent use;
+// the request path takes no lock. The zero value is ready to use and has
+// no model.
+type Recommender struct {
+	cur atomic.Pointer[Model]
+}
+
+// New returns a Recommender with no model: requests fail with
+// ErrUnavailable until the first Swap.
+func New() *Recommender { return &Recommender{} }
+
+// Swap makes m the current model and returns the previous one (nil if
+// there was none). Requests that already started keep using the old
+// model; the caller should Close it, which waits for them. Swap(nil)
+// unloads the model.
+func (r *Recommender) Swap(m *Model) (old *Model) {
+	return r.cur.Swap(m)
+}
+
+// Current returns the current model, or nil before the first Swap. The
+// returned model may be swapped out and closed at any time; to query it,
+// use the Recommender's methods, or the Model's own, which fail with
+// ErrUnavailable once it is closed.
+func (r *Recommender) Current() *Model { return r.cur.Load() }
+
+// Recommend answers req from the current model. See Model.Recommend.
+func (r *Recommender) Recommend(ctx context.Context, req RecommendRequest) (Result, error) {
+	m, err := r.acquire()
+	if err != nil {
+		return Result{}, err
+	}
+	defer m.release()
+	return m.recommend(ctx, req)
+}
+
+// SimilarItems answers req from the current model. See Model.SimilarItems.
+func (r *Recommender) SimilarItems(ctx context.Context, req SimilarRequest) (Result, error) {
+	m, err := r.acquire()
+	if err != nil {
+		return Result{}, err
+	}
+	defer m.release()
+	return m.similarItems(ctx, req)
+}
+
+// acquire returns the current model with a reference held for one request.
+// If the model it loaded was swapped out and closed before the reference
+// was taken, it retries with the new current model, so a Swap followed by
+// Close of the old model never fails a request.
+func (r *Recommender) acquire() (*Model, error) {
+	for {
+		m := r.cur.Load()
+		if m == nil {
+			return nil, ErrUnavailable
+		}
+		if m.acquire() {
+			return m, nil
+		}
+		if r.cur.Load() == m {
+			return nil, fmt.Errorf("%w: model version %s was closed while still current", ErrUnavailable, m.version)
+		}
+	}
+}

@@ -1,0 +1,162 @@
+package recommender
+
+import (
+	"cmp"
+	"math"
+	"slices"
+)
+
+// negInf marks an excluded item in a scores buffer; selection skips it.
+var negInf = float32(math.Inf(-1))
+
+// candidate is one scored item during selection: Index is the item's dense
+// row index in the snapshot.
+type candidate struct {
+	Index int32
+	Score float32
+}
+
+// better reports whether a ranks strictly ahead of b: higher score first,
+// and on equal scores the lower index first, so every ranking is
+// deterministic.
+func better(a, b candidate) bool {
+	return a.Score > b.Score || (a.Score == b.Score && a.Index < b.Index)
+}
+
+// compareRank orders candidates best first, for slices.SortFunc.
+func compareRank(a, b candidate) int {
+	if c := cmp.Compare(b.Score, a.Score); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Index, b.Index)
+}
+
+// topN keeps the n best candidates pushed into it, in a bounded binary
+// min-heap whose root is the worst candidate kept. Pushing is O(1) for a
+// candidate that does not beat the root and O(log n) otherwise, so a scan
+// of C scores costs O(C + n log n log C) in the usual case.
+//
+// A topN is reusable: Reset keeps the backing array. Candidates whose
+// score is -Inf or NaN are never kept; callers mark excluded items that
+// way. Several topN values filled from disjoint ranges of a catalogue can
+// be combined with merge, which is how a scan is split across cores.
+type topN struct {
+	n int
+	h []candidate
+}
+
+// reset empties t and sets its bound to n.
+func (t *topN) reset(n int) {
+	t.n = n
+	if cap(t.h) < n {
+		t.h = make([]candidate, 0, n)
+	}
+	t.h = t.h[:0]
+}
+
+// len returns the number of candidates kept.
+func (t *topN) len() int { return len(t.h) }
+
+// full reports whether t holds its bound.
+func (t *topN) full() bool { return len(t.h) >= t.n }
+
+// push offers one candidate.
+func (t *topN) push(c candidate) {
+	if !(c.Score > negInf) { // -Inf marks an excluded item; NaN is never ranked
+		return
+	}
+	if len(t.h) < t.n {
+		t.h = append(t.h, c)
+		t.up(len(t.h) - 1)
+		return
+	}
+	if t.n == 0 || !better(c, t.h[0]) {
+		return
+	}
+	t.h[0] = c
+	t.down(0)
+}
+
+// pushScores offers every score in scores, the score at position i
+// belonging to item base+i. It is the inner loop of a catalogue scan: most
+// scores are rejected by a single comparison with the root.
+func (t *topN) pushScores(scores []float32, base int32) {
+	if t.n == 0 {
+		return
+	}
+	i := 0
+	// Fill the heap first; from then on compare against the root only.
+	for ; i < len(scores) && len(t.h) < t.n; i++ {
+		t.push(candidate{Index: base + int32(i), Score: scores[i]})
+	}
+	if len(t.h) < t.n {
+		return
+	}
+	floor := t.h[0].Score
+	for ; i < len(scores); i++ {
+		s := scores[i]
+		// Indices ascend within the scan, so an equal score at a later
+		// index loses the tie: only a strictly greater score gets in.
+		// The comparison is false for NaN.
+		if !(s > floor) {
+			continue
+		}
+		t.h[0] = candidate{Index: base + int32(i), Score: s}
+		t.down(0)
+		floor = t.h[0].Score
+	}
+}
+
+// merge offers every candidate kept by o.
+func (t *topN) merge(o *topN) {
+	for _, c := range o.h {
+		t.push(c)
+	}
+}
+
+// appendSorted appends the kept candidates to dst best first and empties t.
+func (t *topN) appendSorted(dst []candidate) []candidate {
+	start := len(dst)
+	dst = append(dst, t.h...)
+	slices.SortFunc(dst[start:], compareRank)
+	t.h = t.h[:0]
+	return dst
+}
+
+// up restores the heap property from position i towards the root.
+func (t *topN) up(i int) {
+	h := t.h
+	c := h[i]
+	for i > 0 {
+		p := (i - 1) / 2
+		if !better(h[p], c) { // parent is no better: it belongs below c
+			break
+		}
+		h[i] = h[p]
+		i = p
+	}
+	h[i] = c
+}
+
+// down restores the heap property from position i towards the leaves.
+func (t *topN) down(i int) {
+	h := t.h
+	n := len(h)
+	c := h[i]
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		w := l // the worse child
+		if r := l + 1; r < n && better(h[l], h[r]) {
+			w = r
+		}
+		if !better(c, h[w]) {
+			break
+		}
+		h[i] = h[w]
+		i = w
+	}
+	h[i] = c
+}
