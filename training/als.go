@@ -11,6 +11,7 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/blas/gonum"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -167,6 +168,8 @@ type alsTrainer struct {
 // alsScratch is one worker's scratch space; nothing is allocated per row.
 type alsScratch struct {
 	r, p, ap []float32
+	ys       []float32 // CG: the row's fixed-side vectors, gathered
+	c1       []float32 // CG: the row's confidences minus one
 	// Exact solve only.
 	m    *mat.SymDense
 	b, v *mat.VecDense
@@ -284,17 +287,28 @@ func (t *alsTrainer) solveCG(s *alsScratch, x []float32, idx []int32, w []float3
 	k := len(x)
 	alpha := t.opts.Alpha
 	r, p, ap := s.r, s.p, s.ap
+	// The row's vectors y_i are read once per CG step; gathering them into
+	// contiguous scratch keeps them in cache and removes the indirection.
+	n := len(idx)
+	if cap(s.ys) < n*k {
+		s.ys = make([]float32, n*k)
+	}
+	ys := s.ys[:n*k]
+	c1s := s.c1[:0]
 
 	// r = b − A·x.
 	t.mulA(r, x)
 	for d := range r {
 		r[d] = -r[d]
 	}
-	for n, i := range idx {
-		yi := y[int(i)*k : int(i)*k+k]
-		c1 := alpha * w[n] // c − 1
+	for j, i := range idx {
+		yi := ys[j*k : j*k+k]
+		copy(yi, y[int(i)*k:int(i)*k+k])
+		c1 := alpha * w[j] // c − 1
+		c1s = append(c1s, c1)
 		axpy(1+c1-c1*dot(yi, x), yi, r)
 	}
+	s.c1 = c1s
 	copy(p, r)
 	rs := dot(r, r)
 	for range t.opts.CGSteps {
@@ -303,9 +317,9 @@ func (t *alsTrainer) solveCG(s *alsScratch, x []float32, idx []int32, w []float3
 		}
 		// ap = A·p.
 		t.mulA(ap, p)
-		for n, i := range idx {
-			yi := y[int(i)*k : int(i)*k+k]
-			axpy(alpha*w[n]*dot(yi, p), yi, ap)
+		for j, c1 := range c1s {
+			yi := ys[j*k : j*k+k]
+			axpy(c1*dot(yi, p), yi, ap)
 		}
 		pap := dot(p, ap)
 		if !(pap > 0) {
@@ -427,8 +441,9 @@ func sumSquares(v []float32) float64 {
 }
 
 // f32 is gonum's native float32 BLAS, whose unit-stride Sdot and Saxpy run
-// assembly kernels on amd64.
-var f32 = blas32.Implementation()
+// assembly kernels on amd64. Calling the concrete type avoids an interface
+// dispatch per call.
+var f32 gonum.Implementation
 
 func dot(x, y []float32) float32 { return f32.Sdot(len(x), x, 1, y, 1) }
 
