@@ -62,7 +62,7 @@ func benchALSIteration(b *testing.B, x *Interactions, factors int) {
 	}
 	// CPU seconds per iteration, all workers together: on a shared machine
 	// a steadier figure than wall time.
-	b.ReportMetric((processCPU() - cpu).Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric((processCPU()-cpu).Seconds()/float64(b.N), "cpu-s/op")
 }
 
 // BenchmarkALSIteration sweeps problem size × factors with the default
