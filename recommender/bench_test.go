@@ -1,0 +1,182 @@
+package recommender
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/polecam/polecam/store"
+)
+
+const (
+	benchUsers = 1000
+	benchSeen  = 50 // training items per user
+	benchNbrs  = 20 // co-occurrence neighbours per item
+)
+
+// randomData returns a seeded random model: items × dims factors for items
+// and benchUsers users, benchSeen seen items per user, benchNbrs
+// neighbours for every tenth item.
+func randomData(items, dims int) *modelData {
+	rng := rand.New(rand.NewPCG(uint64(items), uint64(dims)))
+	vec := func() []float32 {
+		v := make([]float32, dims)
+		for j := range v {
+			v[j] = float32(rng.NormFloat64())
+		}
+		return v
+	}
+	d := &modelData{
+		items:    make([]string, items),
+		itemVecs: make([][]float32, items),
+		users:    make([]string, benchUsers),
+		userVecs: make([][]float32, benchUsers),
+		seen:     make(map[int32][]int32, benchUsers),
+		nbrs:     make(map[int32][]store.Neighbor),
+		pop:      make([]float32, items),
+	}
+	for i := range items {
+		d.items[i] = fmt.Sprintf("item-%07d", i)
+		d.itemVecs[i] = vec()
+		d.pop[i] = float32(rng.ExpFloat64())
+		if i%10 == 0 {
+			nb := make([]store.Neighbor, benchNbrs)
+			for k := range nb {
+				nb[k] = store.Neighbor{Item: int32(rng.IntN(items)), Score: 1 / float32(k+1)}
+			}
+			d.nbrs[int32(i)] = nb
+		}
+	}
+	for u := range benchUsers {
+		d.users[u] = fmt.Sprintf("user-%04d", u)
+		d.userVecs[u] = vec()
+		seen := make([]int32, benchSeen)
+		for k := range seen {
+			seen[k] = int32(rng.IntN(items))
+		}
+		d.seen[int32(u)] = seen
+	}
+	return d
+}
+
+// benchSizes is the catalogue × factors sweep every serving benchmark runs.
+var benchSizes = []struct{ items, dims int }{
+	{10_000, 32}, {10_000, 64}, {100_000, 32}, {100_000, 64},
+}
+
+// benchModel sweeps benchSizes, running fn with a Model over a fake
+// snapshot of random vectors for each.
+func benchModel(b *testing.B, fn func(b *testing.B, m *Model, d *modelData)) {
+	for _, sz := range benchSizes {
+		b.Run(fmt.Sprintf("items=%d/dims=%d", sz.items, sz.dims), func(b *testing.B) {
+			d := randomData(sz.items, sz.dims)
+			m, err := NewModel(newFake("bench", d))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			fn(b, m, d)
+		})
+	}
+}
+
+func BenchmarkRecommend(b *testing.B) {
+	ctx := context.Background()
+	for _, n := range []int{10, 100} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			benchModel(b, func(b *testing.B, m *Model, d *modelData) {
+				exclude := []string{d.items[1], d.items[2], "unknown"}
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					req := RecommendRequest{UserID: d.users[i%benchUsers], N: n, Exclude: exclude}
+					if _, err := m.Recommend(ctx, req); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkRecommendParallel measures throughput with every core serving.
+func BenchmarkRecommendParallel(b *testing.B) {
+	ctx := context.Background()
+	r := New()
+	benchModel(b, func(b *testing.B, m *Model, d *modelData) {
+		r.Swap(m)
+		defer r.Swap(nil)
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				req := RecommendRequest{UserID: d.users[i%benchUsers], N: 10}
+				if _, err := r.Recommend(ctx, req); err != nil {
+					b.Error(err)
+					return
+				}
+				i++
+			}
+		})
+	})
+}
+
+func BenchmarkRecommendFallback(b *testing.B) {
+	ctx := context.Background()
+	benchModel(b, func(b *testing.B, m *Model, d *modelData) {
+		req := RecommendRequest{UserID: "stranger", N: 100, Exclude: []string{d.items[1], "unknown"}}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := m.Recommend(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkSimilarItems asks about items with 20 neighbours for 50 results,
+// so every request also runs the cosine scan.
+func BenchmarkSimilarItems(b *testing.B) {
+	ctx := context.Background()
+	benchModel(b, func(b *testing.B, m *Model, d *modelData) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			req := SimilarRequest{ItemID: d.items[(i*10)%len(d.items)], N: 50}
+			if _, err := m.SimilarItems(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}
+
+// BenchmarkNewModel measures load-time work (norms and popularity head).
+func BenchmarkNewModel(b *testing.B) {
+	for _, items := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("items=%d/dims=32", items), func(b *testing.B) {
+			const dims = 32
+			rng := rand.New(rand.NewPCG(7, 8))
+			f := &fakeSnapshot{
+				version: "bench",
+				d:       &modelData{items: make([]string, items), pop: make([]float32, items)},
+				itemF:   store.Matrix{Rows: items, Dims: dims, Stride: store.Stride(dims), Data: make([]float32, items*store.Stride(dims))},
+			}
+			for i := range f.itemF.Data {
+				f.itemF.Data[i] = rng.Float32()
+			}
+			for i := range f.d.pop {
+				f.d.pop[i] = rng.Float32()
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := NewModel(f); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
