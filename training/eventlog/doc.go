@@ -1,0 +1,60 @@
+// Package eventlog reads the shop's event logs: the views, cart additions
+// and purchases the trainer learns from.
+//
+// # Format
+//
+// A log is one or more files of delimited text, each starting with a header
+// line that names its columns:
+//
+//	timestamp,user_id,item_id,event
+//	2026-11-01T08:15:02Z,u1842,sku-0117,view
+//	2026-11-01T08:15:40Z,u1842,sku-0117,add_to_cart
+//	1793520940,u0007,sku-2231,purchase
+//
+// Files are CSV (comma-separated, RFC 4180 quoting) or TSV (tab-separated;
+// a quote inside a field is kept as written, a field that starts with a quote
+// is read as quoted). [Options.Format] "auto" picks TSV for names ending
+// in .tsv or .tsv.gz, CSV for .csv or .csv.gz, and otherwise looks for a tab
+// in the header line. Files may be gzip-compressed whatever their name:
+// compression is detected from the first bytes. A file may hold more columns
+// than the four that are read, in any order; [Options.Columns] renames the
+// four (header names are compared without case and surrounding spaces).
+// Spaces around fields are ignored and blank lines are skipped.
+//
+// The timestamp column accepts
+//
+//   - RFC 3339, with or without fractional seconds: 2026-11-01T08:15:02Z,
+//     2026-11-01T09:15:02.250+01:00;
+//   - "2006-01-02 15:04:05", taken as UTC: 2026-11-01 08:15:02;
+//   - integer Unix time in seconds, or in milliseconds when the number is
+//     greater than 10^11 (that is, after 1973 in milliseconds, and not before
+//     year 5138 in seconds): 1793520902, 1793520902250.
+//
+// # Event types and weights
+//
+// Each event type maps to a confidence weight in [Options.Weights]; a line
+// whose type is not in the map is a bad line. The lookup tries the type as
+// written, then in lower case. [DefaultWeights] is
+//
+//	view                          1
+//	add_to_cart, cart, addtocart  4
+//	purchase, transaction        10
+//
+// # Bad lines
+//
+// Logs from real servers have broken lines. A line with the wrong number of
+// fields, broken quoting, an empty user or item, a timestamp that does not
+// parse or an unknown event type is counted in [Stats.Bad], a few are kept
+// in [Stats.Samples] with their file, line number and reason, and the line
+// is skipped. When more than [Options.MaxBadRatio] of the data lines are bad,
+// [Read] fails with [ErrTooManyBadLines]: something upstream is broken and
+// training on what is left would be silently wrong. Structural problems — no
+// header, a missing column, a file that cannot be opened or decompressed —
+// fail the read at once.
+//
+// # Streaming
+//
+// [Read] streams: it holds one line at a time, whatever the size of the
+// files, and hands each good [Event] to a callback in file order. Event
+// strings are not reused, so the callback may keep them.
+package eventlog

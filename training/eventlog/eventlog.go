@@ -1,0 +1,499 @@
+package eventlog
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// Event is one good line of a log.
+type Event struct {
+	Time   time.Time // in UTC
+	User   string
+	Item   string
+	Type   string  // event type as written in the log, e.g. "view"
+	Weight float32 // Options.Weights[Type]
+}
+
+// Columns are the header names of the columns Read uses.
+type Columns struct {
+	Timestamp, User, Item, Event string
+}
+
+// Options control Read.
+type Options struct {
+	// Format is "auto" (or empty), "csv" or "tsv". Auto decides by the file
+	// name (.csv, .tsv, optionally followed by .gz) and otherwise by a tab in
+	// the header line.
+	Format  string
+	Columns Columns
+	// Weights maps event types to confidence weights. A line whose type is
+	// not in the map is a bad line.
+	Weights map[string]float32
+	// MaxBadRatio is the largest share of bad data lines Read accepts
+	// before failing with ErrTooManyBadLines; 0 accepts none.
+	MaxBadRatio float64
+	// MaxSamples is how many bad lines Stats.Samples keeps.
+	MaxSamples int
+}
+
+// DefaultOptions returns auto format, the columns timestamp, user_id,
+// item_id and event, DefaultWeights, a bad-line limit of 1 % and 20 samples.
+func DefaultOptions() Options {
+	return Options{
+		Format:      "auto",
+		Columns:     Columns{Timestamp: "timestamp", User: "user_id", Item: "item_id", Event: "event"},
+		Weights:     DefaultWeights(),
+		MaxBadRatio: 0.01,
+		MaxSamples:  20,
+	}
+}
+
+// DefaultWeights returns a new map of the usual event types to weights: view
+// 1, add_to_cart 4, purchase 10, with the aliases cart and addtocart (4) and
+// transaction (10).
+func DefaultWeights() map[string]float32 {
+	return map[string]float32{
+		"view":        1,
+		"add_to_cart": 4,
+		"cart":        4,
+		"addtocart":   4,
+		"purchase":    10,
+		"transaction": 10,
+	}
+}
+
+// Validate reports whether o can be used to read logs.
+func (o Options) Validate() error {
+	var errs []error
+	switch o.Format {
+	case "", "auto", "csv", "tsv":
+	default:
+		errs = append(errs, fmt.Errorf("format %q, want auto, csv or tsv", o.Format))
+	}
+	cols := []struct{ field, name string }{
+		{"timestamp", o.Columns.Timestamp}, {"user", o.Columns.User},
+		{"item", o.Columns.Item}, {"event", o.Columns.Event},
+	}
+	seen := map[string]string{}
+	for _, c := range cols {
+		name := strings.ToLower(strings.TrimSpace(c.name))
+		if name == "" {
+			errs = append(errs, fmt.Errorf("no column name for the %s", c.field))
+			continue
+		}
+		if other, ok := seen[name]; ok {
+			errs = append(errs, fmt.Errorf("the %s and %s columns are both named %q", other, c.field, c.name))
+		}
+		seen[name] = c.field
+	}
+	if len(o.Weights) == 0 {
+		errs = append(errs, errors.New("no event weights"))
+	}
+	for _, typ := range slices.Sorted(maps.Keys(o.Weights)) {
+		w := o.Weights[typ]
+		if typ == "" {
+			errs = append(errs, errors.New("weight for an empty event type"))
+		}
+		if math.IsNaN(float64(w)) || math.IsInf(float64(w), 0) {
+			errs = append(errs, fmt.Errorf("weight of %q is %v, want a finite number", typ, w))
+		}
+	}
+	if !(o.MaxBadRatio >= 0 && o.MaxBadRatio <= 1) {
+		errs = append(errs, fmt.Errorf("max bad ratio %v, want 0..1", o.MaxBadRatio))
+	}
+	if o.MaxSamples < 0 {
+		errs = append(errs, fmt.Errorf("max samples %d, want ≥ 0", o.MaxSamples))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("invalid event log options: %w", err)
+	}
+	return nil
+}
+
+// BadLine is a skipped line of a log.
+type BadLine struct {
+	File   string
+	Line   int // 1-based, counting the header
+	Reason string
+}
+
+func (b BadLine) String() string {
+	return fmt.Sprintf("%s:%d: %s", b.File, b.Line, b.Reason)
+}
+
+// Stats describe what Read read.
+type Stats struct {
+	Files  []string // the files read, after glob expansion, in reading order
+	Lines  int64    // data lines, excluding headers and blank lines
+	Events int64    // good events
+	Bad    int64    // bad lines; Events + Bad == Lines
+	// Samples are the first bad lines, at most Options.MaxSamples.
+	Samples []BadLine
+	// First and Last are the earliest and latest times of good events.
+	First, Last time.Time
+}
+
+// ErrTooManyBadLines is the error (wrapped) when the share of bad lines
+// exceeds Options.MaxBadRatio.
+var ErrTooManyBadLines = errors.New("too many bad lines")
+
+// How often Read checks its context, in lines.
+const ctxEvery = 4096
+
+// Read reads the logs matching patterns and calls fn for every good event,
+// in file order. Each pattern is a filepath.Match glob (a plain path is a
+// glob matching itself); a pattern that matches nothing is an error. The
+// union of the matches is read in sorted order, each file plain or gzip.
+//
+// Bad lines are counted, sampled and skipped. The share of bad lines is
+// checked after each file once 1000 lines were read, and at the end: above
+// opts.MaxBadRatio, Read returns its Stats so far and an error wrapping
+// ErrTooManyBadLines. An error from fn stops the read and is returned
+// wrapped with the file and line of the event. The context is checked every
+// few thousand lines.
+func Read(ctx context.Context, patterns []string, opts Options, fn func(Event) error) (Stats, error) {
+	if err := opts.Validate(); err != nil {
+		return Stats{}, err
+	}
+	files, err := expand(patterns)
+	if err != nil {
+		return Stats{}, err
+	}
+	r := newReader(opts, fn)
+	r.stats.Files = files
+	for k, name := range files {
+		if err := r.readFile(ctx, name); err != nil {
+			return r.stats, err
+		}
+		if k < len(files)-1 && r.stats.Lines >= 1000 {
+			if err := r.checkRatio(); err != nil {
+				return r.stats, err
+			}
+		}
+	}
+	return r.stats, r.checkRatio()
+}
+
+// ReadStream is Read for one stream, such as standard input: name is used
+// for the format decision and in messages.
+func ReadStream(ctx context.Context, name string, src io.Reader, opts Options, fn func(Event) error) (Stats, error) {
+	if err := opts.Validate(); err != nil {
+		return Stats{}, err
+	}
+	r := newReader(opts, fn)
+	r.stats.Files = []string{name}
+	if err := r.readStream(ctx, name, src); err != nil {
+		return r.stats, err
+	}
+	return r.stats, r.checkRatio()
+}
+
+// expand returns the sorted union of the files matching patterns.
+func expand(patterns []string) ([]string, error) {
+	if len(patterns) == 0 {
+		return nil, errors.New("no event log files given")
+	}
+	var files []string
+	for _, p := range patterns {
+		m, err := filepath.Glob(p)
+		if err != nil {
+			return nil, fmt.Errorf("expand %q: %w", p, err)
+		}
+		if len(m) == 0 {
+			return nil, fmt.Errorf("no event log files match %q", p)
+		}
+		files = append(files, m...)
+	}
+	slices.Sort(files)
+	return slices.Compact(files), nil
+}
+
+type reader struct {
+	opts  Options
+	fn    func(Event) error
+	stats Stats
+	known string // the known event types, for messages
+}
+
+func newReader(opts Options, fn func(Event) error) *reader {
+	types := slices.Sorted(maps.Keys(opts.Weights))
+	known := strings.Join(types, ", ")
+	if len(types) > 12 {
+		known = strings.Join(types[:12], ", ") + ", …"
+	}
+	return &reader{opts: opts, fn: fn, known: known}
+}
+
+func (r *reader) checkRatio() error {
+	s := &r.stats
+	if s.Lines == 0 || float64(s.Bad) <= r.opts.MaxBadRatio*float64(s.Lines) {
+		return nil
+	}
+	first := ""
+	if len(s.Samples) > 0 {
+		first = "; first: " + s.Samples[0].String()
+	}
+	return fmt.Errorf("%w: %d of %d data lines (%.2f%%) are bad, the limit is %.2f%%%s",
+		ErrTooManyBadLines, s.Bad, s.Lines, 100*float64(s.Bad)/float64(s.Lines), 100*r.opts.MaxBadRatio, first)
+}
+
+func (r *reader) readFile(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return fmt.Errorf("read event log: %w", err)
+	}
+	defer f.Close()
+	return r.readStream(ctx, name, f)
+}
+
+const bufSize = 64 << 10
+
+func (r *reader) readStream(ctx context.Context, name string, src io.Reader) error {
+	br := bufio.NewReaderSize(src, bufSize)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("read %s: gzip: %w", name, err)
+		}
+		defer zr.Close()
+		br = bufio.NewReaderSize(zr, bufSize)
+	}
+	tsv, err := r.isTSV(name, br)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	cr := csv.NewReader(br)
+	cr.ReuseRecord = true
+	format := "CSV"
+	if tsv {
+		cr.Comma = '\t'
+		cr.LazyQuotes = true
+		format = "TSV"
+	}
+
+	header, err := cr.Read()
+	if err == io.EOF {
+		return fmt.Errorf("read %s: no header line", name)
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: header: %w", name, err)
+	}
+	nfields := len(header)
+	cols, err := r.columns(header)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+
+	s := &r.stats
+	c := &r.opts.Columns
+	for n := 0; ; n++ {
+		if n%ctxEvery == ctxEvery-1 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if !errors.As(err, &pe) {
+				return fmt.Errorf("read %s: %w", name, err)
+			}
+			s.Lines++
+			if errors.Is(pe.Err, csv.ErrFieldCount) {
+				r.bad(name, pe.StartLine, fmt.Sprintf("%d fields, want %d as in the header", len(rec), nfields))
+			} else {
+				r.bad(name, pe.StartLine, fmt.Sprintf("malformed %s: %v", format, pe.Err))
+			}
+			continue
+		}
+		s.Lines++
+		line, _ := cr.FieldPos(0)
+		ts := strings.TrimSpace(rec[cols.ts])
+		user := strings.TrimSpace(rec[cols.user])
+		item := strings.TrimSpace(rec[cols.item])
+		typ := strings.TrimSpace(rec[cols.event])
+		switch {
+		case user == "":
+			r.bad(name, line, "empty "+c.User)
+			continue
+		case item == "":
+			r.bad(name, line, "empty "+c.Item)
+			continue
+		case typ == "":
+			r.bad(name, line, "empty "+c.Event)
+			continue
+		}
+		t, ok := parseTime(ts)
+		if !ok {
+			r.bad(name, line, fmt.Sprintf("%s %s is not RFC 3339, \"2006-01-02 15:04:05\" or Unix seconds or milliseconds", c.Timestamp, quote(ts)))
+			continue
+		}
+		w, ok := r.opts.Weights[typ]
+		if !ok {
+			w, ok = r.opts.Weights[strings.ToLower(typ)]
+		}
+		if !ok {
+			r.bad(name, line, fmt.Sprintf("unknown %s %s (known: %s)", c.Event, quote(typ), r.known))
+			continue
+		}
+		s.Events++
+		if s.First.IsZero() || t.Before(s.First) {
+			s.First = t
+		}
+		if s.Last.IsZero() || t.After(s.Last) {
+			s.Last = t
+		}
+		if err := r.fn(Event{Time: t, User: user, Item: item, Type: typ, Weight: w}); err != nil {
+			return fmt.Errorf("handle event at %s:%d: %w", name, line, err)
+		}
+	}
+}
+
+func (r *reader) bad(file string, line int, reason string) {
+	r.stats.Bad++
+	if len(r.stats.Samples) < r.opts.MaxSamples {
+		r.stats.Samples = append(r.stats.Samples, BadLine{File: file, Line: line, Reason: reason})
+	}
+}
+
+// isTSV decides the format of a file whose decompressed text br holds.
+func (r *reader) isTSV(name string, br *bufio.Reader) (bool, error) {
+	switch r.opts.Format {
+	case "csv":
+		return false, nil
+	case "tsv":
+		return true, nil
+	}
+	switch filepath.Ext(strings.TrimSuffix(strings.ToLower(name), ".gz")) {
+	case ".csv":
+		return false, nil
+	case ".tsv":
+		return true, nil
+	}
+	// Sniff the header line: peek further until it ends or the buffer is
+	// full, so that a slow stream is not waited on for more than its header.
+	for n := 512; ; n *= 2 {
+		head, err := br.Peek(min(n, bufSize))
+		nl := bytes.IndexByte(head, '\n')
+		if nl >= 0 || err != nil || n >= bufSize {
+			if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+				return false, err
+			}
+			if nl >= 0 {
+				head = head[:nl]
+			}
+			return bytes.IndexByte(head, '\t') >= 0, nil
+		}
+	}
+}
+
+type columnIndex struct{ ts, user, item, event int }
+
+// columns finds the wanted columns in a header.
+func (r *reader) columns(header []string) (columnIndex, error) {
+	idx := columnIndex{-1, -1, -1, -1}
+	c := &r.opts.Columns
+	wanted := []struct {
+		name string
+		at   *int
+	}{{c.Timestamp, &idx.ts}, {c.User, &idx.user}, {c.Item, &idx.item}, {c.Event, &idx.event}}
+	names := make([]string, len(header))
+	for k, h := range header {
+		if k == 0 {
+			h = strings.TrimPrefix(h, "\ufeff") // a byte order mark
+		}
+		names[k] = strings.TrimSpace(h)
+		for _, w := range wanted {
+			if !strings.EqualFold(names[k], strings.TrimSpace(w.name)) {
+				continue
+			}
+			if *w.at >= 0 {
+				return idx, fmt.Errorf("header has two %q columns", w.name)
+			}
+			*w.at = k
+		}
+	}
+	for _, w := range wanted {
+		if *w.at < 0 {
+			return idx, fmt.Errorf("header has no %q column (it has %s)", w.name, quoteList(names))
+		}
+	}
+	return idx, nil
+}
+
+// parseTime parses the timestamp formats of the package documentation.
+func parseTime(s string) (time.Time, bool) {
+	if s == "" {
+		return time.Time{}, false
+	}
+	if isDigits(s) {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return time.Time{}, false
+		}
+		if n > 1e11 {
+			return time.UnixMilli(n).UTC(), true
+		}
+		return time.Unix(n, 0).UTC(), true
+	}
+	if len(s) == len(time.DateTime) && s[10] == ' ' {
+		t, err := time.Parse(time.DateTime, s)
+		return t, err == nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s) // fractional seconds optional
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t.UTC(), true
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// quote quotes a field for a message, shortened so that a runaway field
+// cannot bloat the samples.
+func quote(s string) string {
+	const max = 40
+	if len(s) > max {
+		return strconv.Quote(strings.ToValidUTF8(s[:max], "")) + "…"
+	}
+	return strconv.Quote(s)
+}
+
+func quoteList(names []string) string {
+	q := make([]string, 0, min(len(names), 10))
+	for _, n := range names[:min(len(names), 10)] {
+		q = append(q, quote(n))
+	}
+	if len(names) > 10 {
+		q = append(q, "…")
+	}
+	return strings.Join(q, ", ")
+}
