@@ -50,9 +50,10 @@
 //
 // # Determinism
 //
-// The same Options give a byte-identical log on every machine and Go version
-// that keeps math/rand/v2's PCG stable: all randomness comes from PCG streams
-// seeded from Options.Seed, nothing depends on map order or the clock.
+// The same Options give a byte-identical log, run after run: all randomness
+// comes from math/rand/v2 PCG streams seeded from Options.Seed, nothing
+// depends on map order or the clock, and the float32 arithmetic forbids fused
+// multiply-add so that CPU architectures agree (only tested on amd64).
 // [Catalog] rebuilds the same world, so the catalogue's categories match the
 // log written with the same Options.
 package synth
