@@ -1,0 +1,223 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Verify checks version thoroughly: the manifest against COMPLETE, the size
+// and CRC-32C of every listed file, the vector and id table checksums, every
+// Badger table and value checksum, and that every Badger record is well
+// formed and agrees with the manifest counts and the id table. It reads the
+// whole version, so it is for operators and publishing pipelines, not for
+// serving start-up. Errors wrap ErrNotFound, ErrCorrupt or ErrFormat.
+func (d *Dir) Verify(ctx context.Context, version string) error {
+	if err := d.verify(ctx, version); err != nil {
+		return fmt.Errorf("verify %s: %w", version, err)
+	}
+	return nil
+}
+
+func (d *Dir) verify(ctx context.Context, version string) error {
+	if err := checkVersion(version); err != nil {
+		return err
+	}
+	m, err := d.readManifestFile(version)
+	if err != nil {
+		return err
+	}
+	vdir := d.versionPath(version)
+	complete, err := readComplete(vdir)
+	if err != nil {
+		return err
+	}
+	if err := complete.checkFiles(vdir, true); err != nil {
+		return err
+	}
+	for _, name := range []string{itemsVecFile, usersVecFile, itemsIDsFile} {
+		if _, ok := m.File(name); !ok {
+			return fmt.Errorf("%w: manifest does not list %s", ErrCorrupt, name)
+		}
+	}
+	for _, fi := range m.Files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if filepath.Base(fi.Name) != fi.Name {
+			return fmt.Errorf("%w: manifest lists file %q outside the version", ErrCorrupt, fi.Name)
+		}
+		size, sum, err := crcOf(filepath.Join(vdir, fi.Name))
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		if size != fi.Size || sum != fi.CRC32C {
+			return fmt.Errorf("%w: %s is %d bytes with crc32c %08x, manifest says %d bytes with %08x",
+				ErrCorrupt, fi.Name, size, sum, fi.Size, fi.CRC32C)
+		}
+	}
+	s, err := d.open(version, OpenOptions{VerifyChecksums: true})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	mj, err := os.ReadFile(filepath.Join(vdir, manifestFile))
+	if err != nil {
+		return err
+	}
+	if bm, _, err := s.get([]byte(keyManifest), nil); err != nil {
+		return err
+	} else if !bytes.Equal(bm, mj) {
+		return fmt.Errorf("%w: manifest in badger differs from %s", ErrCorrupt, manifestFile)
+	}
+	return s.verifyRecords(ctx)
+}
+
+// recordCheck walks every Badger record of a snapshot and checks it.
+type recordCheck struct {
+	s                                    *Snapshot
+	txn                                  *badger.Txn
+	nItemID, nItemIdx, nUserID, nUserIdx int
+	havePop                              bool
+	seen                                 []int32
+	nbrs                                 []Neighbor
+}
+
+func (s *Snapshot) verifyRecords(ctx context.Context) error {
+	c := &recordCheck{s: s}
+	err := s.db.View(func(txn *badger.Txn) error {
+		c.txn = txn
+		it := txn.NewIterator(badger.DefaultIteratorOptions)
+		defer it.Close()
+		n := 0
+		for it.Rewind(); it.Valid(); it.Next() {
+			if n++; n%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			item := it.Item()
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return fmt.Errorf("read %q: %w", item.Key(), err)
+			}
+			if err := c.record(item.Key(), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if c.nItemID != s.nItems || c.nItemIdx != s.nItems {
+		return fmt.Errorf("%w: %d item ids and %d item indexes for %d items", ErrCorrupt, c.nItemID, c.nItemIdx, s.nItems)
+	}
+	if c.nUserID != s.nUsers || c.nUserIdx != s.nUsers {
+		return fmt.Errorf("%w: %d user ids and %d user indexes for %d users", ErrCorrupt, c.nUserID, c.nUserIdx, s.nUsers)
+	}
+	if !c.havePop {
+		return fmt.Errorf("%w: no popularity", ErrCorrupt)
+	}
+	return nil
+}
+
+func (c *recordCheck) record(k, v []byte) error {
+	s := c.s
+	idx := func() (int, error) {
+		if len(k) != 6 {
+			return 0, fmt.Errorf("%w: key %q has bad length", ErrCorrupt, k)
+		}
+		return int(binary.BigEndian.Uint32(k[2:])), nil
+	}
+	switch {
+	case string(k) == keyManifest:
+	case string(k) == keyPopularity:
+		if len(v) != 4*s.nItems {
+			return fmt.Errorf("%w: popularity has %d bytes for %d items", ErrCorrupt, len(v), s.nItems)
+		}
+		c.havePop = true
+	case bytes.HasPrefix(k, []byte(prefItemID)):
+		i, err := idx()
+		if err != nil {
+			return err
+		}
+		id, err := s.itemIDs.id(i)
+		if err != nil {
+			return err
+		}
+		if id != string(v) {
+			return fmt.Errorf("%w: item %d is %q in badger, %q in %s", ErrCorrupt, i, v, id, itemsIDsFile)
+		}
+		c.nItemID++
+	case bytes.HasPrefix(k, []byte(prefItemIdx)):
+		id := string(k[len(prefItemIdx):])
+		if len(v) != 4 {
+			return fmt.Errorf("%w: index of item %q is %d bytes", ErrCorrupt, id, len(v))
+		}
+		got, err := s.itemIDs.id(int(binary.BigEndian.Uint32(v)))
+		if err != nil {
+			return err
+		}
+		if got != id {
+			return fmt.Errorf("%w: item %q maps to index of %q", ErrCorrupt, id, got)
+		}
+		c.nItemIdx++
+	case bytes.HasPrefix(k, []byte(prefUserID)):
+		i, err := idx()
+		if err != nil {
+			return err
+		}
+		if i >= s.nUsers {
+			return fmt.Errorf("%w: user %d out of range [0, %d)", ErrCorrupt, i, s.nUsers)
+		}
+		c.nUserID++
+	case bytes.HasPrefix(k, []byte(prefUserIdx)):
+		id := k[len(prefUserIdx):]
+		if len(v) != 4 || binary.BigEndian.Uint32(v) >= uint32(s.nUsers) {
+			return fmt.Errorf("%w: bad index for user %q", ErrCorrupt, id)
+		}
+		back, err := c.txn.Get(append([]byte(prefUserID), v...))
+		if err != nil {
+			return fmt.Errorf("%w: user %q: reverse entry: %v", ErrCorrupt, id, err)
+		}
+		bv, err := back.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(bv, id) {
+			return fmt.Errorf("%w: user %q maps to index of %q", ErrCorrupt, id, bv)
+		}
+		c.nUserIdx++
+	case bytes.HasPrefix(k, []byte(prefSeen)):
+		u, err := idx()
+		if err != nil {
+			return err
+		}
+		if u >= s.nUsers {
+			return fmt.Errorf("%w: seen list of user %d out of range [0, %d)", ErrCorrupt, u, s.nUsers)
+		}
+		if c.seen, err = decodeSeen(c.seen[:0], v, s.nItems); err != nil {
+			return fmt.Errorf("seen list of user %d: %w", u, err)
+		}
+	case bytes.HasPrefix(k, []byte(prefNeighbors)):
+		i, err := idx()
+		if err != nil {
+			return err
+		}
+		if i >= s.nItems {
+			return fmt.Errorf("%w: neighbours of item %d out of range [0, %d)", ErrCorrupt, i, s.nItems)
+		}
+		if c.nbrs, err = decodeNeighbors(c.nbrs[:0], v, s.nItems); err != nil {
+			return fmt.Errorf("neighbours of item %d: %w", i, err)
+		}
+	default:
+		return fmt.Errorf("%w: unknown key %q", ErrCorrupt, k)
+	}
+	return nil
+}
