@@ -59,7 +59,7 @@ func (badgerLogger) Debugf(string, ...any) {}
 const (
 	writeMemTableSize  = 16 << 20
 	writeVLogFileSize  = 256 << 20
-	readBlockCacheSize = 32 << 20
+	readBlockCacheSize = 0 // tables are uncompressed and mmapped: the page cache is the block cache
 )
 
 func badgerWriteOptions(dir string) badger.Options {

@@ -88,7 +88,7 @@ func TestCorruptionIsRefused(t *testing.T) {
 			damage: func(t *testing.T, vdir string) {
 				rewriteHeader(t, filepath.Join(vdir, "items.vec"), func(b []byte) { binary.LittleEndian.PutUint32(b[8:], 2) })
 			},
-			open:   outcome{ErrFormat, "items.vec: unsupported format: vector file format version 2, this build reads up to 1"},
+			open: outcome{ErrFormat, "items.vec: unsupported format: vector file format version 2, this build reads up to 1"},
 			// A rewritten header with a valid header CRC leaves the whole-file
 			// CRC-32C unchanged (CRC residue property), so Verify reports the
 			// format error too.

@@ -243,9 +243,10 @@ func (d *Dir) Remove(version string) error {
 	return nil
 }
 
-// Clean removes entries of staging/ (and stray PUBLISHED temp files) last
-// modified more than olderThan ago: the leftovers of failed or killed builds.
-// Pass a duration longer than any build so live builders are left alone.
+// Clean removes entries of staging/ (and stray PUBLISHED temp files) in
+// which nothing was modified for more than olderThan: the leftovers of failed
+// or killed builds. Pass a duration longer than any pause in a build so live
+// builders (possibly in other processes) are left alone.
 func (d *Dir) Clean(ctx context.Context, olderThan time.Duration) error {
 	cutoff := time.Now().Add(-olderThan)
 	clean := func(dir string, match func(string) bool) error {
@@ -260,15 +261,16 @@ func (d *Dir) Clean(ctx context.Context, olderThan time.Duration) error {
 			if !match(e.Name()) {
 				continue
 			}
-			info, err := e.Info()
+			p := filepath.Join(dir, e.Name())
+			mtime, err := newestModTime(p)
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
 			if err != nil {
 				return err
 			}
-			if info.ModTime().Before(cutoff) {
-				if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			if mtime.Before(cutoff) {
+				if err := os.RemoveAll(p); err != nil {
 					return err
 				}
 			}
@@ -283,4 +285,24 @@ func (d *Dir) Clean(ctx context.Context, olderThan time.Duration) error {
 		return fmt.Errorf("clean %s: %w", d.path, err)
 	}
 	return nil
+}
+
+// newestModTime returns the latest modification time of p and, if p is a
+// directory, of anything below it.
+func newestModTime(p string) (time.Time, error) {
+	var newest time.Time
+	err := filepath.WalkDir(p, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if t := info.ModTime(); t.After(newest) {
+			newest = t
+		}
+		return nil
+	})
+	return newest, err
 }

@@ -494,13 +494,20 @@ func TestClean(t *testing.T) {
 	d := newTestDir(t)
 	staging := filepath.Join(d.Path(), "staging")
 	old := time.Now().Add(-2 * time.Hour)
+	// "old" was last touched two hours ago; "new" is old itself but has a
+	// recently written file inside (a live build), so it stays.
 	for _, name := range []string{"old", "new"} {
 		p := filepath.Join(staging, name)
 		if err := os.MkdirAll(filepath.Join(p, "badger"), 0o700); err != nil {
 			t.Fatal(err)
 		}
-		if name == "old" {
-			if err := os.Chtimes(p, old, old); err != nil {
+		if name == "new" {
+			if err := os.WriteFile(filepath.Join(p, "badger", "000001.sst"), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, q := range []string{filepath.Join(p, "badger"), p} {
+			if err := os.Chtimes(q, old, old); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// buildBenchVersion writes a version with n items and n users, dims factors,
+// 10 seen items per user and 10 neighbours per item, and returns its name.
+func buildBenchVersion(b *testing.B, d *Dir, n, dims int) string {
+	b.Helper()
+	start := time.Now()
+	ctx := context.Background()
+	bl, err := d.NewBuilder(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bl.Abort()
+	r := rand.New(rand.NewPCG(uint64(n), uint64(dims)))
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("sku-%08d", i)
+	}
+	must := func(err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	must(bl.SetItems(ids))
+	for i := range ids {
+		ids[i] = fmt.Sprintf("user-%08d", i)
+	}
+	must(bl.SetUsers(ids))
+	factors := randFloats(r, n*dims)
+	must(bl.SetItemFactors(n, dims, factors))
+	must(bl.SetUserFactors(n, dims, factors))
+	seen := make([]int32, 10)
+	nbrs := make([]Neighbor, 10)
+	for i := range n {
+		for j := range seen {
+			seen[j] = int32(r.IntN(n))
+			nbrs[j] = Neighbor{Item: int32(r.IntN(n)), Score: float32(10 - j)}
+		}
+		must(bl.PutSeen(int32(i), seen))
+		must(bl.PutNeighbors(int32(i), nbrs))
+	}
+	must(bl.SetPopularity(factors[:n]))
+	m, err := bl.Commit(ctx, Manifest{})
+	must(err)
+	b.Logf("built %d x %d version in %v", n, dims, time.Since(start).Round(time.Millisecond))
+	return m.Version
+}
+
+// BenchmarkSnapshot sweeps the catalogue size (items = users) at 64 factors:
+// Open+Close of a whole version, and the per-request lookups.
+func BenchmarkSnapshot(b *testing.B) {
+	const dims = 64
+	for _, n := range []int{10_000, 1_000_000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			d, err := OpenDir(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			v := buildBenchVersion(b, d, n, dims)
+			b.Run("OpenClose", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					s, err := d.Open(v, OpenOptions{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := s.Close(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			s, err := d.Open(v, OpenOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			r := rand.New(rand.NewPCG(1, 2))
+			b.Run("ItemID", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := s.ItemID(int32(r.IntN(n))); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			itemIDs := make([]string, 1024)
+			userIDs := make([]string, 1024)
+			for i := range itemIDs {
+				itemIDs[i] = fmt.Sprintf("sku-%08d", r.IntN(n))
+				userIDs[i] = fmt.Sprintf("user-%08d", r.IntN(n))
+			}
+			b.Run("ItemIndex", func(b *testing.B) {
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					if _, ok, err := s.ItemIndex(itemIDs[i%len(itemIDs)]); err != nil || !ok {
+						b.Fatal(ok, err)
+					}
+					i++
+				}
+			})
+			b.Run("ItemIndexParallel", func(b *testing.B) {
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					i := 0
+					for pb.Next() {
+						if _, ok, err := s.ItemIndex(itemIDs[i%len(itemIDs)]); err != nil || !ok {
+							b.Error(ok, err)
+							return
+						}
+						i++
+					}
+				})
+			})
+			b.Run("UserIndex", func(b *testing.B) {
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					if _, ok, err := s.UserIndex(userIDs[i%len(userIDs)]); err != nil || !ok {
+						b.Fatal(ok, err)
+					}
+					i++
+				}
+			})
+			b.Run("Seen", func(b *testing.B) {
+				b.ReportAllocs()
+				buf := make([]int32, 0, 64)
+				for b.Loop() {
+					var err error
+					if buf, err = s.Seen(int32(r.IntN(n)), buf); err != nil || len(buf) == 0 {
+						b.Fatal(len(buf), err)
+					}
+				}
+			})
+			b.Run("Neighbors", func(b *testing.B) {
+				b.ReportAllocs()
+				buf := make([]Neighbor, 0, 64)
+				for b.Loop() {
+					var err error
+					if buf, err = s.Neighbors(int32(r.IntN(n)), buf); err != nil || len(buf) != 10 {
+						b.Fatal(len(buf), err)
+					}
+				}
+			})
+		})
+	}
+}

@@ -1,0 +1,116 @@
+// Package store keeps trained models as immutable snapshot versions in a
+// data directory, publishes one of them atomically, and opens a version
+// read-only for serving with its factor matrices memory-mapped.
+//
+// Data flows one way: the trainer writes a version with a Builder and
+// publishes it; the server opens the published version with Dir.Open. The
+// package knows nothing of training or serving.
+//
+//	d, err := store.OpenDir("/var/lib/polecam")
+//	b, err := d.NewBuilder(ctx)
+//	defer b.Abort() // no-op once committed
+//	b.SetItems(itemIDs); b.SetUsers(userIDs)
+//	b.SetItemFactors(len(itemIDs), 64, itemFactors); b.SetUserFactors(len(userIDs), 64, userFactors)
+//	b.PutSeen(u, items); b.PutNeighbors(i, nbrs); b.SetPopularity(pop)
+//	m, err := b.Commit(ctx, store.Manifest{Params: params})
+//	err = d.Verify(ctx, m.Version) // optional, reads everything
+//	err = d.Publish(m.Version)
+//	...
+//	v, err := d.Published()
+//	s, err := d.Open(v, store.DefaultOpenOptions())
+//	defer s.Close()
+//
+// # Layout
+//
+//	DATA_DIR/                  (0700)
+//	  PUBLISHED                the published version name + "\n"; replaced atomically
+//	                           (write temp, fsync, rename, fsync dir)
+//	  versions/<version>/      one immutable, complete version
+//	      badger/              Badger v4 DB: manifest, id maps, seen items, neighbours, popularity
+//	      items.vec            item factors (vector file, below)
+//	      users.vec            user factors
+//	      items.ids            item id table: dense index -> external id (below)
+//	      manifest.json        a copy of the manifest, so Versions need not open Badger
+//	      COMPLETE             written last; see below. Without it a version is not listed or opened
+//	  staging/<version>/       built here, then fsynced and renamed into versions/ (same filesystem)
+//
+// Version names sort by creation time: the UTC time with milliseconds, a
+// dash and 6 random lowercase hex digits, e.g. "20261122T140621.123Z-a1b2c3".
+// Files are 0600 and directories 0700. A failed or killed build leaves only
+// garbage in staging/, never touches versions/ or PUBLISHED; NewBuilder (or
+// Dir.Clean) removes staging entries older than StaleStagingAge. Dir.Remove
+// deletes an unpublished version by renaming it out of versions/ first.
+//
+// COMPLETE is text: a line "manifest sha256 <hex>" with the SHA-256 of the
+// manifest JSON (identical in Badger and manifest.json), then one line
+// "file <relative path> <size> <crc32c hex>" for every other file of the
+// version, Badger's included. Open checks the manifest checksum and stats
+// every listed file (a missing or resized Badger table is refused before
+// Badger sees it); with OpenOptions.VerifyChecksums, and always in Verify,
+// the CRCs are checked too.
+//
+// # Vector files
+//
+// items.vec and users.vec hold a dense float32 matrix. This is also the
+// import format for factors trained elsewhere. All integers little-endian.
+//
+//	offset size  field
+//	0      8     magic "PCVEC\x00\x00\x00"
+//	8      4     format version uint32 (= 1)
+//	12     4     dtype uint32 (0 = IEEE-754 float32, little-endian)
+//	16     8     rows uint64
+//	24     4     dims uint32 (>= 1)
+//	28     4     stride uint32: floats per stored row, dims rounded up to a multiple of 16
+//	32     4     payload CRC-32C (Castagnoli) over all payload bytes, padding included
+//	36     4     header CRC-32C over bytes 0..35
+//	40     24    reserved, zero
+//	64     ...   payload: rows x stride float32, row-major; floats dims..stride-1 of a row are zero
+//
+// The file size is exactly 64 + rows*stride*4. Because the mapping is page
+// aligned and the header is 64 bytes, every row starts 64-byte aligned.
+// Magic and version keep their offsets in all future versions, so a newer
+// file is reported as ErrFormat rather than as damage. Open maps the file
+// (PROT_READ, MAP_SHARED) and validates the header and size — O(1) — and
+// exposes the payload as a []float32 in place (little-endian hosts only);
+// the payload CRC is checked only with VerifyChecksums or by Verify.
+//
+// # Item id table
+//
+// ItemID is called for every recommended item, so besides Badger's "i/"
+// keys the ids live in items.ids, mapped like the vector files: a 64-byte
+// header (magic "PCIDS\x00\x00\x00", version uint32 = 1, zero uint32, count
+// uint64, blob length uint64, payload CRC-32C uint32, header CRC-32C uint32
+// over bytes 0..35, zero padding), then count+1 uint64 offsets into the
+// blob, then the blob of concatenated ids. Id i is blob[off[i]:off[i+1]].
+// A lookup is a bounds-checked slice and a copy: about 0.1 µs against 4-5 µs
+// for a Badger Get, with nothing decoded at open. The reverse maps (id to
+// index) stay in Badger: they are needed once per request.
+//
+// # Badger keys
+//
+//	"m"                  manifest JSON
+//	"i/" + uint32BE idx  item id
+//	"I/" + id            uint32BE item index
+//	"u/" + uint32BE idx  user id
+//	"U/" + id            uint32BE user index
+//	"s/" + uint32BE user seen items: sorted, distinct, uvarint-encoded deltas (first item as is)
+//	"n/" + uint32BE item neighbours, best first: repeated (uint32 item, float32 score) little-endian
+//	"p"                  popularity: one float32 little-endian per item
+//
+// Each version's database is written once (WriteBatch, 16 MiB memtables,
+// one version per key, no compression) and closed cleanly by Commit, which
+// flushes the memtables so that it can be opened read-only. Read-only opens
+// use no block cache: the tables are uncompressed and memory-mapped, so the
+// page cache serves blocks without Badger's cache bookkeeping; this keeps
+// lookups faster and the memory cost of each open snapshot small while
+// several are open during a hot swap. Badger's warnings and errors go to
+// slog; its info chatter is dropped.
+//
+// # Concurrency
+//
+// Dir is safe for concurrent use, also across processes (every change is a
+// rename). A Builder is safe for concurrent use. A Snapshot is safe for
+// concurrent reads by many goroutines, and several Snapshots of one version
+// may be open at once; Close must not race with reads, and matrices must
+// not be used after Close — owners reference-count snapshots.
+package store
