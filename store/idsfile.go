@@ -152,6 +152,6 @@ func (t *idTable) close() error {
 	if t == nil {
 		return nil
 	}
-	t.offsets, t.blob = nil, nil
+	t.offsets, t.blob, t.count = nil, nil, 0
 	return t.m.close()
 }
