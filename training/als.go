@@ -18,10 +18,10 @@ import (
 // ALSOptions configures TrainALS.
 type ALSOptions struct {
 	// Factors is the number of latent dimensions. Default 64.
-	Factors int
+	Factors int `json:"factors"`
 	// Iterations is the number of alternating rounds; each solves all user
 	// factors, then all item factors. Default 15.
-	Iterations int
+	Iterations int `json:"iterations"`
 	// Regularization is λ, the ridge penalty on every factor vector. It is
 	// not scaled by the number of interactions of a user or item: the
 	// objective is Σ c(p−xᵀy)² + λ(Σ‖x‖² + Σ‖y‖²), as in Hu et al. It must
@@ -29,21 +29,21 @@ type ALSOptions struct {
 	// of the weights. Default 100, chosen with Alpha 4 on synthetic logs
 	// weighted view 1, add to cart 3, purchase 5, where recall@10 was flat
 	// within 3% for λ between 100 and 200 and fell by a quarter at λ = 10.
-	Regularization float32
+	Regularization float32 `json:"regularization"`
 	// Alpha scales the confidence of an interaction of weight w to
 	// c = 1 + Alpha·w. Default 4.
-	Alpha float32
+	Alpha float32 `json:"alpha"`
 	// CGSteps is the number of conjugate-gradient steps per row, warm-started
 	// from the previous factors. Zero selects an exact Cholesky solve per row
 	// (in float64), which costs O(k²) per interaction and O(k³) per row and is
 	// meant as a reference. Default 3.
-	CGSteps int
+	CGSteps int `json:"cg_steps"`
 	// Seed seeds the initial factors. Training is deterministic for a given
 	// Seed, matrix and options, whatever Workers is.
-	Seed int64
+	Seed int64 `json:"seed"`
 	// Workers is the number of goroutines solving rows. Default
 	// runtime.GOMAXPROCS(0).
-	Workers int
+	Workers int `json:"-"`
 	// InitScale sets the spread of the initial factors: every entry is drawn
 	// from a normal distribution with mean 0 and standard deviation
 	// InitScale/√Factors. Default 0.1.

@@ -18,14 +18,14 @@ type Neighbor struct {
 // CoOccurrenceOptions configures CoOccurrence.
 type CoOccurrenceOptions struct {
 	// TopK is the number of neighbours kept per item. Default 50.
-	TopK int
+	TopK int `json:"top_k"`
 	// MinCount drops pairs of items that fewer than MinCount users share.
 	// Default 2.
-	MinCount int
+	MinCount int `json:"min_count"`
 	// MaxUserItems truncates longer user histories to their heaviest items
 	// (ties broken by lower item index) to bound the cost, which is
 	// quadratic in history length. Default 500.
-	MaxUserItems int
+	MaxUserItems int `json:"max_user_items"`
 	// Workers is the number of goroutines. Default runtime.GOMAXPROCS(0).
 	Workers int
 }
