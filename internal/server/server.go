@@ -1,0 +1,207 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	polecamv1 "github.com/polecam/polecam/api/polecam/v1"
+)
+
+// Options configures a Server.
+type Options struct {
+	// Logger receives request logs and lifecycle messages. Requests that
+	// succeed are logged at debug level, failures at info or above; no
+	// request payload (user ids, item ids) is ever logged.
+	Logger *slog.Logger
+	// Registry receives the gRPC metrics. A nil Registry disables them.
+	Registry *prometheus.Registry
+	// ShutdownTimeout bounds the graceful stop: requests still running
+	// after it are cancelled.
+	ShutdownTimeout time.Duration
+	// MaxRecvMsgSize bounds the size of one request.
+	MaxRecvMsgSize int
+}
+
+// DefaultOptions returns the options polecam serves with.
+func DefaultOptions() Options {
+	return Options{
+		Logger:          slog.Default(),
+		ShutdownTimeout: 10 * time.Second,
+		MaxRecvMsgSize:  4 << 20,
+	}
+}
+
+// Validate reports whether the options can be used.
+func (o Options) Validate() error {
+	if o.Logger == nil {
+		return errors.New("logger is required")
+	}
+	if o.ShutdownTimeout <= 0 {
+		return fmt.Errorf("shutdown timeout must be positive, got %v", o.ShutdownTimeout)
+	}
+	if o.MaxRecvMsgSize <= 0 {
+		return fmt.Errorf("max receive message size must be positive, got %d", o.MaxRecvMsgSize)
+	}
+	return nil
+}
+
+// Server is a gRPC server for polecam's services.
+type Server struct {
+	opts   Options
+	grpc   *grpc.Server
+	health *health.Server
+}
+
+// serviceName is the health-checked name of the recommendation service.
+var serviceName = polecamv1.RecommendationService_ServiceDesc.ServiceName
+
+// New returns a Server answering from rec. Its health is NOT_SERVING until
+// SetServing(true) is called.
+func New(rec Recommender, opts Options) (*Server, error) {
+	if rec == nil {
+		return nil, errors.New("new server: recommender is required")
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("new server: %w", err)
+	}
+	log := opts.Logger
+	recoveryOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "panic in request handler", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		return status.Error(codes.Internal, "internal error")
+	})
+	logOpts := []logging.Option{
+		logging.WithLogOnEvents(logging.FinishCall),
+		logging.WithLevels(func(c codes.Code) logging.Level {
+			switch c {
+			case codes.OK:
+				return logging.LevelDebug
+			case codes.InvalidArgument, codes.NotFound, codes.Canceled, codes.DeadlineExceeded:
+				return logging.LevelInfo
+			case codes.Unavailable:
+				return logging.LevelWarn
+			default:
+				return logging.LevelError
+			}
+		}),
+	}
+	var (
+		unary   []grpc.UnaryServerInterceptor
+		stream  []grpc.StreamServerInterceptor
+		metrics *grpcprom.ServerMetrics
+	)
+	if opts.Registry != nil {
+		metrics = grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
+			grpcprom.WithHistogramBuckets([]float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .5, 1}),
+		))
+		if err := opts.Registry.Register(metrics); err != nil {
+			return nil, fmt.Errorf("new server: register metrics: %w", err)
+		}
+		unary = append(unary, metrics.UnaryServerInterceptor())
+		stream = append(stream, metrics.StreamServerInterceptor())
+	}
+	unary = append(unary,
+		logging.UnaryServerInterceptor(interceptorLogger(log), logOpts...),
+		recovery.UnaryServerInterceptor(recoveryOpt),
+	)
+	stream = append(stream,
+		logging.StreamServerInterceptor(interceptorLogger(log), logOpts...),
+		recovery.StreamServerInterceptor(recoveryOpt),
+	)
+	gs := grpc.NewServer(
+		grpc.MaxRecvMsgSize(opts.MaxRecvMsgSize),
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+	)
+	polecamv1.RegisterRecommendationServiceServer(gs, &recommendationService{rec: rec})
+	hs := health.NewServer()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	hs.SetServingStatus(serviceName, healthpb.HealthCheckResponse_NOT_SERVING)
+	healthpb.RegisterHealthServer(gs, hs)
+	reflection.Register(gs)
+	if metrics != nil {
+		metrics.InitializeMetrics(gs)
+	}
+	return &Server{opts: opts, grpc: gs, health: hs}, nil
+}
+
+// SetServing sets the health of the server and of the recommendation
+// service: SERVING once a model is loaded.
+func (s *Server) SetServing(ok bool) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if ok {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	s.health.SetServingStatus("", st)
+	s.health.SetServingStatus(serviceName, st)
+}
+
+// Serve accepts connections on lis until ctx is done, then stops
+// gracefully: health turns NOT_SERVING, new connections are refused and
+// requests in flight finish, up to Options.ShutdownTimeout, after which
+// they are cancelled. It returns nil after a shutdown caused by ctx.
+func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.grpc.Serve(lis) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve grpc: %w", err)
+	case <-ctx.Done():
+	}
+	s.health.Shutdown()
+	done := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(done)
+	}()
+	t := time.NewTimer(s.opts.ShutdownTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		s.opts.Logger.Warn("graceful shutdown timed out; cancelling requests in flight", "timeout", s.opts.ShutdownTimeout)
+		s.grpc.Stop()
+		<-done
+	}
+	<-errc
+	return nil
+}
+
+// MetricsHandler returns an HTTP handler exposing reg in the Prometheus
+// text format, with Go runtime and process collectors registered.
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+}
+
+// NewRegistry returns a Prometheus registry with the Go runtime and
+// process collectors.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// interceptorLogger adapts slog to go-grpc-middleware's logging interface.
+func interceptorLogger(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		l.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+}
