@@ -1,0 +1,241 @@
+// Package pipeline runs polecam's nightly training job end to end: it reads
+// the shop's event logs, builds the interaction matrix, trains the iALS,
+// co-occurrence and popularity models, and writes them into the data
+// directory as one new immutable snapshot version, which it publishes.
+//
+// It is the only place where training and store meet: training knows
+// nothing of snapshots and the store knows nothing of models.
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/polecam/polecam/store"
+	"github.com/polecam/polecam/training"
+	"github.com/polecam/polecam/training/eventlog"
+)
+
+// Options configures a training run.
+type Options struct {
+	// DataDir is the data directory the snapshot is written into.
+	DataDir string
+	// Events are the log files or glob patterns to read.
+	Events []string
+	// Log says how to read the event logs.
+	Log eventlog.Options
+	// ALS configures the matrix-factorisation model.
+	ALS training.ALSOptions
+	// CoOccurrence configures the item co-occurrence model.
+	CoOccurrence training.CoOccurrenceOptions
+	// Publish makes the new version the published one once it is complete.
+	Publish bool
+	// CodeVersion is recorded in the manifest.
+	CodeVersion string
+	// Logger receives progress messages.
+	Logger *slog.Logger
+}
+
+// DefaultOptions returns the options polecam trains with.
+func DefaultOptions() Options {
+	return Options{
+		DataDir:      "polecam-data",
+		Log:          eventlog.DefaultOptions(),
+		ALS:          training.DefaultALSOptions(),
+		CoOccurrence: training.DefaultCoOccurrenceOptions(),
+		Publish:      true,
+		CodeVersion:  "dev",
+		Logger:       slog.Default(),
+	}
+}
+
+// Validate reports whether the options can be used.
+func (o Options) Validate() error {
+	if o.DataDir == "" {
+		return errors.New("data directory is required")
+	}
+	if len(o.Events) == 0 {
+		return errors.New("at least one event log is required")
+	}
+	if o.Logger == nil {
+		return errors.New("logger is required")
+	}
+	if err := o.Log.Validate(); err != nil {
+		return fmt.Errorf("event log options: %w", err)
+	}
+	if err := o.ALS.Validate(); err != nil {
+		return fmt.Errorf("als options: %w", err)
+	}
+	return nil
+}
+
+// Params are the training parameters recorded in a snapshot's manifest.
+type Params struct {
+	ALS          training.ALSOptions          `json:"als"`
+	CoOccurrence training.CoOccurrenceOptions `json:"co_occurrence"`
+	Weights      map[string]float32           `json:"event_weights"`
+	MaxBadRatio  float64                      `json:"max_bad_ratio"`
+}
+
+// Train runs one training job and returns the manifest of the version it
+// wrote. A run that fails writes nothing visible: the published version
+// and every complete version stay as they were.
+func Train(ctx context.Context, opts Options) (store.Manifest, error) {
+	if err := opts.Validate(); err != nil {
+		return store.Manifest{}, fmt.Errorf("train: %w", err)
+	}
+	log := opts.Logger
+	start := time.Now()
+
+	b := training.NewBuilder()
+	stats, err := eventlog.Read(ctx, opts.Events, opts.Log, func(e eventlog.Event) error {
+		b.Add(e.User, e.Item, e.Weight)
+		return nil
+	})
+	for _, s := range stats.Samples {
+		log.Warn("skipped bad line", "file", s.File, "line", s.Line, "reason", s.Reason)
+	}
+	if err != nil {
+		return store.Manifest{}, fmt.Errorf("train: read events: %w", err)
+	}
+	x := b.Build()
+	if x.NumUsers() == 0 || x.NumItems() == 0 {
+		return store.Manifest{}, fmt.Errorf("train: the logs hold no usable events (%d lines, %d bad)", stats.Lines, stats.Bad)
+	}
+	log.Info("read events", "files", len(stats.Files), "lines", stats.Lines, "events", stats.Events,
+		"bad_lines", stats.Bad, "users", x.NumUsers(), "items", x.NumItems(), "interactions", x.NNZ(),
+		"elapsed", time.Since(start).Round(time.Millisecond))
+
+	t := time.Now()
+	factors, err := training.TrainALS(ctx, x, opts.ALS, func(s training.IterationStats) {
+		log.Info("als iteration", "iteration", s.Iteration, "loss", s.Loss, "elapsed", s.Duration.Round(time.Millisecond))
+	})
+	if err != nil {
+		return store.Manifest{}, fmt.Errorf("train: %w", err)
+	}
+	log.Info("trained als", "factors", factors.Dims, "elapsed", time.Since(t).Round(time.Millisecond))
+
+	t = time.Now()
+	neighbors, err := training.CoOccurrence(ctx, x, opts.CoOccurrence)
+	if err != nil {
+		return store.Manifest{}, fmt.Errorf("train: %w", err)
+	}
+	log.Info("computed co-occurrence", "elapsed", time.Since(t).Round(time.Millisecond))
+
+	sources, err := hashSources(stats.Files)
+	if err != nil {
+		return store.Manifest{}, fmt.Errorf("train: %w", err)
+	}
+	params, err := json.Marshal(Params{ALS: opts.ALS, CoOccurrence: opts.CoOccurrence, Weights: opts.Log.Weights, MaxBadRatio: opts.Log.MaxBadRatio})
+	if err != nil {
+		return store.Manifest{}, fmt.Errorf("train: encode parameters: %w", err)
+	}
+	m := store.Manifest{
+		CodeVersion: opts.CodeVersion,
+		Params:      params,
+		Counts: store.Counts{
+			Users:        int64(x.NumUsers()),
+			Items:        int64(x.NumItems()),
+			Events:       stats.Events,
+			Interactions: int64(x.NNZ()),
+			BadLines:     stats.Bad,
+		},
+		Window:  store.Window{From: stats.First, To: stats.Last},
+		Sources: sources,
+	}
+	m, err = write(ctx, opts.DataDir, x, factors, neighbors, m)
+	if err != nil {
+		return store.Manifest{}, fmt.Errorf("train: %w", err)
+	}
+	log.Info("wrote snapshot", "version", m.Version, "elapsed", time.Since(start).Round(time.Millisecond))
+	if opts.Publish {
+		dir, err := store.OpenDir(opts.DataDir)
+		if err != nil {
+			return store.Manifest{}, fmt.Errorf("train: %w", err)
+		}
+		if err := dir.Publish(m.Version); err != nil {
+			return store.Manifest{}, fmt.Errorf("train: %w", err)
+		}
+		log.Info("published snapshot", "version", m.Version)
+	}
+	return m, nil
+}
+
+// write stores the trained models as a new complete (unpublished) version.
+func write(ctx context.Context, dataDir string, x *training.Interactions, f *training.Factors, neighbors [][]training.Neighbor, m store.Manifest) (store.Manifest, error) {
+	dir, err := store.OpenDir(dataDir)
+	if err != nil {
+		return store.Manifest{}, err
+	}
+	b, err := dir.NewBuilder(ctx)
+	if err != nil {
+		return store.Manifest{}, err
+	}
+	defer b.Abort()
+	if err := b.SetItems(x.Items); err != nil {
+		return store.Manifest{}, err
+	}
+	if err := b.SetUsers(x.Users); err != nil {
+		return store.Manifest{}, err
+	}
+	if err := b.SetItemFactors(x.NumItems(), f.Dims, f.Item); err != nil {
+		return store.Manifest{}, err
+	}
+	if err := b.SetUserFactors(x.NumUsers(), f.Dims, f.User); err != nil {
+		return store.Manifest{}, err
+	}
+	for u := range x.NumUsers() {
+		if u%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return store.Manifest{}, err
+			}
+		}
+		if err := b.PutSeen(int32(u), x.UserItems[x.UserPtr[u]:x.UserPtr[u+1]]); err != nil {
+			return store.Manifest{}, err
+		}
+	}
+	var buf []store.Neighbor
+	for i, nn := range neighbors {
+		if len(nn) == 0 {
+			continue
+		}
+		buf = buf[:0]
+		for _, n := range nn {
+			buf = append(buf, store.Neighbor{Item: n.Item, Score: n.Score})
+		}
+		if err := b.PutNeighbors(int32(i), buf); err != nil {
+			return store.Manifest{}, err
+		}
+	}
+	if err := b.SetPopularity(training.Popularity(x)); err != nil {
+		return store.Manifest{}, err
+	}
+	return b.Commit(ctx, m)
+}
+
+// hashSources records the size and SHA-256 of every input file.
+func hashSources(files []string) ([]store.SourceFile, error) {
+	out := make([]store.SourceFile, 0, len(files))
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, fmt.Errorf("hash source: %w", err)
+		}
+		h := sha256.New()
+		n, err := io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("hash source %s: %w", name, err)
+		}
+		out = append(out, store.SourceFile{Path: name, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))})
+	}
+	return out, nil
+}
