@@ -1,0 +1,70 @@
+// Package cli implements the polecam command line: one binary with
+// subcommands to generate sample logs, train and publish snapshots, list
+// them, and serve recommendations over gRPC.
+//
+// Run is the whole program; cmd/polecam only hands it the process's
+// arguments, streams and a context cancelled by SIGINT or SIGTERM.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Version is the code version recorded in snapshot manifests; set at link
+// time with -ldflags "-X github.com/polecam/polecam/internal/cli.Version=...".
+var Version = "dev"
+
+// env carries what every subcommand needs.
+type env struct {
+	stdout, stderr io.Writer
+	logLevel       string
+	logFormat      string
+}
+
+func (e *env) logger() (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(e.logLevel)); err != nil {
+		return nil, fmt.Errorf("bad --log-level %q: use debug, info, warn or error", e.logLevel)
+	}
+	o := &slog.HandlerOptions{Level: lvl}
+	switch strings.ToLower(e.logFormat) {
+	case "text":
+		return slog.New(slog.NewTextHandler(e.stderr, o)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(e.stderr, o)), nil
+	default:
+		return nil, fmt.Errorf("bad --log-format %q: use text or json", e.logFormat)
+	}
+}
+
+// Run runs the polecam command line with args (without the program name).
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	e := &env{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:           "polecam",
+		Short:         "Low-latency product recommendations over gRPC",
+		Long:          "polecam trains implicit-feedback recommendation models from shop event logs,\nsnapshots them into a data directory, and serves top-N recommendations over gRPC.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+	}
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().StringVar(&e.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.PersistentFlags().StringVar(&e.logFormat, "log-format", "text", "log format: text or json")
+	root.AddCommand(
+		newGenCmd(e),
+		newTrainCmd(e),
+		newSnapshotsCmd(e),
+		newServeCmd(e),
+		newQuickstartCmd(e),
+	)
+	return root.ExecuteContext(ctx)
+}

@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/polecam/polecam/internal/pipeline"
+	"github.com/polecam/polecam/store"
+	"github.com/polecam/polecam/training/synth"
+)
+
+func newQuickstartCmd(e *env) *cobra.Command {
+	o := DefaultServeOptions()
+	gen := synth.DefaultOptions()
+	gen.Users, gen.Items, gen.Events = 5000, 2000, 300000
+	var addr string
+	cmd := &cobra.Command{
+		Use:   "quickstart [--data-dir DIR] [--addr HOST:PORT]",
+		Short: "Generate a sample shop log, train on it, publish and serve",
+		Long: "quickstart is the shortest way to a running polecam: unless DIR already has a\n" +
+			"published snapshot, it writes a synthetic event log to DIR/sample/events.csv.gz,\n" +
+			"trains on it and publishes the result; then it serves, as serve does.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := e.logger()
+			if err != nil {
+				return err
+			}
+			o.Server.Logger = log
+			dir, err := store.OpenDir(o.DataDir)
+			if err != nil {
+				return fmt.Errorf("quickstart: %w", err)
+			}
+			if _, err := dir.Published(); errors.Is(err, store.ErrNoPublished) {
+				sample := filepath.Join(o.DataDir, "sample", "events.csv.gz")
+				if _, err := os.Stat(sample); err != nil {
+					if err := os.MkdirAll(filepath.Dir(sample), 0o700); err != nil {
+						return fmt.Errorf("quickstart: %w", err)
+					}
+					log.Info("generating sample log", "file", sample, "users", gen.Users, "items", gen.Items, "events", gen.Events)
+					if err := synth.GenerateFile(sample, gen); err != nil {
+						return fmt.Errorf("quickstart: %w", err)
+					}
+				}
+				t := pipeline.DefaultOptions()
+				t.DataDir, t.Events, t.Logger, t.CodeVersion = o.DataDir, []string{sample}, log, Version
+				if _, err := pipeline.Train(cmd.Context(), t); err != nil {
+					return fmt.Errorf("quickstart: %w", err)
+				}
+			} else if err != nil {
+				return fmt.Errorf("quickstart: %w", err)
+			}
+			fmt.Fprintf(e.stdout, "polecam is serving on %s; try:\n"+
+				"  grpcurl -plaintext -d '{\"user_id\":\"u0001\",\"n\":5}' %s polecam.v1.RecommendationService/Recommend\n",
+				addr, addr)
+			return listenAndServe(cmd.Context(), addr, o)
+		},
+	}
+	addServeFlags(cmd, &o, &addr)
+	cmd.Flags().Int64Var(&gen.Seed, "seed", gen.Seed, "seed of the sample log")
+	return cmd
+}

@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/spf13/cobra"
+
+	"github.com/polecam/polecam/store"
+)
+
+func newSnapshotsCmd(e *env) *cobra.Command {
+	var dataDir string
+	cmd := &cobra.Command{
+		Use:   "snapshots --data-dir DIR",
+		Short: "List snapshot versions and which one is published",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := os.Stat(dataDir); err != nil {
+				return fmt.Errorf("snapshots: data directory %s: %w", dataDir, err)
+			}
+			dir, err := store.OpenDir(dataDir)
+			if err != nil {
+				return fmt.Errorf("snapshots: %w", err)
+			}
+			vs, err := dir.Versions()
+			if err != nil {
+				return fmt.Errorf("snapshots: %w", err)
+			}
+			if len(vs) == 0 {
+				fmt.Fprintf(e.stdout, "no snapshots in %s\n", dataDir)
+				return nil
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "PUBLISHED\tVERSION\tCREATED\tUSERS\tITEMS\tINTERACTIONS\tWINDOW\tSIZE")
+			for _, v := range vs {
+				mark := ""
+				if v.Published {
+					mark = "*"
+				}
+				m := v.Manifest
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", mark, v.Version,
+					m.CreatedAt.UTC().Format(time.RFC3339), m.Counts.Users, m.Counts.Items, m.Counts.Interactions,
+					window(m.Window), humanize.IBytes(uint64(v.SizeBytes)))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if _, err := dir.Published(); errors.Is(err, store.ErrNoPublished) {
+				fmt.Fprintln(e.stdout, "no version is published")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir, "data directory holding the snapshots")
+	return cmd
+}
+
+func window(w store.Window) string {
+	if w.From.IsZero() {
+		return "-"
+	}
+	return w.From.UTC().Format("2006-01-02") + ".." + w.To.UTC().Format("2006-01-02")
+}
