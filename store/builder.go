@@ -34,6 +34,7 @@ type Builder struct {
 	itemFactors *VecHeader
 	userFactors *VecHeader
 	popularity  bool
+	aux         map[string]string // auxiliary file name -> FileInfo.Kind
 	done        bool // committed or aborted
 	committed   bool
 }
@@ -59,6 +60,7 @@ func (d *Dir) NewBuilder(ctx context.Context) (*Builder, error) {
 		dir: d, version: v, staging: staging,
 		db: db, wb: db.NewWriteBatch(),
 		nItems: -1, nUsers: -1,
+		aux: map[string]string{},
 	}, nil
 }
 
@@ -412,6 +414,18 @@ func (b *Builder) complete(m Manifest) (Manifest, error) {
 			return m, err
 		}
 		m.Files = append(m.Files, FileInfo{Name: name, Size: size, CRC32C: sum})
+	}
+	names := make([]string, 0, len(b.aux))
+	for name := range b.aux {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		size, sum, err := crcOf(filepath.Join(b.staging, name))
+		if err != nil {
+			return m, err
+		}
+		m.Files = append(m.Files, FileInfo{Name: name, Kind: b.aux[name], Size: size, CRC32C: sum})
 	}
 	return m, nil
 }

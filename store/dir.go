@@ -25,6 +25,7 @@ const (
 	itemsIDsFile  = "items.ids"
 	manifestFile  = "manifest.json"
 	completeFile  = "COMPLETE"
+	lockFile      = "LOCK"
 )
 
 // StaleStagingAge is how old an entry in staging/ must be before NewBuilder

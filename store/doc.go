@@ -31,6 +31,7 @@
 //	      users.vec            user factors
 //	      items.ids            item id table: dense index -> external id (below)
 //	      manifest.json        a copy of the manifest, so Versions need not open Badger
+//	      <aux name>           auxiliary files (Builder.AddFile, Builder.SetMatrix), e.g. itemitem.vec
 //	      COMPLETE             written last; see below. Without it a version is not listed or opened
 //	  staging/<version>/       built here, then fsynced and renamed into versions/ (same filesystem)
 //
@@ -73,6 +74,17 @@
 // (PROT_READ, MAP_SHARED) and validates the header and size — O(1) — and
 // exposes the payload as a []float32 in place (little-endian hosts only);
 // the payload CRC is checked only with VerifyChecksums or by Verify.
+//
+// # Auxiliary files
+//
+// A version may carry further files for other packages, such as an
+// item-item matrix or an ANN index: Builder.AddFile writes raw bytes and
+// Builder.SetMatrix a float32 matrix in the vector file format. Names match
+// [a-z0-9][a-z0-9._-]* and never one the store uses itself. They are listed
+// in Manifest.Files (a matrix with Kind "matrix"), covered by COMPLETE and
+// checked by Verify like every other file. Open maps each of them read-only
+// (page aligned, nothing decoded; a matrix's header is validated) and
+// Snapshot.File and Snapshot.Matrix return the mapped bytes or matrix.
 //
 // # Item id table
 //

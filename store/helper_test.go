@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -24,7 +25,14 @@ type fixture struct {
 	seen         map[int32][]int32 // as passed to PutSeen (unsorted, with duplicates)
 	neighbors    map[int32][]Neighbor
 	popularity   []float32
-	manifest     Manifest // as passed to Commit
+	files        map[string][]byte       // auxiliary files (AddFile)
+	matrices     map[string]fixtureMatrix // auxiliary matrices (SetMatrix)
+	manifest     Manifest                 // as passed to Commit
+}
+
+type fixtureMatrix struct {
+	rows, dims int
+	data       []float32
 }
 
 // newFixture returns deterministic pseudo-random content for a version.
@@ -57,6 +65,12 @@ func newFixture(seed uint64, nItems, nUsers, dims int) fixture {
 		}
 		f.neighbors[int32(i)] = ns
 	}
+	notes := make([]byte, 100+r.IntN(100))
+	for i := range notes {
+		notes[i] = byte('a' + r.IntN(26))
+	}
+	f.files = map[string][]byte{"notes.txt": notes, "empty.bin": {}}
+	f.matrices = map[string]fixtureMatrix{"itemitem.vec": {rows: nItems, dims: 5, data: randFloats(r, nItems*5)}}
 	f.manifest = Manifest{
 		CodeVersion: "test",
 		Params:      json.RawMessage(`{"factors":10,"lambda":0.1}`),
@@ -100,6 +114,19 @@ func (f fixture) write(b *Builder) error {
 	}
 	for i, ns := range f.neighbors {
 		if err := b.PutNeighbors(i, ns); err != nil {
+			return err
+		}
+	}
+	for name, data := range f.files {
+		if err := b.AddFile(name, func(w io.Writer) error {
+			_, err := w.Write(data)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	for name, m := range f.matrices {
+		if err := b.SetMatrix(name, m.rows, m.dims, m.data); err != nil {
 			return err
 		}
 	}

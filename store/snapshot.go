@@ -23,6 +23,7 @@ type Snapshot struct {
 	items    *vecFile
 	users    *vecFile
 	itemIDs  *idTable
+	aux      map[string]*auxFile
 	nItems   int
 	nUsers   int
 
@@ -122,6 +123,22 @@ func (d *Dir) open(version string, opts OpenOptions) (_ *Snapshot, err error) {
 		if st.Size() != fi.Size {
 			return nil, fmt.Errorf("%w: %s is %d bytes, manifest says %d", ErrCorrupt, name, st.Size(), fi.Size)
 		}
+	}
+	for _, fi := range m.Files {
+		if !isAux(fi.Name) {
+			continue
+		}
+		if _, dup := s.aux[fi.Name]; dup {
+			return nil, fmt.Errorf("%w: manifest lists %s twice", ErrCorrupt, fi.Name)
+		}
+		a, err := openAux(vdir, fi, opts.VerifyChecksums)
+		if err != nil {
+			return nil, err
+		}
+		if s.aux == nil {
+			s.aux = map[string]*auxFile{}
+		}
+		s.aux[fi.Name] = a
 	}
 	return s, nil
 }
@@ -313,7 +330,7 @@ func (s *Snapshot) Close() error {
 		if s.db != nil {
 			errs = append(errs, s.db.Close())
 		}
-		errs = append(errs, s.items.close(), s.users.close(), s.itemIDs.close())
+		errs = append(errs, s.items.close(), s.users.close(), s.itemIDs.close(), closeAux(s.aux))
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("close snapshot %s: %w", s.version, err)
 		}

@@ -65,10 +65,13 @@ type SourceFile struct {
 	SHA256 string `json:"sha256"`
 }
 
-// FileInfo describes one data file of a version (the vector files and the
-// item id table). CRC32C is the CRC-32C (Castagnoli) of the whole file.
+// FileInfo describes one data file of a version: the vector files, the
+// item id table and any auxiliary files (Builder.AddFile, SetMatrix).
+// CRC32C is the CRC-32C (Castagnoli) of the whole file. Kind is empty for
+// plain files and FileKindMatrix for auxiliary matrices.
 type FileInfo struct {
 	Name   string `json:"name"`
+	Kind   string `json:"kind,omitempty"`
 	Size   int64  `json:"size"`
 	CRC32C uint32 `json:"crc32c"`
 }

@@ -51,8 +51,12 @@ func TestRoundTrip(t *testing.T) {
 	if diff := cmp.Diff(wantM, m); diff != "" {
 		t.Errorf("Commit manifest (-want +got):\n%s", diff)
 	}
-	if names := []string{m.Files[0].Name, m.Files[1].Name, m.Files[2].Name}; !slices.Equal(names, []string{"items.vec", "users.vec", "items.ids"}) {
-		t.Errorf("manifest files = %v", names)
+	var names []string
+	for _, fi := range m.Files {
+		names = append(names, fi.Name+":"+fi.Kind)
+	}
+	if want := []string{"items.vec:", "users.vec:", "items.ids:", "empty.bin:", "itemitem.vec:matrix", "notes.txt:"}; !slices.Equal(names, want) {
+		t.Errorf("manifest files = %v, want %v", names, want)
 	}
 
 	s := openT(t, d, m.Version, OpenOptions{VerifyChecksums: true})
@@ -158,6 +162,7 @@ func checkSnapshot(t *testing.T, s *Snapshot, f fixture) {
 	if diff := cmp.Diff(f.popularity, pop); diff != "" {
 		t.Errorf("Popularity() (-want +got):\n%s", diff)
 	}
+	checkAux(t, s, f)
 }
 
 // cmpEmpty treats nil and empty slices as equal.
