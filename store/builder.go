@@ -35,7 +35,7 @@ type Builder struct {
 	userFactors *VecHeader
 	popularity  bool
 	aux         map[string]string // auxiliary file name -> FileInfo.Kind
-	done        bool // committed or aborted
+	done        bool              // committed or aborted
 	committed   bool
 }
 

@@ -25,7 +25,7 @@ type fixture struct {
 	seen         map[int32][]int32 // as passed to PutSeen (unsorted, with duplicates)
 	neighbors    map[int32][]Neighbor
 	popularity   []float32
-	files        map[string][]byte       // auxiliary files (AddFile)
+	files        map[string][]byte        // auxiliary files (AddFile)
 	matrices     map[string]fixtureMatrix // auxiliary matrices (SetMatrix)
 	manifest     Manifest                 // as passed to Commit
 }
