@@ -100,7 +100,8 @@ type Result struct {
 // the request path takes no lock. The zero value is ready to use and has
 // no model.
 type Recommender struct {
-	cur atomic.Pointer[Model]
+	cur       atomic.Pointer[Model]
+	forgotten atomic.Pointer[forgottenSet] // see SetForgotten
 }
 
 // New returns a Recommender with no model: requests fail with
@@ -128,6 +129,9 @@ func (r *Recommender) Recommend(ctx context.Context, req RecommendRequest) (Resu
 		return Result{}, err
 	}
 	defer m.release()
+	if r.isForgotten(req.UserID) {
+		return m.recommendAnonymous(ctx, req)
+	}
 	return m.recommend(ctx, req)
 }
 
