@@ -14,12 +14,31 @@
 // Files are CSV (comma-separated, RFC 4180 quoting) or TSV (tab-separated;
 // a quote inside a field is kept as written, a field that starts with a quote
 // is read as quoted). [Options.Format] "auto" picks TSV for names ending
-// in .tsv or .tsv.gz, CSV for .csv or .csv.gz, and otherwise looks for a tab
-// in the header line. Files may be gzip-compressed whatever their name:
-// compression is detected from the first bytes. A file may hold more columns
+// in .tsv, CSV for .csv (either optionally followed by .gz, .zst or .zstd),
+// and otherwise looks for a tab in the header line. A file may hold more columns
 // than the four that are read, in any order; [Options.Columns] renames the
 // four (header names are compared without case and surrounding spaces).
 // Spaces around fields are ignored and blank lines are skipped.
+//
+// Whatever the format, a file may be compressed with gzip or zstd: the
+// compression is detected from the magic bytes at its start, not its name.
+//
+// # MovieLens
+//
+// [Options.Format] "movielens" reads the ratings of the MovieLens data sets:
+// no header, one rating a line as user, item, rating and Unix timestamp in
+// seconds, separated by tabs (u.data of MovieLens-100K) or by "::"
+// (ratings.dat of MovieLens-1M and -10M):
+//
+//	7101	5242	3	882485516
+//	7102	5302	3	892952309
+//
+// Every rating is an interaction of type "rating" ([MovieLensType]) with
+// weight 1, or the rating itself with [Options.RatingWeights] (then a rating
+// of zero or less is a bad line). Options.Weights and Options.Columns are
+// not used.
+//
+// # Timestamps
 //
 // The timestamp column accepts
 //

@@ -16,8 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/klauspost/compress/gzip"
 )
 
 // Event is one good line of a log.
@@ -36,14 +34,18 @@ type Columns struct {
 
 // Options control Read.
 type Options struct {
-	// Format is "auto" (or empty), "csv" or "tsv". Auto decides by the file
-	// name (.csv, .tsv, optionally followed by .gz) and otherwise by a tab in
-	// the header line.
+	// Format is "auto" (or empty), "csv", "tsv" or "movielens". Auto
+	// decides between CSV and TSV by the file name (.csv, .tsv, optionally
+	// followed by .gz, .zst or .zstd) and otherwise by a tab in the header
+	// line; the other formats are never guessed.
 	Format  string
 	Columns Columns
 	// Weights maps event types to confidence weights. A line whose type is
 	// not in the map is a bad line.
 	Weights map[string]float32
+	// RatingWeights makes a MovieLens rating the event's weight; without
+	// it every rating weighs 1. Other formats ignore it.
+	RatingWeights bool
 	// MaxBadRatio is the largest share of bad data lines Read accepts
 	// before failing with ErrTooManyBadLines; 0 accepts none.
 	MaxBadRatio float64
@@ -81,9 +83,9 @@ func DefaultWeights() map[string]float32 {
 func (o Options) Validate() error {
 	var errs []error
 	switch o.Format {
-	case "", "auto", "csv", "tsv":
+	case "", "auto", "csv", "tsv", "movielens":
 	default:
-		errs = append(errs, fmt.Errorf("format %q, want auto, csv or tsv", o.Format))
+		errs = append(errs, fmt.Errorf("format %q, want auto, csv, tsv or movielens", o.Format))
 	}
 	cols := []struct{ field, name string }{
 		{"timestamp", o.Columns.Timestamp}, {"user", o.Columns.User},
@@ -158,7 +160,7 @@ const ctxEvery = 4096
 // Read reads the logs matching patterns and calls fn for every good event,
 // in file order. Each pattern is a filepath.Match glob (a plain path is a
 // glob matching itself); a pattern that matches nothing is an error. The
-// union of the matches is read in sorted order, each file plain or gzip.
+// union of the matches is read in sorted order, each file plain, gzip or zstd.
 //
 // Bad lines are counted, sampled and skipped. The share of bad lines is
 // checked after each file once 1000 lines were read, and at the end: above
@@ -267,15 +269,46 @@ func (r *reader) readFile(ctx context.Context, name string) error {
 const bufSize = 64 << 10
 
 func (r *reader) readStream(ctx context.Context, name string, src io.Reader) error {
-	br := bufio.NewReaderSize(src, bufSize)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return fmt.Errorf("read %s: gzip: %w", name, err)
-		}
-		defer zr.Close()
-		br = bufio.NewReaderSize(zr, bufSize)
+	br, closeFn, err := decompress(name, src)
+	if err != nil {
+		return err
 	}
+	defer closeFn()
+	switch r.opts.Format {
+	case "movielens":
+		return r.readMovieLens(ctx, name, br)
+	}
+	return r.readDelimited(ctx, name, br)
+}
+
+// emit counts a good event, widens the time window and hands the event on.
+func (r *reader) emit(name string, line int, e Event) error {
+	s := &r.stats
+	s.Events++
+	if s.First.IsZero() || e.Time.Before(s.First) {
+		s.First = e.Time
+	}
+	if s.Last.IsZero() || e.Time.After(s.Last) {
+		s.Last = e.Time
+	}
+	if err := r.fn(e); err != nil {
+		return fmt.Errorf("handle event at %s:%d: %w", name, line, err)
+	}
+	return nil
+}
+
+// weight looks an event type up in Options.Weights, as written and then in
+// lower case.
+func (r *reader) weight(typ string) (float32, bool) {
+	w, ok := r.opts.Weights[typ]
+	if !ok {
+		w, ok = r.opts.Weights[strings.ToLower(typ)]
+	}
+	return w, ok
+}
+
+// readDelimited reads CSV or TSV with a header line.
+func (r *reader) readDelimited(ctx context.Context, name string, br *bufio.Reader) error {
 	tsv, err := r.isTSV(name, br)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", name, err)
@@ -349,23 +382,13 @@ func (r *reader) readStream(ctx context.Context, name string, src io.Reader) err
 			r.bad(name, line, fmt.Sprintf("%s %s is not RFC 3339, \"2006-01-02 15:04:05\" or Unix seconds or milliseconds", c.Timestamp, quote(ts)))
 			continue
 		}
-		w, ok := r.opts.Weights[typ]
-		if !ok {
-			w, ok = r.opts.Weights[strings.ToLower(typ)]
-		}
+		w, ok := r.weight(typ)
 		if !ok {
 			r.bad(name, line, fmt.Sprintf("unknown %s %s (known: %s)", c.Event, quote(typ), r.known))
 			continue
 		}
-		s.Events++
-		if s.First.IsZero() || t.Before(s.First) {
-			s.First = t
-		}
-		if s.Last.IsZero() || t.After(s.Last) {
-			s.Last = t
-		}
-		if err := r.fn(Event{Time: t, User: user, Item: item, Type: typ, Weight: w}); err != nil {
-			return fmt.Errorf("handle event at %s:%d: %w", name, line, err)
+		if err := r.emit(name, line, Event{Time: t, User: user, Item: item, Type: typ, Weight: w}); err != nil {
+			return err
 		}
 	}
 }
@@ -385,7 +408,7 @@ func (r *reader) isTSV(name string, br *bufio.Reader) (bool, error) {
 	case "tsv":
 		return true, nil
 	}
-	switch filepath.Ext(strings.TrimSuffix(strings.ToLower(name), ".gz")) {
+	switch filepath.Ext(trimCompression(strings.ToLower(name))) {
 	case ".csv":
 		return false, nil
 	case ".tsv":
