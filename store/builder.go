@@ -497,6 +497,9 @@ func (b *Builder) commit(ctx context.Context, m Manifest) error {
 	if err := writeFileSynced(filepath.Join(b.staging, completeFile), marker.marshal()); err != nil {
 		return err
 	}
+	if err := writeFileSynced(filepath.Join(b.staging, lockFile), nil); err != nil {
+		return err
+	}
 	if err := syncDir(b.staging); err != nil {
 		return err
 	}

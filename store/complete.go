@@ -74,6 +74,9 @@ func buildComplete(vdir string, manifestJSON []byte) (completeMarker, error) {
 		if err != nil {
 			return err
 		}
+		if rel == lockFile {
+			return nil // flocked by readers, never part of the data
+		}
 		size, sum, err := crcOf(p)
 		if err != nil {
 			return err

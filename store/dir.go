@@ -26,6 +26,10 @@ const (
 	manifestFile  = "manifest.json"
 	completeFile  = "COMPLETE"
 	lockFile      = "LOCK"
+
+	historyFile     = "HISTORY"
+	publishLockFile = "PUBLISH.LOCK"
+	tombstonesFile  = "TOMBSTONES"
 )
 
 // StaleStagingAge is how old an entry in staging/ must be before NewBuilder
@@ -196,21 +200,6 @@ func (d *Dir) Published() (string, error) {
 		return "", fmt.Errorf("read published version: %w: %s holds %q", ErrCorrupt, publishedFile, b)
 	}
 	return v, nil
-}
-
-// Publish makes version the published one by atomically replacing
-// PUBLISHED. The version must exist and be complete.
-func (d *Dir) Publish(version string) error {
-	if err := checkVersion(version); err != nil {
-		return fmt.Errorf("publish %s: %w", version, err)
-	}
-	if _, err := d.readManifestFile(version); err != nil {
-		return fmt.Errorf("publish %s: %w", version, err)
-	}
-	if err := writeFileAtomic(filepath.Join(d.path, publishedFile), []byte(version+"\n")); err != nil {
-		return fmt.Errorf("publish %s: %w", version, err)
-	}
-	return nil
 }
 
 // Remove deletes a complete or incomplete version. The published version

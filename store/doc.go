@@ -25,6 +25,11 @@
 //	DATA_DIR/                  (0700)
 //	  PUBLISHED                the published version name + "\n"; replaced atomically
 //	                           (write temp, fsync, rename, fsync dir)
+//	  HISTORY                  the publish history: a stack of versions, one a line, the
+//	                           published one last; rewritten atomically before PUBLISHED
+//	  PUBLISH.LOCK             flocked while PUBLISHED and HISTORY change
+//	  TOMBSTONES               forgotten users: the hex SHA-256 of each id, one a line (appended, fsynced)
+//	  TOMBSTONES.LOCK          flocked while TOMBSTONES is appended to
 //	  versions/<version>/      one immutable, complete version
 //	      badger/              Badger v4 DB: manifest, id maps, seen items, neighbours, popularity
 //	      items.vec            item factors (vector file, below)
@@ -33,6 +38,7 @@
 //	      manifest.json        a copy of the manifest, so Versions need not open Badger
 //	      <aux name>           auxiliary files (Builder.AddFile, Builder.SetMatrix), e.g. itemitem.vec
 //	      COMPLETE             written last; see below. Without it a version is not listed or opened
+//	      LOCK                 empty; Open holds a shared flock on it until Close, Retain an exclusive one
 //	  staging/<version>/       built here, then fsynced and renamed into versions/ (same filesystem)
 //
 // Version names sort by creation time: the UTC time with milliseconds, a
@@ -42,10 +48,31 @@
 // Dir.Clean) removes staging entries older than StaleStagingAge. Dir.Remove
 // deletes an unpublished version by renaming it out of versions/ first.
 //
+// # Publishing, rollback and retention
+//
+// Publish pushes the version onto HISTORY and then replaces PUBLISHED;
+// Rollback pops HISTORY and points PUBLISHED at the version below, so
+// repeated rollbacks walk back through earlier publishes. PUBLISHED is the
+// truth: after a crash between the two writes HISTORY is reconciled with
+// it on the next read. Retain keeps the published version, the previous
+// one and the newest K, and removes the rest unless a process has them
+// open: it takes an exclusive non-blocking flock on the version's LOCK
+// (which fails while any Snapshot holds its shared one), renames the
+// version out of versions/ and only then deletes it.
+//
+// # Forgetting users
+//
+// Forget appends the SHA-256 of a user id, never the id, to TOMBSTONES.
+// Servers poll TombstonesStamp (the file size) and reload Tombstones when
+// it changes; trainers read Tombstones and leave the users out. A line
+// torn by a crash is ignored and cut off by the next Forget.
+//
+// # The COMPLETE marker
+//
 // COMPLETE is text: a line "manifest sha256 <hex>" with the SHA-256 of the
 // manifest JSON (identical in Badger and manifest.json), then one line
 // "file <relative path> <size> <crc32c hex>" for every other file of the
-// version, Badger's included. Open checks the manifest checksum and stats
+// version (Badger's included, LOCK excluded). Open checks the manifest checksum and stats
 // every listed file (a missing or resized Badger table is refused before
 // Badger sees it); with OpenOptions.VerifyChecksums, and always in Verify,
 // the CRCs are checked too.

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/dgraph-io/badger/v4"
+	"golang.org/x/sys/unix"
 )
 
 // Snapshot is an opened, read-only version. All methods are safe for
@@ -24,6 +25,7 @@ type Snapshot struct {
 	users    *vecFile
 	itemIDs  *idTable
 	aux      map[string]*auxFile
+	lock     *os.File // shared flock on versions/<v>/LOCK, held until Close
 	nItems   int
 	nUsers   int
 
@@ -48,17 +50,24 @@ func (d *Dir) open(version string, opts OpenOptions) (_ *Snapshot, err error) {
 		return nil, err
 	}
 	vdir := d.versionPath(version)
+	// The shared lock keeps Retain from removing the version while it is open.
+	lock, err := d.lockVersion(version, unix.LOCK_SH)
+	if err != nil {
+		return nil, err
+	}
 	complete, err := readComplete(vdir)
 	if err != nil {
+		lock.Close()
 		return nil, err
 	}
 	// Check every file is there before opening Badger: Badger leaks
 	// goroutines when it fails to open (v4.9.6).
 	if err := complete.checkFiles(vdir, opts.VerifyChecksums); err != nil {
+		lock.Close()
 		return nil, err
 	}
 	bdir := filepath.Join(vdir, badgerDir)
-	s := &Snapshot{version: version}
+	s := &Snapshot{version: version, lock: lock}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -331,6 +340,9 @@ func (s *Snapshot) Close() error {
 			errs = append(errs, s.db.Close())
 		}
 		errs = append(errs, s.items.close(), s.users.close(), s.itemIDs.close(), closeAux(s.aux))
+		if s.lock != nil {
+			errs = append(errs, s.lock.Close())
+		}
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("close snapshot %s: %w", s.version, err)
 		}
