@@ -39,6 +39,13 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// MaxRecvMsgSize bounds the size of one request.
 	MaxRecvMsgSize int
+	// Models, if set, is served as polecam.v1.ModelService (list, get,
+	// publish, roll back, forget).
+	Models Models
+	// AdminToken is the bearer token ModelService requires. When it is
+	// empty, ModelService refuses every call with PermissionDenied and a
+	// message saying how to configure one. Never log it.
+	AdminToken string
 }
 
 // DefaultOptions returns the options polecam serves with.
@@ -94,7 +101,8 @@ func New(rec Recommender, opts Options) (*Server, error) {
 			switch c {
 			case codes.OK:
 				return logging.LevelDebug
-			case codes.InvalidArgument, codes.NotFound, codes.Canceled, codes.DeadlineExceeded:
+			case codes.InvalidArgument, codes.NotFound, codes.Canceled, codes.DeadlineExceeded,
+				codes.Unauthenticated, codes.PermissionDenied, codes.FailedPrecondition:
 				return logging.LevelInfo
 			case codes.Unavailable:
 				return logging.LevelWarn
@@ -118,12 +126,17 @@ func New(rec Recommender, opts Options) (*Server, error) {
 		unary = append(unary, metrics.UnaryServerInterceptor())
 		stream = append(stream, metrics.StreamServerInterceptor())
 	}
+	// Authorisation runs after logging, so refused calls are logged (at
+	// info: Unauthenticated and PermissionDenied are callers' mistakes).
+	auth := newAuthorizer(opts.AdminToken)
 	unary = append(unary,
 		logging.UnaryServerInterceptor(interceptorLogger(log), logOpts...),
+		auth.unary,
 		recovery.UnaryServerInterceptor(recoveryOpt),
 	)
 	stream = append(stream,
 		logging.StreamServerInterceptor(interceptorLogger(log), logOpts...),
+		auth.stream,
 		recovery.StreamServerInterceptor(recoveryOpt),
 	)
 	gs := grpc.NewServer(
@@ -132,6 +145,9 @@ func New(rec Recommender, opts Options) (*Server, error) {
 		grpc.ChainStreamInterceptor(stream...),
 	)
 	polecamv1.RegisterRecommendationServiceServer(gs, &recommendationService{rec: rec})
+	if opts.Models != nil {
+		polecamv1.RegisterModelServiceServer(gs, &modelService{models: opts.Models, log: log})
+	}
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	hs.SetServingStatus(serviceName, healthpb.HealthCheckResponse_NOT_SERVING)
@@ -200,8 +216,32 @@ func NewRegistry() *prometheus.Registry {
 }
 
 // interceptorLogger adapts slog to go-grpc-middleware's logging interface.
+// It drops the peer address the middleware always adds: a client's IP
+// address is personal data (GDPR), and what a request log is for — which
+// method, which code, how long — does not need it. Request payloads are
+// never logged either (the middleware logs them only on the
+// PayloadReceived/PayloadSent events, which are off).
 func interceptorLogger(l *slog.Logger) logging.Logger {
 	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
-		l.Log(ctx, slog.Level(lvl), msg, fields...)
+		if !l.Enabled(ctx, slog.Level(lvl)) {
+			return
+		}
+		l.Log(ctx, slog.Level(lvl), msg, dropPersonalFields(fields)...)
 	})
+}
+
+// personalFields are the middleware's fields that identify a person.
+var personalFields = map[string]bool{"peer.address": true}
+
+// dropPersonalFields returns a copy of a key/value list without
+// personalFields; the middleware owns (and reuses) fields.
+func dropPersonalFields(fields []any) []any {
+	out := make([]any, 0, len(fields))
+	for i := 0; i+1 < len(fields); i += 2 {
+		if k, ok := fields[i].(string); ok && personalFields[k] {
+			continue
+		}
+		out = append(out, fields[i], fields[i+1])
+	}
+	return out
 }

@@ -57,9 +57,16 @@ func (f *fakeRecommender) SimilarItems(_ context.Context, req recommender.Simila
 // connection and the server. Everything stops when the test ends.
 func startServer(t *testing.T, rec Recommender) (*grpc.ClientConn, *Server) {
 	t.Helper()
+	return startServerWith(t, rec, func(*Options) {})
+}
+
+// startServerWith is startServer with options modified by modify.
+func startServerWith(t *testing.T, rec Recommender, modify func(*Options)) (*grpc.ClientConn, *Server) {
+	t.Helper()
 	opts := DefaultOptions()
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	opts.Registry = NewRegistry()
+	modify(&opts)
 	srv, err := New(rec, opts)
 	if err != nil {
 		t.Fatalf("New() error = %v", err)
