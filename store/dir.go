@@ -157,8 +157,8 @@ func (d *Dir) Versions() ([]VersionInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list versions: %w", err)
 	}
-	pub, err := d.Published()
-	if err != nil && !errors.Is(err, ErrNoPublished) {
+	pub, prev, err := d.pointers()
+	if err != nil {
 		return nil, fmt.Errorf("list versions: %w", err)
 	}
 	var out []VersionInfo
@@ -170,19 +170,74 @@ func (d *Dir) Versions() ([]VersionInfo, error) {
 		if _, err := os.Stat(filepath.Join(d.versionPath(v), completeFile)); err != nil {
 			continue
 		}
-		m, err := d.readManifestFile(v)
-		if err != nil {
+		info, err := d.info(v, pub, prev)
+		if errors.Is(err, ErrNotFound) {
+			continue // removed meanwhile
+		}
+		if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrFormat) {
 			slog.Warn("skipping unreadable snapshot version", "dir", d.path, "version", v, "err", err)
 			continue
 		}
-		size, err := dirSize(d.versionPath(v))
 		if err != nil {
-			return nil, fmt.Errorf("list versions: size of %s: %w", v, err)
+			return nil, fmt.Errorf("list versions: %s: %w", v, err)
 		}
-		out = append(out, VersionInfo{Version: v, Manifest: m, Published: v == pub, SizeBytes: size})
+		out = append(out, info)
 	}
 	slices.SortFunc(out, func(a, b VersionInfo) int { return strings.Compare(a.Version, b.Version) })
 	return out, nil
+}
+
+// Info describes one complete version: its manifest, whether it is the
+// published or the previous one, its size and every file COMPLETE lists.
+// It reads the manifest copy and COMPLETE, checking the manifest checksum,
+// but no data file: Verify does that.
+func (d *Dir) Info(version string) (VersionInfo, error) {
+	if err := checkVersion(version); err != nil {
+		return VersionInfo{}, fmt.Errorf("describe %s: %w", version, err)
+	}
+	pub, prev, err := d.pointers()
+	if err != nil {
+		return VersionInfo{}, fmt.Errorf("describe %s: %w", version, err)
+	}
+	info, err := d.info(version, pub, prev)
+	if err != nil {
+		return VersionInfo{}, fmt.Errorf("describe %s: %w", version, err)
+	}
+	return info, nil
+}
+
+// pointers returns the published and previous versions ("" for none).
+func (d *Dir) pointers() (pub, prev string, err error) {
+	if pub, err = d.published(); err != nil {
+		return "", "", err
+	}
+	prev, err = d.previous()
+	if errors.Is(err, ErrNoPrevious) {
+		return pub, "", nil
+	}
+	return pub, prev, err
+}
+
+func (d *Dir) info(v, pub, prev string) (VersionInfo, error) {
+	m, err := d.readManifestFile(v)
+	if err != nil {
+		return VersionInfo{}, err
+	}
+	complete, err := readComplete(d.versionPath(v))
+	if err != nil {
+		return VersionInfo{}, err
+	}
+	size, err := dirSize(d.versionPath(v))
+	if errors.Is(err, fs.ErrNotExist) {
+		return VersionInfo{}, ErrNotFound
+	}
+	if err != nil {
+		return VersionInfo{}, fmt.Errorf("size: %w", err)
+	}
+	return VersionInfo{
+		Version: v, Manifest: m, Published: v == pub, Previous: v == prev,
+		SizeBytes: size, Files: complete.files,
+	}, nil
 }
 
 // Published returns the published version name, or an error wrapping

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -376,5 +377,53 @@ func TestForget(t *testing.T) {
 		t.Errorf("Forget over a damaged TOMBSTONES = %v, want ErrCorrupt", err)
 	} else if strings.Contains(err.Error(), "carol") {
 		t.Errorf("Forget error names the user: %v", err)
+	}
+}
+
+func TestInfoAndVersionsMarkPublishedAndPrevious(t *testing.T) {
+	d := newTestDir(t)
+	v := buildN(t, d, 3)
+	for _, x := range v[:2] {
+		if err := d.Publish(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vs, err := d.Versions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var marks []string
+	for _, x := range vs {
+		marks = append(marks, fmt.Sprintf("%v/%v", x.Published, x.Previous))
+	}
+	if want := []string{"false/true", "true/false", "false/false"}; !slices.Equal(marks, want) {
+		t.Errorf("Versions() published/previous = %v, want %v", marks, want)
+	}
+	info, err := d.Info(v[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.Published || info.Previous || info.Version != v[1] || info.SizeBytes <= 0 {
+		t.Errorf("Info(%s) = %+v, want the published version", v[1], info)
+	}
+	var names []string
+	var total int64
+	for _, f := range info.Files {
+		names = append(names, f.Name)
+		total += f.Size
+	}
+	for _, want := range []string{"items.vec", "users.vec", "items.ids", "manifest.json", "itemitem.vec", "notes.txt", "badger/MANIFEST"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("Info(%s).Files = %v, missing %s", v[1], names, want)
+		}
+	}
+	if slices.Contains(names, "LOCK") || slices.Contains(names, "COMPLETE") {
+		t.Errorf("Info(%s).Files = %v lists LOCK or COMPLETE", v[1], names)
+	}
+	if total > info.SizeBytes {
+		t.Errorf("Info(%s): files total %d bytes, version %d", v[1], total, info.SizeBytes)
+	}
+	if _, err := d.Info("20261122T140621.123Z-a1b2c3"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Info(unknown) = %v, want ErrNotFound", err)
 	}
 }

@@ -105,7 +105,9 @@ type VersionInfo struct {
 	Version   string
 	Manifest  Manifest
 	Published bool
-	SizeBytes int64 // total size of the version directory
+	Previous  bool       // published before the published one; Rollback goes back to it
+	SizeBytes int64      // total size of the version directory
+	Files     []FileInfo // every file COMPLETE lists (Badger's included) with size and CRC-32C
 }
 
 // OpenOptions controls Dir.Open.
