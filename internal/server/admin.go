@@ -24,6 +24,8 @@ type Models interface {
 	Forget(userID string) error
 }
 
+var _ Models = (*store.Dir)(nil)
+
 // errInvalidArgument marks an admin request a caller must fix.
 var errInvalidArgument = errors.New("invalid argument")
 

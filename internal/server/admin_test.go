@@ -94,7 +94,7 @@ func (f *fakeModels) Rollback() (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.history) < 2 {
-		return "", fmt.Errorf("rollback: nothing was published before the current version: %w", store.ErrNoPublished)
+		return "", fmt.Errorf("rollback: %w", store.ErrNoPrevious)
 	}
 	f.history = f.history[:len(f.history)-1]
 	return f.history[len(f.history)-1], nil

@@ -35,7 +35,7 @@ func toStatus(err error) error {
 		code = codes.NotFound
 	case errors.Is(err, recommender.ErrUnavailable):
 		code = codes.Unavailable
-	case errors.Is(err, store.ErrNoPublished):
+	case errors.Is(err, store.ErrNoPublished), errors.Is(err, store.ErrNoPrevious):
 		// Nothing published yet, or nothing to roll back to.
 		code = codes.FailedPrecondition
 	case errors.Is(err, store.ErrCorrupt), errors.Is(err, store.ErrFormat):

@@ -30,6 +30,7 @@ func TestToStatus(t *testing.T) {
 		{"admin invalid", fmt.Errorf("%w: version is required", errInvalidArgument), codes.InvalidArgument, "invalid argument: version is required"},
 		{"store not found", fmt.Errorf("publish 20261122T140621.123Z-a1b2c3: %w", store.ErrNotFound), codes.NotFound, "publish 20261122T140621.123Z-a1b2c3: not found"},
 		{"nothing published", fmt.Errorf("rollback: %w", store.ErrNoPublished), codes.FailedPrecondition, "rollback: no published version"},
+		{"nothing to roll back to", fmt.Errorf("rollback: %w", store.ErrNoPrevious), codes.FailedPrecondition, "rollback: " + store.ErrNoPrevious.Error()},
 		{"corrupt version", fmt.Errorf("publish v: %w: items.vec crc mismatch", store.ErrCorrupt), codes.FailedPrecondition, "publish v: corrupt snapshot: items.vec crc mismatch"},
 		{"newer format", fmt.Errorf("open v: %w: format 9", store.ErrFormat), codes.FailedPrecondition, "open v: unsupported format: format 9"},
 		{"unexpected hides details", errors.New("read /var/lib/polecam/x: input/output error"), codes.Internal, "internal error"},
