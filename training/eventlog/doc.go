@@ -20,8 +20,66 @@
 // four (header names are compared without case and surrounding spaces).
 // Spaces around fields are ignored and blank lines are skipped.
 //
-// Whatever the format, a file may be compressed with gzip or zstd: the
-// compression is detected from the magic bytes at its start, not its name.
+// # JSON lines
+//
+// [Options.Format] "jsonl" reads one JSON object a line, with the fields
+// named by [Options.Columns] (matched exactly, then without case); other
+// fields are ignored:
+//
+//	{"timestamp":"2026-11-01T08:15:02Z","user_id":"u1842","item_id":"sku-0117","event":"view"}
+//	{"timestamp":1793520940,"user_id":7,"item_id":2231,"event":"add_to_cart"}
+//
+// A field is a string or an integer; anything else (null, a float, an
+// object) makes the line bad.
+//
+// # Retailrocket
+//
+// [Options.Format] "retailrocket" reads the events.csv of the Retailrocket
+// recommender data set: CSV with the header
+// timestamp,visitorid,event,itemid,transactionid, timestamps in Unix
+// milliseconds and the event types view, addtocart and transaction
+// ([RetailrocketColumns]; Options.Columns is not used).
+//
+// # Access logs
+//
+// [Options.Format] "access-log" reads web-server logs in the nginx/Apache
+// combined format, optionally followed by more quoted fields such as
+// nginx's "$http_cookie":
+//
+//	203.0.113.7 - - [01/Nov/2026:09:15:02 +0100] "GET /p/sku-0117 HTTP/1.1" 200 18234 "-" "Mozilla/5.0 …" "sid=v-9f2c; theme=dark"
+//
+// [AccessLogOptions.Patterns] say which requests are product events, and
+// which: each pattern is [EVENT=][METHOD ]PATH[?QUERY], tried in order, the
+// first match wins. EVENT (default "view") must have a weight; METHOD, when
+// given, must equal the request's. PATH is matched against the request path
+// segment by segment (the number of segments must agree); QUERY is a list
+// of KEY=VALUE that must all be among the request's parameters, in any
+// order, others being ignored; a pattern without PATH matches any path. In
+// a segment or a value, {item} captures the product id (exactly one per
+// pattern, not empty, percent-decoded) and * matches any text; each holds
+// at most one of them, between literal text:
+//
+//	/p/{item}                          /p/sku-0117
+//	view=/product/{item}/*             /product/sku-0042/red-running-shoe
+//	/item-{item}.html                  /item-42.html
+//	?sku={item}                        /anything?a=1&sku=sku-0117
+//	add_to_cart=POST /cart/add?sku={item}
+//
+// The visitor is the value of [AccessLogOptions.UserCookie] in the fields
+// after the user agent; without it, [AccessLogOptions.UserFallback] tries
+// "remote_user" (the authenticated user field) and then "ip" (the client
+// address, as "ip:203.0.113.7"). The address is a last resort: people
+// behind one proxy or NAT become one visitor and a phone changing networks
+// becomes several.
+//
+// Lines that are well formed but are not events are counted in
+// [Stats.Dropped], never as bad lines: responses outside 2xx (Status),
+// user agents containing one of [AccessLogOptions.BotAgents] without
+// regard to case, or no user agent at all (Bots; [DefaultBotAgents] lists
+// bot, crawler, spider, slurp, curl, wget, python-requests and other
+// scripted clients), URLs that match no pattern (NoItem) and requests
+// without a visitor (NoUser). Checks run in that order. Times are
+// converted to UTC.
 //
 // # MovieLens
 //
@@ -59,9 +117,16 @@
 //	add_to_cart, cart, addtocart  4
 //	purchase, transaction        10
 //
+// # Compression
+//
+// Whatever the format, a file may be compressed with gzip or zstd: the
+// compression is detected from the magic bytes at its start, not its name.
+//
 // # Bad lines
 //
-// Logs from real servers have broken lines. A line with the wrong number of
+// Logs from real servers have broken lines. In the line-oriented formats
+// (JSON lines, MovieLens, access logs) a line longer than 1 MiB is bad. A
+// line with the wrong number of
 // fields, broken quoting, an empty user or item, a timestamp that does not
 // parse or an unknown event type is counted in [Stats.Bad], a few are kept
 // in [Stats.Samples] with their file, line number and reason, and the line

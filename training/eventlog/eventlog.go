@@ -34,12 +34,16 @@ type Columns struct {
 
 // Options control Read.
 type Options struct {
-	// Format is "auto" (or empty), "csv", "tsv" or "movielens". Auto
-	// decides between CSV and TSV by the file name (.csv, .tsv, optionally
-	// followed by .gz, .zst or .zstd) and otherwise by a tab in the header
-	// line; the other formats are never guessed.
-	Format  string
+	// Format is one of Formats: "auto" (or empty), "csv", "tsv", "jsonl",
+	// "movielens", "retailrocket" or "access-log". Auto decides between CSV
+	// and TSV by the file name (.csv, .tsv, optionally followed by .gz, .zst
+	// or .zstd) and otherwise by a tab in the header line; the other formats
+	// are never guessed.
+	Format string
+	// Columns name the fields of CSV, TSV and JSON lines.
 	Columns Columns
+	// AccessLog configures the "access-log" format.
+	AccessLog AccessLogOptions
 	// Weights maps event types to confidence weights. A line whose type is
 	// not in the map is a bad line.
 	Weights map[string]float32
@@ -53,12 +57,16 @@ type Options struct {
 	MaxSamples int
 }
 
+// Formats are the values of Options.Format.
+var Formats = []string{"auto", "csv", "tsv", "jsonl", "movielens", "retailrocket", "access-log"}
+
 // DefaultOptions returns auto format, the columns timestamp, user_id,
 // item_id and event, DefaultWeights, a bad-line limit of 1 % and 20 samples.
 func DefaultOptions() Options {
 	return Options{
 		Format:      "auto",
 		Columns:     Columns{Timestamp: "timestamp", User: "user_id", Item: "item_id", Event: "event"},
+		AccessLog:   DefaultAccessLogOptions(),
 		Weights:     DefaultWeights(),
 		MaxBadRatio: 0.01,
 		MaxSamples:  20,
@@ -83,9 +91,13 @@ func DefaultWeights() map[string]float32 {
 func (o Options) Validate() error {
 	var errs []error
 	switch o.Format {
-	case "", "auto", "csv", "tsv", "movielens":
+	case "", "auto", "csv", "tsv", "jsonl", "movielens", "retailrocket":
+	case "access-log":
+		if err := o.AccessLog.validate(o.Weights); err != nil {
+			errs = append(errs, err)
+		}
 	default:
-		errs = append(errs, fmt.Errorf("format %q, want auto, csv, tsv or movielens", o.Format))
+		errs = append(errs, fmt.Errorf("format %q, want one of %s", o.Format, strings.Join(Formats, ", ")))
 	}
 	cols := []struct{ field, name string }{
 		{"timestamp", o.Columns.Timestamp}, {"user", o.Columns.User},
@@ -143,12 +155,26 @@ type Stats struct {
 	Files  []string // the files read, after glob expansion, in reading order
 	Lines  int64    // data lines, excluding headers and blank lines
 	Events int64    // good events
-	Bad    int64    // bad lines; Events + Bad == Lines
+	Bad    int64    // bad lines; Events + Bad + Dropped.Total() == Lines
+	// Dropped counts the well-formed lines of access logs that are not
+	// events; other formats drop nothing.
+	Dropped Dropped
 	// Samples are the first bad lines, at most Options.MaxSamples.
 	Samples []BadLine
 	// First and Last are the earliest and latest times of good events.
 	First, Last time.Time
 }
+
+// Dropped counts the well-formed access-log lines that are not events.
+type Dropped struct {
+	Status int64 // responses outside 2xx
+	Bots   int64 // user agents in AccessLogOptions.BotAgents, or none
+	NoItem int64 // URLs that match no item pattern
+	NoUser int64 // requests without the user cookie or a fallback
+}
+
+// Total is the number of dropped lines.
+func (d Dropped) Total() int64 { return d.Status + d.Bots + d.NoItem + d.NoUser }
 
 // ErrTooManyBadLines is the error (wrapped) when the share of bad lines
 // exceeds Options.MaxBadRatio.
@@ -226,19 +252,28 @@ func expand(patterns []string) ([]string, error) {
 }
 
 type reader struct {
-	opts  Options
-	fn    func(Event) error
-	stats Stats
-	known string // the known event types, for messages
+	opts   Options
+	access *accessLog // compiled AccessLog options for the access-log format
+	fn     func(Event) error
+	stats  Stats
+	known  string // the known event types, for messages
 }
 
 func newReader(opts Options, fn func(Event) error) *reader {
+	if opts.Format == "retailrocket" {
+		opts.Columns = RetailrocketColumns
+		opts.Format = "csv"
+	}
 	types := slices.Sorted(maps.Keys(opts.Weights))
 	known := strings.Join(types, ", ")
 	if len(types) > 12 {
 		known = strings.Join(types[:12], ", ") + ", …"
 	}
-	return &reader{opts: opts, fn: fn, known: known}
+	r := &reader{opts: opts, fn: fn, known: known}
+	if opts.Format == "access-log" {
+		r.access = newAccessLog(opts.AccessLog)
+	}
+	return r
 }
 
 func (r *reader) checkRatio() error {
@@ -277,6 +312,10 @@ func (r *reader) readStream(ctx context.Context, name string, src io.Reader) err
 	switch r.opts.Format {
 	case "movielens":
 		return r.readMovieLens(ctx, name, br)
+	case "jsonl":
+		return r.readJSONLines(ctx, name, br)
+	case "access-log":
+		return r.readAccessLog(ctx, name, br)
 	}
 	return r.readDelimited(ctx, name, br)
 }

@@ -37,8 +37,8 @@ func collect(t testing.TB, patterns []string, opts eventlog.Options) ([]eventlog
 	if int64(len(got)) != st.Events {
 		t.Errorf("callback saw %d events, Stats.Events = %d", len(got), st.Events)
 	}
-	if st.Events+st.Bad != st.Lines {
-		t.Errorf("Stats: events %d + bad %d != lines %d", st.Events, st.Bad, st.Lines)
+	if st.Events+st.Bad+st.Dropped.Total() != st.Lines {
+		t.Errorf("Stats: events %d + bad %d + dropped %d != lines %d", st.Events, st.Bad, st.Dropped.Total(), st.Lines)
 	}
 	return got, st, err
 }

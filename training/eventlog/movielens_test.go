@@ -209,7 +209,7 @@ func checkStream(t *testing.T, name string, data []byte, opts eventlog.Options, 
 	if err != nil && !errors.Is(err, eventlog.ErrTooManyBadLines) {
 		return // a structural error: broken compression, no header, …
 	}
-	if st.Events+st.Bad != st.Lines || st.Events != events {
+	if st.Events+st.Bad+st.Dropped.Total() != st.Lines || st.Events != events {
 		t.Fatalf("inconsistent stats %+v with %d events handed out", st, events)
 	}
 	if len(st.Samples) > opts.MaxSamples || int64(len(st.Samples)) > st.Bad {
