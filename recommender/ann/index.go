@@ -1,0 +1,289 @@
+package ann
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/polecam/polecam/recommender/dot"
+)
+
+// maxLevels bounds the layers of the graph. A node is drawn on layer L or
+// above with probability M^-L, at most 2^-16 here and far less for the
+// usual M, so the cap only guards against an unlucky draw.
+const maxLevels = 16
+
+// none marks the absence of an entry point: an index over rows that are
+// all zero.
+const none = ^uint32(0)
+
+// Index is an HNSW graph over the rows of an item matrix, answering
+// maximum-inner-product queries. It does not hold the vectors: it reads
+// them from the matrix it was built or loaded with, which must not change
+// while the Index is in use. An Index is immutable and safe for concurrent
+// searches.
+type Index struct {
+	data               []float32
+	rows, dims, stride int
+
+	m, m0    int // list capacity on the upper layers and on layer 0
+	efSearch int
+	maxLevel int
+	entry    uint32 // none when no row has a vector
+	nodes    int    // rows in the graph (rows with a non-zero vector)
+	// level0 holds m0+1 words per row: the count, then the neighbours.
+	level0 []uint32
+	// A row on level L >= 1 has L lists of m+1 words (count, neighbours)
+	// in upper, starting at upperOff[row], for layers 1..L.
+	upperOff []uint32
+	upper    []uint32
+	levels   []uint8
+
+	// locks guard the lists while Build links nodes concurrently; nil
+	// afterwards.
+	locks []sync.Mutex
+}
+
+// Result is one item of a search answer.
+type Result struct {
+	Item  int32
+	Score float32 // the inner product of the query and the item's row
+}
+
+// Filter reports whether an item may be returned. The search calls it
+// while it walks the graph, so items it rejects are still used as
+// stepping stones but never crowd out the items that pass: an answer has n
+// items whenever at least n reachable items pass. A Filter must be safe
+// to call from the goroutine running the search and cheap: it is called
+// once per visited node.
+type Filter func(item int32) bool
+
+// Rows returns the number of rows the index covers.
+func (ix *Index) Rows() int { return ix.rows }
+
+// Dims returns the number of dimensions of the vectors.
+func (ix *Index) Dims() int { return ix.dims }
+
+// Nodes returns the number of rows in the graph: the rows with a non-zero
+// vector. All-zero rows score 0 against every query and are never returned.
+func (ix *Index) Nodes() int { return ix.nodes }
+
+// EfSearch returns the default candidate-list size of Search.
+func (ix *Index) EfSearch() int { return ix.efSearch }
+
+// Scratch is the per-search working memory: a visited set over the rows
+// and the candidate heaps. Reusing one per goroutine (for example from a
+// sync.Pool) makes Search allocation-free. A Scratch must not be used by
+// two searches at once.
+type Scratch struct {
+	visited []uint32 // generation stamps
+	gen     uint32
+	cands   maxHeap
+	res     minHeap
+	ids     []uint32
+	sims    []float32
+	links   []uint32
+	sorted  []cand
+	gather  []float32 // rows gathered for score
+	one     [1]uint32
+
+	// used by Build only
+	sel     []cand
+	selRows []float32 // the rows of sel, contiguous
+	pool    []cand
+	chosen  []cand
+}
+
+// NewScratch returns a Scratch sized for ix.
+func NewScratch(ix *Index) *Scratch {
+	s := &Scratch{}
+	s.fit(ix)
+	return s
+}
+
+// fit sizes s for ix.
+func (s *Scratch) fit(ix *Index) {
+	if len(s.visited) < ix.rows {
+		s.visited = make([]uint32, ix.rows)
+		s.gen = 0
+	}
+	if n := ix.m0 + 1; cap(s.ids) < n {
+		s.ids = make([]uint32, 0, n)
+		s.links = make([]uint32, 0, n)
+		s.sims = make([]float32, n)
+	}
+	if n := (ix.m0 + 1) * ix.dims; len(s.gather) < n {
+		s.gather = make([]float32, n)
+	}
+}
+
+// nextGen starts a new visited set.
+func (s *Scratch) nextGen() {
+	s.gen++
+	if s.gen == 0 {
+		clear(s.visited)
+		s.gen = 1
+	}
+}
+
+// row returns the first dims floats of row i.
+func (ix *Index) row(i uint32) []float32 {
+	o := int(i) * ix.stride
+	return ix.data[o : o+ix.dims]
+}
+
+// list returns the words of a node's list on a layer: the count, then the
+// capacity of neighbours.
+func (ix *Index) list(id uint32, level int) []uint32 {
+	if level == 0 {
+		o := int(id) * (ix.m0 + 1)
+		return ix.level0[o : o+ix.m0+1]
+	}
+	o := int(ix.upperOff[id]) + (level-1)*(ix.m+1)
+	return ix.upper[o : o+ix.m+1]
+}
+
+// links returns a node's neighbours on a layer. While building (locked)
+// it copies them under the node's lock into buf.
+func (ix *Index) links(id uint32, level int, locked bool, buf []uint32) []uint32 {
+	if !locked {
+		l := ix.list(id, level)
+		return l[1 : 1+l[0]]
+	}
+	mu := &ix.locks[id]
+	mu.Lock()
+	l := ix.list(id, level)
+	buf = append(buf[:0], l[1:1+l[0]]...)
+	mu.Unlock()
+	return buf
+}
+
+// score sets s.sims[k] to the inner product of q and row ids[k]. It
+// gathers the rows into one contiguous block first and scores them with
+// one kernel call: the copies overlap their cache misses, which one kernel
+// call per row does not (benchmarks/ann.md).
+func (ix *Index) score(q []float32, ids []uint32, s *Scratch) {
+	d := ix.dims
+	buf := s.gather[:len(ids)*d]
+	for k, id := range ids {
+		o := int(id) * ix.stride
+		copy(buf[k*d:k*d+d], ix.data[o:o+d])
+	}
+	dot.Scores(s.sims[:len(ids)], buf, d, q)
+}
+
+// score1 is score for one node.
+func (ix *Index) score1(q []float32, id uint32, s *Scratch) float32 {
+	s.one[0] = id
+	ix.score(q, s.one[:], s)
+	return s.sims[0]
+}
+
+// greedy walks one upper layer from ep to the node most similar to the
+// query.
+func (ix *Index) greedy(q []float32, ep cand, level int, locked bool, s *Scratch) cand {
+	for changed := true; changed; {
+		changed = false
+		var ids []uint32
+		if locked {
+			s.links = ix.links(ep.id, level, true, s.links)
+			ids = s.links
+		} else {
+			ids = ix.links(ep.id, level, false, nil)
+		}
+		ix.score(q, ids, s)
+		for k, id := range ids {
+			if sim := s.sims[k]; sim > ep.sim {
+				ep = cand{sim: sim, id: id}
+				changed = true
+			}
+		}
+	}
+	return ep
+}
+
+// searchLayer runs the beam search of HNSW on one layer from ep and
+// leaves the best ef nodes that pass filter in s.res. Nodes the filter
+// rejects are expanded all the same.
+func (ix *Index) searchLayer(q []float32, ep cand, ef, level int, filter Filter, locked bool, s *Scratch) {
+	s.nextGen()
+	gen := s.gen
+	s.cands = s.cands[:0]
+	s.res = s.res[:0]
+	s.visited[ep.id] = gen
+	s.cands.push(ep)
+	if filter == nil || filter(int32(ep.id)) {
+		s.res.push(ep)
+	}
+	for len(s.cands) > 0 {
+		c := s.cands.pop()
+		if len(s.res) >= ef && c.sim < s.res[0].sim {
+			break
+		}
+		var nbrs []uint32
+		if locked {
+			s.links = ix.links(c.id, level, true, s.links)
+			nbrs = s.links
+		} else {
+			nbrs = ix.links(c.id, level, false, nil)
+		}
+		ids := s.ids[:0]
+		for _, nb := range nbrs {
+			if s.visited[nb] != gen {
+				s.visited[nb] = gen
+				ids = append(ids, nb)
+			}
+		}
+		s.ids = ids
+		ix.score(q, ids, s)
+		for k, nb := range ids {
+			sim := s.sims[k]
+			if len(s.res) < ef || sim > s.res[0].sim {
+				s.cands.push(cand{sim: sim, id: nb})
+				if filter == nil || filter(int32(nb)) {
+					s.res.push(cand{sim: sim, id: nb})
+					if len(s.res) > ef {
+						s.res.pop()
+					}
+				}
+			}
+		}
+	}
+}
+
+// Search appends to dst[:0] the n items whose rows have the largest inner
+// product with q among the items filter accepts (all items when filter is
+// nil), best first, approximately: it explores ef candidates (ix.EfSearch()
+// when ef <= 0; at least n). Larger ef raises recall and cost. A nil
+// scratch allocates one; pass a reused Scratch from NewScratch to make
+// Search allocation-free. Fewer than n results come back only when fewer
+// than n items pass the filter (or the graph has fewer nodes).
+//
+// Search panics if len(q) != ix.Dims(), like dot.Scores.
+func (ix *Index) Search(q []float32, n, ef int, filter Filter, dst []Result, scratch *Scratch) []Result {
+	dst = dst[:0]
+	if len(q) != ix.dims {
+		panic(fmt.Sprintf("ann: query has %d dimensions, index %d", len(q), ix.dims))
+	}
+	if n <= 0 || ix.entry == none {
+		return dst
+	}
+	if ef <= 0 {
+		ef = ix.efSearch
+	}
+	ef = min(max(ef, n), MaxEf)
+	if scratch == nil {
+		scratch = &Scratch{}
+	}
+	scratch.fit(ix)
+	s := scratch
+	ep := cand{id: ix.entry, sim: ix.score1(q, ix.entry, s)}
+	for l := ix.maxLevel; l > 0; l-- {
+		ep = ix.greedy(q, ep, l, false, s)
+	}
+	ix.searchLayer(q, ep, ef, 0, filter, false, s)
+	s.sorted = s.res.drainSorted(s.sorted)
+	for _, c := range s.sorted[:min(n, len(s.sorted))] {
+		dst = append(dst, Result{Item: int32(c.id), Score: c.sim})
+	}
+	return dst
+}

@@ -1,0 +1,55 @@
+package ann
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Limits on Options. MaxM keeps a node's layer-0 list (2*M ids) small
+// enough to copy on the stack while building; MaxEf bounds the work and
+// the scratch of one search.
+const (
+	MaxM  = 64
+	MaxEf = 1 << 16
+)
+
+// Options configure Build and the default search of the built index.
+type Options struct {
+	// M is the number of neighbours each node keeps on the upper layers;
+	// layer 0 keeps up to 2*M. Larger M raises recall and build time.
+	M int
+	// EfConstruction is the size of the candidate list while inserting a
+	// node. Larger values build a better graph more slowly.
+	EfConstruction int
+	// EfSearch is the default size of the candidate list of a query, used
+	// when Search is given ef <= 0. It is stored in the index.
+	EfSearch int
+	// Seed draws the layer of every node. With Workers == 1 the build is
+	// deterministic for a seed; with more workers the order in which nodes
+	// are linked, and so the graph, depends on scheduling.
+	Seed int64
+	// Workers is the number of goroutines inserting nodes; 0 means
+	// runtime.GOMAXPROCS(0).
+	Workers int
+}
+
+// DefaultOptions returns the options measured in benchmarks/ann.md: M 16,
+// EfConstruction 100, EfSearch 64, all available cores.
+func DefaultOptions() Options {
+	return Options{M: 16, EfConstruction: 100, EfSearch: 64, Seed: 1}
+}
+
+// Validate reports the first option out of range.
+func (o Options) Validate() error {
+	switch {
+	case o.M < 2 || o.M > MaxM:
+		return fmt.Errorf("ann options: M %d is outside 2..%d", o.M, MaxM)
+	case o.EfConstruction < 1 || o.EfConstruction > MaxEf:
+		return fmt.Errorf("ann options: EfConstruction %d is outside 1..%d", o.EfConstruction, MaxEf)
+	case o.EfSearch < 1 || o.EfSearch > MaxEf:
+		return fmt.Errorf("ann options: EfSearch %d is outside 1..%d", o.EfSearch, MaxEf)
+	case o.Workers < 0:
+		return errors.New("ann options: Workers is negative")
+	}
+	return nil
+}
