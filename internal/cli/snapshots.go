@@ -17,7 +17,7 @@ func newSnapshotsCmd(e *env) *cobra.Command {
 	var dataDir string
 	cmd := &cobra.Command{
 		Use:   "snapshots --data-dir DIR",
-		Short: "List snapshot versions and which one is published",
+		Short: "List snapshot versions, which one is published and which one rollback returns to",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, err := os.Stat(dataDir); err != nil {
@@ -36,11 +36,14 @@ func newSnapshotsCmd(e *env) *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PUBLISHED\tVERSION\tCREATED\tUSERS\tITEMS\tINTERACTIONS\tWINDOW\tSIZE")
+			fmt.Fprintln(tw, "STATE\tVERSION\tCREATED\tUSERS\tITEMS\tINTERACTIONS\tWINDOW\tSIZE")
 			for _, v := range vs {
 				mark := ""
-				if v.Published {
-					mark = "*"
+				switch {
+				case v.Published:
+					mark = "* PUBLISHED"
+				case v.Previous:
+					mark = "PREVIOUS"
 				}
 				m := v.Manifest
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", mark, v.Version,

@@ -1,0 +1,174 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/polecam/polecam/store"
+)
+
+func newPublishCmd(e *env) *cobra.Command {
+	var (
+		dataDir  string
+		noVerify bool
+	)
+	cmd := &cobra.Command{
+		Use:   "publish --data-dir DIR VERSION",
+		Short: "Publish a snapshot version; running servers switch to it",
+		Long: "publish verifies VERSION (every checksum and record, as verify does), then\n" +
+			"atomically points the data directory at it and records the publish in the\n" +
+			"history that rollback reads.\n" +
+			"Servers reading the directory pick it up at their next poll.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, err := openExistingDir("publish", dataDir)
+			if err != nil {
+				return err
+			}
+			log, err := e.logger()
+			if err != nil {
+				return err
+			}
+			before, err := d.Published()
+			if err != nil && !errors.Is(err, store.ErrNoPublished) {
+				return fmt.Errorf("publish: %w", err)
+			}
+			if !noVerify {
+				if err := d.Verify(cmd.Context(), args[0]); err != nil {
+					return fmt.Errorf("publish: refusing a version that fails verification (--no-verify skips the check): %w", err)
+				}
+			}
+			if err := d.Publish(args[0]); err != nil {
+				return err
+			}
+			log.Info("published snapshot version", "dir", dataDir, "version", args[0], "replaced", before)
+			fmt.Fprintf(e.stdout, "published %s\n", args[0])
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir, "data directory holding the snapshots")
+	cmd.Flags().BoolVar(&noVerify, "no-verify", false, "publish without reading the version whole first")
+	return cmd
+}
+
+func newRollbackCmd(e *env) *cobra.Command {
+	var dataDir string
+	cmd := &cobra.Command{
+		Use:   "rollback --data-dir DIR",
+		Short: "Publish the version that was published before the current one",
+		Long: "rollback publishes the previously published version again; repeated\n" +
+			"rollbacks walk further back through the publish history. It fails if there\n" +
+			"is no previous version or it has been removed.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := openExistingDir("rollback", dataDir)
+			if err != nil {
+				return err
+			}
+			log, err := e.logger()
+			if err != nil {
+				return err
+			}
+			before, err := d.Published()
+			if err != nil {
+				return fmt.Errorf("rollback: %w", err)
+			}
+			v, err := d.Rollback()
+			if err != nil {
+				return err
+			}
+			log.Info("rolled back snapshot version", "dir", dataDir, "version", v, "replaced", before)
+			fmt.Fprintf(e.stdout, "rolled back from %s to %s\n", before, v)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir, "data directory holding the snapshots")
+	return cmd
+}
+
+func newRetainCmd(e *env) *cobra.Command {
+	var (
+		dataDir string
+		keep    int
+	)
+	cmd := &cobra.Command{
+		Use:   "retain --data-dir DIR --keep N",
+		Short: "Remove old snapshot versions, keeping the published, the previous and the newest N",
+		Long: "retain removes complete versions other than the published one, the previous\n" +
+			"one (the rollback target) and the newest N. A version a running server still\n" +
+			"has open is skipped and left for a later run.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if keep < 0 {
+				return fmt.Errorf("retain: --keep %d: must be 0 or more", keep)
+			}
+			d, err := openExistingDir("retain", dataDir)
+			if err != nil {
+				return err
+			}
+			log, err := e.logger()
+			if err != nil {
+				return err
+			}
+			removed, err := d.Retain(cmd.Context(), keep)
+			for _, v := range removed {
+				log.Info("removed snapshot version", "dir", dataDir, "version", v)
+				fmt.Fprintf(e.stdout, "removed %s\n", v)
+			}
+			if err != nil {
+				return err
+			}
+			vs, err := d.Versions()
+			if err != nil {
+				return fmt.Errorf("retain: %w", err)
+			}
+			fmt.Fprintf(e.stdout, "removed %d, %d versions left\n", len(removed), len(vs))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir, "data directory holding the snapshots")
+	cmd.Flags().IntVar(&keep, "keep", 3, "how many of the newest versions to keep besides the published and previous ones")
+	return cmd
+}
+
+func newForgetCmd(e *env) *cobra.Command {
+	var (
+		dataDir string
+		user    string
+	)
+	cmd := &cobra.Command{
+		Use:   "forget --data-dir DIR --user ID",
+		Short: "Forget a user: stop serving them at once and leave them out of later training",
+		Long: "forget records the SHA-256 of the user id (never the id) in the data\n" +
+			"directory's durable tombstone list. Servers reading the directory stop using\n" +
+			"the user's vector and history at their next poll, without a retrain, and\n" +
+			"training runs leave the user out. The audit log names only a prefix of the\n" +
+			"hash. Forgetting a user twice is harmless.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if user == "" {
+				return errors.New("forget: --user is required")
+			}
+			d, err := openExistingDir("forget", dataDir)
+			if err != nil {
+				return err
+			}
+			log, err := e.logger()
+			if err != nil {
+				return err
+			}
+			if err := d.Forget(user); err != nil {
+				return err
+			}
+			h := store.UserHash(user)[:12]
+			log.Info("user forgotten", "dir", dataDir, "user_sha256_prefix", h)
+			fmt.Fprintf(e.stdout, "forgot user sha256:%s...\n", h)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir, "data directory holding the snapshots")
+	cmd.Flags().StringVar(&user, "user", "", "the user id to forget")
+	return cmd
+}
