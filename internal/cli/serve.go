@@ -4,15 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/polecam/polecam/internal/server"
+	"github.com/polecam/polecam/internal/serving"
 	"github.com/polecam/polecam/recommender"
 	"github.com/polecam/polecam/store"
 )
@@ -24,9 +26,16 @@ type ServeOptions struct {
 	// MetricsAddr is where Prometheus metrics are served over HTTP
 	// (/metrics); empty disables them.
 	MetricsAddr string
-	// PollInterval is how often the published pointer is checked for a new
-	// version.
+	// PollInterval is how often the published pointer and the tombstone
+	// list are checked for changes.
 	PollInterval time.Duration
+	// VerifyChecksums checks every file checksum of a version before
+	// serving it; a version that fails is refused and the previous one
+	// keeps serving.
+	VerifyChecksums bool
+	// AdminTokenFile holds the bearer token of polecam.v1.ModelService.
+	// Empty: the token comes from $POLECAM_ADMIN_TOKEN, if set.
+	AdminTokenFile string
 	// Server configures the gRPC server.
 	Server server.Options
 }
@@ -34,10 +43,11 @@ type ServeOptions struct {
 // DefaultServeOptions returns the options polecam serves with.
 func DefaultServeOptions() ServeOptions {
 	return ServeOptions{
-		DataDir:      defaultDataDir,
-		MetricsAddr:  "127.0.0.1:9464",
-		PollInterval: 5 * time.Second,
-		Server:       server.DefaultOptions(),
+		DataDir:         defaultDataDir,
+		MetricsAddr:     "127.0.0.1:9464",
+		PollInterval:    5 * time.Second,
+		VerifyChecksums: true,
+		Server:          server.DefaultOptions(),
 	}
 }
 
@@ -60,8 +70,11 @@ func newServeCmd(e *env) *cobra.Command {
 		Short: "Serve recommendations over gRPC from the published snapshot",
 		Long: "serve opens the published snapshot read-only, memory-maps its vectors and answers\n" +
 			"polecam.v1.RecommendationService on --addr, with gRPC health and reflection. It\n" +
-			"picks up a newly published version without dropping requests, and stops gracefully\n" +
-			"on SIGINT or SIGTERM.",
+			"picks up a newly published version within --poll-interval without dropping\n" +
+			"requests (a version failing its checksums is refused; the old one keeps serving),\n" +
+			"applies forgotten users at once, and stops gracefully on SIGINT or SIGTERM.\n" +
+			"polecam.v1.ModelService (list, publish, rollback, forget) requires the bearer token\n" +
+			"from --admin-token-file or $POLECAM_ADMIN_TOKEN.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := e.logger()
@@ -81,11 +94,18 @@ func addServeFlags(cmd *cobra.Command, o *ServeOptions, addr *string) {
 	f.StringVar(&o.DataDir, "data-dir", o.DataDir, "data directory holding the snapshots")
 	f.StringVar(addr, "addr", "127.0.0.1:50051", "gRPC listen address")
 	f.StringVar(&o.MetricsAddr, "metrics-addr", o.MetricsAddr, "Prometheus /metrics listen address (empty disables)")
-	f.DurationVar(&o.PollInterval, "poll-interval", o.PollInterval, "how often to check for a newly published version")
+	f.DurationVar(&o.PollInterval, "poll-interval", o.PollInterval, "how often to check for a newly published version and newly forgotten users")
+	f.BoolVar(&o.VerifyChecksums, "verify-checksums", o.VerifyChecksums, "check every file checksum of a version before serving it")
+	f.StringVar(&o.AdminTokenFile, "admin-token-file", "", "file holding the bearer token for polecam.v1.ModelService (default $"+adminTokenEnv+"; unset disables the admin service)")
 	f.DurationVar(&o.Server.ShutdownTimeout, "shutdown-timeout", o.Server.ShutdownTimeout, "how long a graceful stop waits for requests in flight")
 }
 
 func listenAndServe(ctx context.Context, addr string, o ServeOptions) error {
+	tok, err := readAdminToken(o.AdminTokenFile, os.Getenv)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	o.Server.AdminToken = tok
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("serve: listen: %w", err)
@@ -95,7 +115,11 @@ func listenAndServe(ctx context.Context, addr string, o ServeOptions) error {
 
 // Serve serves the published snapshot of o.DataDir on lis until ctx is
 // done. Health stays NOT_SERVING until a model is loaded; a version
-// published later is loaded and swapped in while requests continue.
+// published later is verified, warmed and swapped in while requests
+// continue (see package serving), and users forgotten in the data
+// directory are served as unknown visitors from the next poll on.
+// polecam.v1.ModelService answers over the same data directory, behind
+// o.Server.AdminToken.
 func Serve(ctx context.Context, lis net.Listener, o ServeOptions) error {
 	if err := o.Validate(); err != nil {
 		lis.Close()
@@ -111,7 +135,22 @@ func Serve(ctx context.Context, lis net.Listener, o ServeOptions) error {
 	if o.MetricsAddr != "" && o.Server.Registry == nil {
 		o.Server.Registry = server.NewRegistry()
 	}
+	o.Server.Models = dir
 	srv, err := server.New(rec, o.Server)
+	if err != nil {
+		lis.Close()
+		return fmt.Errorf("serve: %w", err)
+	}
+	wo := serving.DefaultOptions()
+	wo.PollInterval = o.PollInterval
+	wo.VerifyChecksums = o.VerifyChecksums
+	wo.Logger = log
+	wo.Tombstones = serving.DirTombstones(dir)
+	wo.OnLoad = func(string) { srv.SetServing(true) }
+	if o.Server.Registry != nil {
+		wo.Registerer = o.Server.Registry
+	}
+	w, err := serving.New(dir, rec, wo)
 	if err != nil {
 		lis.Close()
 		return fmt.Errorf("serve: %w", err)
@@ -145,11 +184,17 @@ func Serve(ctx context.Context, lis net.Listener, o ServeOptions) error {
 		log.Info("serving metrics", "addr", mlis.Addr().String())
 	}
 
-	w := &watcher{dir: dir, rec: rec, log: log, onLoad: func() { srv.SetServing(true) }}
-	w.check(ctx)
-	wg.Go(func() { w.run(ctx, o.PollInterval) })
-	defer w.close()
-
+	// The first load happens before the listener answers; the watcher is
+	// closed (and the last model unmapped) after the gRPC server stopped.
+	w.Start(ctx)
+	defer func() {
+		if err := w.Close(); err != nil {
+			log.Warn("close model", "err", err)
+		}
+	}()
+	if o.Server.AdminToken == "" {
+		log.Info("admin service disabled: no admin token configured")
+	}
 	log.Info("serving gRPC", "addr", lis.Addr().String(), "data_dir", o.DataDir)
 	err = srv.Serve(ctx, lis)
 	cancel()
@@ -157,74 +202,25 @@ func Serve(ctx context.Context, lis net.Listener, o ServeOptions) error {
 	return err
 }
 
-// watcher loads the published version of a data directory into a
-// recommender and swaps in every version published later.
-type watcher struct {
-	dir    *store.Dir
-	rec    *recommender.Recommender
-	log    *slog.Logger
-	onLoad func()
-
-	failed string // the last version that failed to load, not retried
-}
-
-func (w *watcher) run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			w.check(ctx)
-		}
+// readAdminToken returns the admin token from file, or else from the
+// environment variable POLECAM_ADMIN_TOKEN (looked up with getenv), or ""
+// when neither is set. Surrounding white space (a trailing newline) is
+// dropped; a file that holds nothing else is an error.
+func readAdminToken(file string, getenv func(string) string) (string, error) {
+	if file == "" {
+		return strings.TrimSpace(getenv(adminTokenEnv)), nil
 	}
-}
-
-// check loads the published version if it is not the one being served.
-func (w *watcher) check(ctx context.Context) {
-	v, err := w.dir.Published()
-	if errors.Is(err, store.ErrNoPublished) {
-		return
-	}
+	b, err := os.ReadFile(file)
 	if err != nil {
-		w.log.Error("read published version", "err", err)
-		return
+		return "", fmt.Errorf("read admin token: %w", err)
 	}
-	if cur := w.rec.Current(); (cur != nil && cur.Version() == v) || v == w.failed {
-		return
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("read admin token: %s is empty", file)
 	}
-	if ctx.Err() != nil {
-		return
-	}
-	start := time.Now()
-	snap, err := w.dir.Open(v, store.OpenOptions{})
-	if err != nil {
-		w.failed = v
-		w.log.Error("refused snapshot; still serving the previous one", "version", v, "err", err)
-		return
-	}
-	m, err := recommender.NewModel(snap)
-	if err != nil {
-		snap.Close()
-		w.failed = v
-		w.log.Error("refused snapshot; still serving the previous one", "version", v, "err", err)
-		return
-	}
-	old := w.rec.Swap(m)
-	w.onLoad()
-	w.log.Info("loaded snapshot", "version", v, "items", snap.NumItems(), "users", snap.NumUsers(),
-		"elapsed", time.Since(start).Round(time.Microsecond))
-	if old != nil {
-		if err := old.Close(); err != nil {
-			w.log.Warn("close previous snapshot", "version", old.Version(), "err", err)
-		}
-	}
+	return tok, nil
 }
 
-// close closes the model being served; called once serving has stopped.
-func (w *watcher) close() {
-	if m := w.rec.Swap(nil); m != nil {
-		m.Close()
-	}
-}
+// adminTokenEnv is the environment variable holding the admin token when
+// no --admin-token-file is given.
+const adminTokenEnv = "POLECAM_ADMIN_TOKEN"
