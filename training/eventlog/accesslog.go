@@ -346,10 +346,8 @@ func (r *reader) readAccessLog(ctx context.Context, name string, br *bufio.Reade
 	o := &r.opts.AccessLog
 	var fields []string
 	for {
-		if lr.line%ctxEvery == ctxEvery-1 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		if err := r.tick(ctx, lr.line); err != nil {
+			return err
 		}
 		b, line, long, err := lr.next()
 		if err != nil {

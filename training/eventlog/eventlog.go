@@ -55,6 +55,9 @@ type Options struct {
 	MaxBadRatio float64
 	// MaxSamples is how many bad lines Stats.Samples keeps.
 	MaxSamples int
+	// Progress, if set, is called on Read's goroutine every 65,536 lines
+	// and after each file with how far the read has come.
+	Progress func(Progress) `json:"-"`
 }
 
 // Formats are the values of Options.Format.
@@ -183,6 +186,57 @@ var ErrTooManyBadLines = errors.New("too many bad lines")
 // How often Read checks its context, in lines.
 const ctxEvery = 4096
 
+// How often Read reports progress, in lines.
+const progressEvery = 16 * ctxEvery
+
+// Progress is how far Read has come.
+type Progress struct {
+	File       string // the file being read
+	FileIndex  int    // its index in Stats.Files
+	Files      int    // the number of files
+	Bytes      int64  // bytes read from the files so far, as stored (compressed)
+	TotalBytes int64  // the size of all files; 0 when unknown (ReadStream)
+	Lines      int64  // data lines read so far
+	Events     int64  // good events so far
+}
+
+// tick checks the context every ctxEvery lines of a file and reports
+// progress every progressEvery.
+func (r *reader) tick(ctx context.Context, n int) error {
+	if n%ctxEvery != ctxEvery-1 {
+		return nil
+	}
+	if n%progressEvery == progressEvery-1 {
+		r.report()
+	}
+	return ctx.Err()
+}
+
+// report calls Options.Progress, if set.
+func (r *reader) report() {
+	if r.opts.Progress == nil {
+		return
+	}
+	r.progress.Lines, r.progress.Events = r.stats.Lines, r.stats.Events
+	r.progress.Bytes = r.doneBytes
+	if r.counter != nil {
+		r.progress.Bytes += r.counter.n
+	}
+	r.opts.Progress(r.progress)
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
 // Read reads the logs matching patterns and calls fn for every good event,
 // in file order. Each pattern is a filepath.Match glob (a plain path is a
 // glob matching itself); a pattern that matches nothing is an error. The
@@ -204,10 +258,20 @@ func Read(ctx context.Context, patterns []string, opts Options, fn func(Event) e
 	}
 	r := newReader(opts, fn)
 	r.stats.Files = files
+	r.progress.Files = len(files)
+	if opts.Progress != nil {
+		for _, name := range files {
+			if fi, err := os.Stat(name); err == nil {
+				r.progress.TotalBytes += fi.Size()
+			}
+		}
+	}
 	for k, name := range files {
+		r.progress.File, r.progress.FileIndex = name, k
 		if err := r.readFile(ctx, name); err != nil {
 			return r.stats, err
 		}
+		r.report()
 		if k < len(files)-1 && r.stats.Lines >= 1000 {
 			if err := r.checkRatio(); err != nil {
 				return r.stats, err
@@ -225,9 +289,12 @@ func ReadStream(ctx context.Context, name string, src io.Reader, opts Options, f
 	}
 	r := newReader(opts, fn)
 	r.stats.Files = []string{name}
-	if err := r.readStream(ctx, name, src); err != nil {
+	r.progress.File, r.progress.Files = name, 1
+	r.counter = &countingReader{r: src}
+	if err := r.readStream(ctx, name, r.counter); err != nil {
 		return r.stats, err
 	}
+	r.report()
 	return r.stats, r.checkRatio()
 }
 
@@ -254,9 +321,13 @@ func expand(patterns []string) ([]string, error) {
 type reader struct {
 	opts   Options
 	access *accessLog // compiled AccessLog options for the access-log format
-	fn     func(Event) error
-	stats  Stats
-	known  string // the known event types, for messages
+
+	progress  Progress
+	counter   *countingReader // counts the bytes of the file being read
+	doneBytes int64           // bytes of the files read before it
+	fn        func(Event) error
+	stats     Stats
+	known     string // the known event types, for messages
 }
 
 func newReader(opts Options, fn func(Event) error) *reader {
@@ -298,7 +369,9 @@ func (r *reader) readFile(ctx context.Context, name string) error {
 		return fmt.Errorf("read event log: %w", err)
 	}
 	defer f.Close()
-	return r.readStream(ctx, name, f)
+	r.counter = &countingReader{r: f}
+	defer func() { r.doneBytes += r.counter.n; r.counter = nil }()
+	return r.readStream(ctx, name, r.counter)
 }
 
 const bufSize = 64 << 10
@@ -377,10 +450,8 @@ func (r *reader) readDelimited(ctx context.Context, name string, br *bufio.Reade
 	s := &r.stats
 	c := &r.opts.Columns
 	for n := 0; ; n++ {
-		if n%ctxEvery == ctxEvery-1 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		if err := r.tick(ctx, n); err != nil {
+			return err
 		}
 		rec, err := cr.Read()
 		if err == io.EOF {

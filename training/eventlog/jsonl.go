@@ -21,10 +21,8 @@ func (r *reader) readJSONLines(ctx context.Context, name string, br *bufio.Reade
 	want := []string{c.Timestamp, c.User, c.Item, c.Event}
 	var vals [4]string
 	for {
-		if lr.line%ctxEvery == ctxEvery-1 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		if err := r.tick(ctx, lr.line); err != nil {
+			return err
 		}
 		b, line, long, err := lr.next()
 		if err != nil {

@@ -22,10 +22,8 @@ func (r *reader) readMovieLens(ctx context.Context, name string, br *bufio.Reade
 	s := &r.stats
 	var fields [][]byte
 	for {
-		if lr.line%ctxEvery == ctxEvery-1 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		if err := r.tick(ctx, lr.line); err != nil {
+			return err
 		}
 		b, line, long, err := lr.next()
 		if err != nil {
