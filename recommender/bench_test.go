@@ -60,6 +60,36 @@ func randomData(items, dims int) *modelData {
 	return d
 }
 
+// clusteredData returns a seeded model like randomData whose vectors
+// cluster: 100 centres drawn from N(0, 1), items at a centre plus
+// N(0, 0.5²) noise, users at a centre plus N(0, 1) noise. It is the
+// benchmark data for the kernel and the int8 shortlist.
+func clusteredData(items, dims int) *modelData {
+	const clusters = 100
+	d := randomData(items, dims)
+	rng := rand.New(rand.NewPCG(uint64(items)+1, uint64(dims)))
+	centres := make([][]float32, clusters)
+	for c := range centres {
+		centres[c] = make([]float32, dims)
+		for j := range centres[c] {
+			centres[c][j] = float32(rng.NormFloat64())
+		}
+	}
+	near := func(v []float32, noise float64) {
+		c := centres[rng.IntN(clusters)]
+		for j := range v {
+			v[j] = c[j] + float32(noise*rng.NormFloat64())
+		}
+	}
+	for _, v := range d.itemVecs {
+		near(v, 0.5)
+	}
+	for _, v := range d.userVecs {
+		near(v, 1)
+	}
+	return d
+}
+
 // benchSizes is the catalogue × factors sweep every serving benchmark runs.
 var benchSizes = []struct{ items, dims int }{
 	{10_000, 32}, {10_000, 64}, {100_000, 32}, {100_000, 64},

@@ -30,9 +30,40 @@
 // ordered by score, best first, and equal scores by catalogue position, so
 // every answer is deterministic.
 //
+// # Scans
+//
+// A catalogue scan scores the items in chunks of 8,192 rows, each scored
+// in blocks that stay in L1 cache and offered to a bounded heap. From
+// [ModelOptions].ParallelMinItems items on (by default 50,000: below that,
+// waking a second core costs more than it saves), a Model keeps
+// Workers-1 long-lived scan goroutines, stopped by [Model.Close]. A
+// request offers them its chunks without blocking and takes part itself;
+// each participant keeps its own top N and the request merges them. When
+// the workers are busy with other requests, the request scans alone, so
+// under load every core serves its own request. However a scan is split,
+// every item is scored by the same kernel call pattern and ties break by
+// catalogue position, so the answer is bit for bit the same.
+//
+// # Int8 shortlists
+//
+// When a snapshot carries the int8 item vectors ([Int8ItemsFile], written
+// by the training pipeline with [WriteInt8Items]) and [ModelOptions].Int8
+// is set, Recommend scans them instead of the float vectors — a quarter of
+// the memory traffic — keeps the best 4N+64 candidates, rescores those
+// with the float vectors and keeps the best N. It then proves the answer
+// exact: the quantisation error of any item's score is bounded (see
+// package dot), and unless the N-th rescored score beats the last
+// shortlisted int8 score by more than that bound, the request runs the
+// float scan after all ([Model.Int8Fallbacks] counts these). So the items,
+// their order and their scores are always those of the float scan; ties
+// included. [RecommendRequest].Exact forces the float scan, for audits.
+// SimilarItems always scans the float vectors.
+//
 // Requests reuse per-model scratch buffers from a sync.Pool: a query
 // allocates its result of N items and nothing proportional to the
-// catalogue.
+// catalogue, and [Model.RecommendInto] appends the result to a buffer the
+// caller passes, so that a request over a snapshot whose id lookups do not
+// allocate allocates nothing at all.
 //
 // # Errors
 //

@@ -1,10 +1,12 @@
 package recommender
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
 	"sync/atomic"
+	"testing"
 
 	"github.com/polecam/polecam/store"
 )
@@ -33,6 +35,7 @@ type fakeSnapshot struct {
 	itemIdx      map[string]int32
 	userIdx      map[string]int32
 	itemF, userF store.Matrix
+	files        map[string][]byte // auxiliary files, see withInt8
 
 	closed         atomic.Bool
 	closes         atomic.Int32
@@ -130,6 +133,26 @@ func (f *fakeSnapshot) Popularity() ([]float32, error) {
 		return nil, err
 	}
 	return slices.Clone(f.d.pop), nil
+}
+
+// File returns an auxiliary file, like store.Snapshot.File.
+func (f *fakeSnapshot) File(name string) ([]byte, bool) {
+	b, ok := f.files[name]
+	return b, ok
+}
+
+// withInt8 adds the int8 item vectors file to f and returns f.
+func withInt8(t testing.TB, f *fakeSnapshot) *fakeSnapshot {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := WriteInt8Items(&buf, f.itemF); err != nil {
+		t.Fatalf("WriteInt8Items: %v", err)
+	}
+	if f.files == nil {
+		f.files = make(map[string][]byte)
+	}
+	f.files[Int8ItemsFile] = buf.Bytes()
+	return f
 }
 
 func (f *fakeSnapshot) Close() error {

@@ -58,8 +58,20 @@ type Model struct {
 	// the min(n, popularHead) most popular, best first.
 	pop      []float32
 	popOrder []int32
+	// ii is the optional item-item model blended into Recommend, or nil.
+	ii *itemItem
 
 	scratch sync.Pool // *scratch sized to this catalogue
+
+	// workers is how many lanes a scan may use; pool runs workers-1 of
+	// them, or is nil when scans are not split (see ModelOptions).
+	workers int
+	pool    *scanPool
+	// i8 is the int8 copy of the item vectors, or nil; maxL1 is the
+	// largest ‖item‖₁, for bounding its quantisation error.
+	i8            *int8Items
+	maxL1         float64
+	int8Fallbacks atomic.Uint64
 
 	// refs is 1 for the owner until Close, plus 1 per request in flight.
 	// When it drops to zero drained is closed and no reference can be
@@ -70,16 +82,27 @@ type Model struct {
 	closeErr  error
 }
 
-// NewModel validates s and prepares it for serving: it checks that the
-// factor matrices match the catalogue and each other, computes the item
-// norms (rejecting non-finite factors) and ranks the most popular items.
-// It reads every item vector once, so it costs O(items × dims).
+// NewModel is NewModelWithOptions with DefaultModelOptions.
+func NewModel(s Snapshot) (*Model, error) {
+	return NewModelWithOptions(s, DefaultModelOptions())
+}
+
+// NewModelWithOptions validates s and prepares it for serving: it checks
+// that the factor matrices match the catalogue and each other, computes
+// the item norms (rejecting non-finite factors), ranks the most popular
+// items and, with opts.Int8, checks the snapshot's int8 item vectors if it
+// has any. It reads every item vector once, so it costs O(items × dims).
+// A catalogue of at least opts.ParallelMinItems items gets opts.Workers-1
+// scan goroutines, which Close stops.
 //
 // On success the Model owns s and closes it in Close; on error the caller
 // still owns s.
-func NewModel(s Snapshot) (*Model, error) {
+func NewModelWithOptions(s Snapshot, opts ModelOptions) (*Model, error) {
 	if s == nil {
 		return nil, errors.New("new model: nil snapshot")
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("new model: %w", err)
 	}
 	m := &Model{
 		snap:    s,
@@ -114,10 +137,25 @@ func NewModel(s Snapshot) (*Model, error) {
 	for _, c := range top.appendSorted(nil) {
 		m.popOrder = append(m.popOrder, c.Index)
 	}
+	if err := m.loadItemItem(s); err != nil {
+		return nil, fmt.Errorf("new model from version %s: %w", m.version, err)
+	}
 
+	if opts.Int8 {
+		if err := m.loadInt8(s); err != nil {
+			return nil, fmt.Errorf("new model from version %s: %w", m.version, err)
+		}
+	}
+
+	m.workers = 1
+	if opts.Workers > 1 && m.n >= opts.ParallelMinItems {
+		m.workers = min(opts.Workers, (m.n+chunkRows-1)/chunkRows)
+	}
 	m.refs.Store(1)
-	n := m.n
-	m.scratch.New = func() any { return &scratch{scores: make([]float32, n)} }
+	m.scratch.New = m.newScratch
+	if m.workers > 1 {
+		m.pool = newScanPool(m.workers - 1)
+	}
 	return m, nil
 }
 
@@ -161,10 +199,12 @@ func checkMatrix(a store.Matrix) error {
 func (m *Model) computeNorms() error {
 	m.invNorm = make([]float32, m.n)
 	for i := range m.n {
-		var ss float64
+		var ss, l1 float64
 		for _, v := range m.items.Row(i) {
 			ss += float64(v) * float64(v)
+			l1 += math.Abs(float64(v))
 		}
+		m.maxL1 = max(m.maxL1, l1)
 		switch {
 		case math.IsNaN(ss) || math.IsInf(ss, 0):
 			return fmt.Errorf("item %d has a non-finite factor vector", i)
@@ -192,6 +232,9 @@ func (m *Model) Close() error {
 	m.closeOnce.Do(func() {
 		m.release()
 		<-m.drained
+		if m.pool != nil {
+			m.pool.close()
+		}
 		m.closeErr = m.snap.Close()
 	})
 	return m.closeErr

@@ -6,14 +6,17 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/polecam/polecam/recommender/dot"
 	"github.com/polecam/polecam/store"
 )
 
 // scratch is the per-request working memory of one Model, pooled so that
 // a request allocates nothing proportional to the catalogue.
 type scratch struct {
-	scores  []float32 // one per item
+	scores  []float32 // one per item, allocated on first use
+	job     scanJob
+	qi      []int8 // the query quantised for an int8 scan
+	row4    [4]float32
+	dst     []ScoredItem // the caller's result buffer, or nil
 	top     topN
 	cands   []candidate
 	picks   []pick
@@ -28,6 +31,14 @@ type pick struct {
 	src Source
 }
 
+func (m *Model) newScratch() any {
+	sc := &scratch{job: scanJob{m: m, lanes: newLanes(m.workers), done: make(chan any, m.workers)}}
+	if m.i8 != nil {
+		sc.qi = make([]int8, m.i8.width)
+	}
+	return sc
+}
+
 func (m *Model) getScratch() *scratch {
 	sc := m.scratch.Get().(*scratch)
 	sc.picks = sc.picks[:0]
@@ -35,7 +46,10 @@ func (m *Model) getScratch() *scratch {
 	return sc
 }
 
-func (m *Model) putScratch(sc *scratch) { m.scratch.Put(sc) }
+func (m *Model) putScratch(sc *scratch) {
+	sc.dst = nil
+	m.scratch.Put(sc)
+}
 
 // Recommend returns the top req.N items for req.UserID. A known user's
 // items are ranked by the inner product of the user and item factor
@@ -52,6 +66,17 @@ func (m *Model) Recommend(ctx context.Context, req RecommendRequest) (Result, er
 	}
 	defer m.release()
 	return m.recommend(ctx, req)
+}
+
+// RecommendInto is Recommend with the result items appended to dst[:0]:
+// with cap(dst) >= req.N and the snapshot's id lookups allocation-free, a
+// request allocates nothing. Result.Items aliases dst.
+func (m *Model) RecommendInto(ctx context.Context, req RecommendRequest, dst []ScoredItem) (Result, error) {
+	if !m.acquire() {
+		return Result{}, m.errClosed()
+	}
+	defer m.release()
+	return m.recommendInto(ctx, req, dst)
 }
 
 // SimilarItems returns the req.N items most related to req.ItemID: its
@@ -80,6 +105,11 @@ func validateN(n int) error {
 
 // recommend is Recommend for a caller holding a reference.
 func (m *Model) recommend(ctx context.Context, req RecommendRequest) (Result, error) {
+	return m.recommendInto(ctx, req, nil)
+}
+
+// recommendInto is RecommendInto for a caller holding a reference.
+func (m *Model) recommendInto(ctx context.Context, req RecommendRequest, dst []ScoredItem) (Result, error) {
 	if req.UserID == "" {
 		return Result{}, fmt.Errorf("%w: user_id is required", ErrInvalidArgument)
 	}
@@ -105,6 +135,7 @@ func (m *Model) recommend(ctx context.Context, req RecommendRequest) (Result, er
 
 	sc := m.getScratch()
 	defer m.putScratch(sc)
+	sc.dst = dst
 	if known && !req.IncludeSeen {
 		if sc.seen, err = m.snap.Seen(u, sc.seen); err != nil {
 			return Result{}, fmt.Errorf("read items seen by user %q: %w", req.UserID, err)
@@ -115,17 +146,16 @@ func (m *Model) recommend(ctx context.Context, req RecommendRequest) (Result, er
 		return Result{}, err
 	}
 
-	if q != nil {
+	if q != nil && m.ii != nil {
+		if err := m.rankItemItem(ctx, sc, u, q, req.N, req.IncludeSeen); err != nil {
+			return Result{}, err
+		}
+		sc.addPicks(SourceFactors)
+	} else if q != nil {
 		if err := ctx.Err(); err != nil {
 			return Result{}, err
 		}
-		scores := sc.scores[:m.n]
-		dot.Scores(scores, m.items.Data, m.items.Stride, q)
-		m.mask(scores, sc.blocked)
-		m.mask(scores, m.cold)
-		sc.top.reset(req.N)
-		sc.top.pushScores(scores, 0)
-		sc.cands = sc.top.appendSorted(sc.cands[:0])
+		m.rankFactors(sc, q, req.N, req.Exact)
 		sc.addPicks(SourceFactors)
 	}
 	if len(sc.picks) < req.N {
@@ -187,16 +217,7 @@ func (m *Model) similarItems(ctx context.Context, req SimilarRequest) (Result, e
 			return Result{}, err
 		}
 		sc.blockPicks()
-		scores := sc.scores[:m.n]
-		dot.Scores(scores, m.items.Data, m.items.Stride, m.items.Row(int(item)))
-		for i, inv := range m.invNorm {
-			scores[i] *= inv
-		}
-		m.mask(scores, sc.blocked)
-		m.mask(scores, m.cold)
-		sc.top.reset(need)
-		sc.top.pushScores(scores, 0)
-		sc.cands = sc.top.appendSorted(sc.cands[:0])
+		m.scan(sc, scanCosine, m.items.Row(int(item)), nil, 0, need)
 		qInv := m.invNorm[item]
 		for i := range sc.cands {
 			sc.cands[i].Score *= qInv
@@ -261,6 +282,9 @@ func (m *Model) fillPopular(sc *scratch, n int) {
 	// the whole catalogue. The head is a prefix of this ranking, so redo
 	// the fill from scratch.
 	sc.picks = sc.picks[:start]
+	if sc.scores == nil {
+		sc.scores = make([]float32, m.n)
+	}
 	scores := sc.scores[:m.n]
 	copy(scores, m.pop)
 	m.mask(scores, sc.blocked)
@@ -270,15 +294,19 @@ func (m *Model) fillPopular(sc *scratch, n int) {
 	sc.addPicks(SourcePopularity)
 }
 
-// result turns sc.picks into a Result, resolving item ids.
+// result turns sc.picks into a Result, resolving item ids. The items go
+// into sc.dst when the caller gave a buffer.
 func (m *Model) result(sc *scratch, fallback bool) (Result, error) {
-	items := make([]ScoredItem, len(sc.picks))
-	for k, p := range sc.picks {
+	items := sc.dst[:0]
+	if items == nil || cap(items) < len(sc.picks) {
+		items = make([]ScoredItem, 0, len(sc.picks))
+	}
+	for _, p := range sc.picks {
 		id, err := m.snap.ItemID(p.Index)
 		if err != nil {
 			return Result{}, fmt.Errorf("resolve item %d: %w", p.Index, err)
 		}
-		items[k] = ScoredItem{ID: id, Score: p.Score, Source: p.src}
+		items = append(items, ScoredItem{ID: id, Score: p.Score, Source: p.src})
 	}
 	return Result{Items: items, Version: m.version, Fallback: fallback}, nil
 }

@@ -69,6 +69,9 @@ type RecommendRequest struct {
 	Exclude []string
 	// IncludeSeen also returns items the user interacted with in training.
 	IncludeSeen bool
+	// Exact ranks by a scan of the float item vectors even when the model
+	// has faster means (int8 vectors, an approximate index), for audits.
+	Exact bool
 }
 
 // SimilarRequest asks for the items most related to one item.
@@ -133,6 +136,22 @@ func (r *Recommender) Recommend(ctx context.Context, req RecommendRequest) (Resu
 		return m.recommendAnonymous(ctx, req)
 	}
 	return m.recommend(ctx, req)
+}
+
+// RecommendInto is Recommend with the result items appended to dst[:0]
+// (see Model.RecommendInto).
+func (r *Recommender) RecommendInto(ctx context.Context, req RecommendRequest, dst []ScoredItem) (Result, error) {
+	m, err := r.acquire()
+	if err != nil {
+		return Result{}, err
+	}
+	defer m.release()
+	if r.isForgotten(req.UserID) {
+		res, err := m.recommendAnonymous(ctx, req)
+		res.Items = append(dst[:0], res.Items...)
+		return res, err
+	}
+	return m.recommendInto(ctx, req, dst)
 }
 
 // SimilarItems answers req from the current model. See Model.SimilarItems.

@@ -2,6 +2,7 @@ package recommender
 
 import (
 	"context"
+	"io"
 	"testing"
 
 	"github.com/polecam/polecam/store"
@@ -50,6 +51,9 @@ func openStore(t testing.TB, _ string, d *modelData) Snapshot {
 		must("PutNeighbors", b.PutNeighbors(i, nbrs))
 	}
 	must("SetPopularity", b.SetPopularity(d.pop))
+	must("AddFile", b.AddFile(Int8ItemsFile, func(w io.Writer) error {
+		return WriteInt8Items(w, packMatrix(d.itemVecs, dims))
+	}))
 	m, err := b.Commit(ctx, store.Manifest{})
 	must("Commit", err)
 	must("Publish", dir.Publish(m.Version))

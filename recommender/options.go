@@ -1,0 +1,55 @@
+package recommender
+
+import (
+	"fmt"
+	"runtime"
+)
+
+// ModelOptions says how a Model scans its catalogue. The zero value is not
+// valid; start from DefaultModelOptions.
+type ModelOptions struct {
+	// ParallelMinItems is the smallest catalogue whose scans are split
+	// across Workers goroutines. Below it every scan runs on the
+	// requesting goroutine alone: waking a second core costs a few
+	// microseconds, more than it saves on a scan of 10,000 items (see
+	// benchmarks/kernel.md). At least 1.
+	ParallelMinItems int
+	// Workers is how many goroutines share one scan, the requesting one
+	// included, so a Model over a large catalogue runs Workers-1 scan
+	// goroutines until Close. 1 disables splitting.
+	Workers int
+	// Int8 shortlists Recommend's candidates with the snapshot's int8 item
+	// vectors (the Int8ItemsFile auxiliary file) when it has them, and
+	// rescores the shortlist with the float vectors; the answer is the
+	// exact one (see the package documentation). A snapshot without the
+	// file is served by the float scan alone.
+	Int8 bool
+}
+
+// DefaultParallelMinItems is DefaultModelOptions' ParallelMinItems.
+const DefaultParallelMinItems = 50_000
+
+// DefaultModelOptions returns the options NewModel uses: split scans of at
+// least DefaultParallelMinItems items across GOMAXPROCS goroutines, and use
+// int8 vectors when the snapshot has them.
+func DefaultModelOptions() ModelOptions {
+	return ModelOptions{
+		ParallelMinItems: DefaultParallelMinItems,
+		Workers:          runtime.GOMAXPROCS(0),
+		Int8:             true,
+	}
+}
+
+// maxWorkers bounds ModelOptions.Workers.
+const maxWorkers = 256
+
+// Validate reports whether the options can be used.
+func (o ModelOptions) Validate() error {
+	if o.ParallelMinItems < 1 {
+		return fmt.Errorf("parallel min items must be at least 1, got %d", o.ParallelMinItems)
+	}
+	if o.Workers < 1 || o.Workers > maxWorkers {
+		return fmt.Errorf("workers must be between 1 and %d, got %d", maxWorkers, o.Workers)
+	}
+	return nil
+}

@@ -1,0 +1,342 @@
+package recommender
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	gocmp "github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// tiedData returns a model whose factors are small integers, so every
+// score is an exact integer whatever the summation order and many items
+// tie: a ranking must break them by catalogue position. Every 97th item
+// has no factor vector.
+func tiedData(items, dims int, seed uint64) *modelData {
+	rng := rand.New(rand.NewPCG(seed, uint64(items)))
+	d := &modelData{
+		items:    make([]string, items),
+		itemVecs: make([][]float32, items),
+		users:    make([]string, 20),
+		userVecs: make([][]float32, 20),
+		seen:     make(map[int32][]int32),
+		pop:      make([]float32, items),
+	}
+	vec := func() []float32 {
+		v := make([]float32, dims)
+		for j := range v {
+			v[j] = float32(rng.IntN(3) - 1)
+		}
+		return v
+	}
+	for i := range items {
+		d.items[i] = fmt.Sprintf("i%d", i)
+		d.itemVecs[i] = vec()
+		if i%97 == 5 {
+			clear(d.itemVecs[i])
+		}
+		d.pop[i] = float32(i % 7)
+	}
+	for u := range d.users {
+		d.users[u] = fmt.Sprintf("u%d", u)
+		d.userVecs[u] = vec()
+		for range 30 {
+			d.seen[int32(u)] = append(d.seen[int32(u)], int32(rng.IntN(items)))
+		}
+	}
+	return d
+}
+
+// bruteTop ranks the items of d for user u by an exact float64 inner
+// product, best first and ties by index, leaving out u's seen items, the
+// items without a vector and the excluded indices, and returns the first n.
+func bruteTop(d *modelData, u int, n int, exclude ...int32) []ScoredItem {
+	skip := make(map[int32]bool)
+	for _, i := range d.seen[int32(u)] {
+		skip[i] = true
+	}
+	for _, i := range exclude {
+		skip[i] = true
+	}
+	type scored struct {
+		i int
+		s float64
+	}
+	var all []scored
+	for i, v := range d.itemVecs {
+		if skip[int32(i)] || isZero(v) {
+			continue
+		}
+		var s float64
+		for j, x := range v {
+			s += float64(x) * float64(d.userVecs[u][j])
+		}
+		all = append(all, scored{i, s})
+	}
+	slices.SortFunc(all, func(a, b scored) int {
+		if c := cmp.Compare(b.s, a.s); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.i, b.i)
+	})
+	var out []ScoredItem
+	for _, c := range all[:min(n, len(all))] {
+		out = append(out, ScoredItem{ID: d.items[c.i], Score: float32(c.s), Source: SourceFactors})
+	}
+	return out
+}
+
+// TestScanSplitsMatchReference checks that the top N is the same however
+// the scan is split, on catalogues around the chunk size, with ties.
+func TestScanSplitsMatchReference(t *testing.T) {
+	ctx := context.Background()
+	sizes := []int{7, chunkRows - 1, chunkRows + 1, 3*chunkRows + 5}
+	ns := []int{1, 10, 100}
+	for _, items := range sizes {
+		d := tiedData(items, 9, 1)
+		users := 6
+		if raceEnabled {
+			users = 2
+		}
+		d.users, d.userVecs = d.users[:users], d.userVecs[:users]
+		exclude := []string{d.items[items/2], d.items[items-1]}
+		files := withInt8(t, newFake("v", d)).files
+		want := make(map[[2]int][]ScoredItem)
+		for u := range d.users {
+			for _, n := range ns {
+				want[[2]int{u, n}] = bruteTop(d, u, n, int32(items/2), int32(items-1))
+			}
+		}
+		for _, workers := range []int{1, 2, 3} {
+			for _, int8 := range []bool{false, true} {
+				name := fmt.Sprintf("items=%d/workers=%d/int8=%v", items, workers, int8)
+				opts := DefaultModelOptions()
+				opts.ParallelMinItems, opts.Workers, opts.Int8 = 1, workers, int8
+				f := newFake("v", d)
+				f.files = files
+				m, err := NewModelWithOptions(f, opts)
+				if err != nil {
+					t.Fatalf("%s: NewModelWithOptions: %v", name, err)
+				}
+				if want := min(workers, (items+chunkRows-1)/chunkRows); m.ScanWorkers() != want {
+					t.Errorf("%s: ScanWorkers() = %d, want %d", name, m.ScanWorkers(), want)
+				}
+				for u := range d.users {
+					for _, n := range ns {
+						got, err := m.Recommend(ctx, RecommendRequest{UserID: d.users[u], N: n, Exclude: exclude})
+						if err != nil {
+							t.Fatalf("%s: Recommend(%s): %v", name, d.users[u], err)
+						}
+						want := want[[2]int{u, n}]
+						if len(want) < n {
+							continue // popularity fill, checked elsewhere
+						}
+						if diff := gocmp.Diff(want, got.Items); diff != "" {
+							t.Errorf("%s: Recommend(%s, n=%d) mismatch (-want +got):\n%s", name, d.users[u], n, diff)
+						}
+					}
+				}
+				if err := m.Close(); err != nil {
+					t.Errorf("%s: Close: %v", name, err)
+				}
+			}
+		}
+	}
+}
+
+// TestScanLaneAssignments hands the chunks of one scan to the lanes in
+// fixed patterns, as idle and busy workers would, and checks every
+// pattern merges to the single-lane answer.
+func TestScanLaneAssignments(t *testing.T) {
+	const items = 5*chunkRows + 3
+	d := tiedData(items, 5, 2)
+	opts := DefaultModelOptions()
+	opts.Workers = 1
+	m, err := NewModelWithOptions(newFake("v", d), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	nchunks := (items + chunkRows - 1) / chunkRows
+	patterns := map[string]func(c int) int{
+		"all on lane 0":   func(int) int { return 0 },
+		"all on lane 2":   func(int) int { return 2 },
+		"alternate":       func(c int) int { return c % 2 },
+		"round robin":     func(c int) int { return c % 3 },
+		"first on lane 1": func(c int) int { return min(c, 1) },
+	}
+	for name, lane := range patterns {
+		for _, k := range []int{1, 7, 300} {
+			j := &scanJob{m: m, mode: scanDot, q: d.userVecs[3], blocked: []int32{0, 4, chunkRows, items - 1}, k: k, lanes: newLanes(3)}
+			for i := range j.lanes {
+				j.lanes[i].top.reset(k)
+			}
+			for c := range nchunks {
+				lo := c * chunkRows
+				j.scanRange(&j.lanes[lane(c)], lo, min(lo+chunkRows, items))
+			}
+			for i := 1; i < len(j.lanes); i++ {
+				j.lanes[0].top.merge(&j.lanes[i].top)
+			}
+			got := j.lanes[0].top.appendSorted(nil)
+
+			ref := &scanJob{m: m, mode: scanDot, q: d.userVecs[3], blocked: j.blocked, k: k, lanes: newLanes(1), nchunks: nchunks}
+			ref.lanes[0].top.reset(k)
+			ref.run(&ref.lanes[0])
+			want := ref.lanes[0].top.appendSorted(nil)
+			if diff := gocmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("%s, k=%d: merged lanes differ from one lane (-want +got):\n%s", name, k, diff)
+			}
+		}
+	}
+}
+
+// TestRescoreExactMatchesScan checks that rescoring reproduces the scan's
+// float scores bit for bit, for rows inside four-row groups and in the
+// tail, which the vector kernels sum differently.
+func TestRescoreExactMatchesScan(t *testing.T) {
+	for _, items := range []int{1, 3, 4, 2*scanBlock + 7, chunkRows + 2} {
+		d := randomData(items, 37)
+		m, err := NewModelWithOptions(newFake("v", d), DefaultModelOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := m.getScratch()
+		q := d.userVecs[0]
+		m.scan(sc, scanDot, q, nil, 0, items)
+		want := slices.Clone(sc.cands)
+		got := slices.Clone(want)
+		m.rescoreExact(got, q, &sc.row4)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("items=%d: rescored row %d = %v, scan scored %v", items, want[i].Index, got[i].Score, want[i].Score)
+			}
+		}
+		m.putScratch(sc)
+		m.Close()
+	}
+}
+
+// TestExactRequestSkipsInt8 checks that Exact answers like the float scan
+// and does not count as an int8 fallback.
+func TestExactRequestSkipsInt8(t *testing.T) {
+	d := clusteredData(20_000, 16)
+	m, err := NewModel(withInt8(t, newFake("v", d)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if !m.UsesInt8() {
+		t.Fatal("UsesInt8() = false with an int8 items file")
+	}
+	ctx := context.Background()
+	for u := range 5 {
+		req := RecommendRequest{UserID: d.users[u], N: 10, Exact: true}
+		got, err := m.Recommend(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := bruteTop(d, u, 10); !sameIDs(got.Items, want) {
+			t.Errorf("Recommend(%+v) = %v, want %v", req, got.Items, want)
+		}
+	}
+	if f := m.Int8Fallbacks(); f != 0 {
+		t.Errorf("Int8Fallbacks() = %d after exact requests only, want 0", f)
+	}
+}
+
+func sameIDs(a, b []ScoredItem) bool {
+	return slices.EqualFunc(a, b, func(x, y ScoredItem) bool { return x.ID == y.ID })
+}
+
+// TestInt8MatchesExact checks identical top N — ids, order and scores —
+// from the int8 shortlist and from the float scan, on the benchmark's
+// clustered data and on data full of ties.
+func TestInt8MatchesExact(t *testing.T) {
+	tests := []struct {
+		name    string
+		d       *modelData
+		queries int
+	}{
+		{"clustered 100k x 64", clusteredData(100_000, 64), 300},
+		{"clustered 20k x 32", clusteredData(20_000, 32), 300},
+		{"integer ties 30k x 9", tiedData(30_000, 9, 3), 20},
+	}
+	if raceEnabled {
+		// Quantising and scanning 100k items under the race detector
+		// takes seconds; the plain test run covers it.
+		tests = tests[1:]
+		tests[0].queries, tests[1].queries = 40, 10
+	}
+	ctx := context.Background()
+	for _, tt := range tests {
+		m, err := NewModel(withInt8(t, newFake("v", tt.d)))
+		if err != nil {
+			t.Fatalf("%s: NewModel: %v", tt.name, err)
+		}
+		var got, want []ScoredItem
+		for i := range tt.queries {
+			for _, n := range []int{10, 100} {
+				req := RecommendRequest{UserID: tt.d.users[i%len(tt.d.users)], N: n, Exclude: []string{tt.d.items[i]}}
+				res, err := m.RecommendInto(ctx, req, got)
+				if err != nil {
+					t.Fatalf("%s: Recommend: %v", tt.name, err)
+				}
+				got = res.Items
+				req.Exact = true
+				if res, err = m.RecommendInto(ctx, req, want); err != nil {
+					t.Fatalf("%s: exact Recommend: %v", tt.name, err)
+				}
+				want = res.Items
+				if diff := gocmp.Diff(want, got); diff != "" {
+					t.Fatalf("%s: Recommend(%s, n=%d) int8 differs from exact (-exact +int8):\n%s", tt.name, req.UserID, n, diff)
+				}
+			}
+		}
+		t.Logf("%s: %d of %d requests fell back to the float scan", tt.name, m.Int8Fallbacks(), 2*tt.queries)
+		if m.Int8Fallbacks() == uint64(2*tt.queries) && tt.d.dims() > 9 {
+			t.Errorf("%s: every request fell back to the float scan: the shortlist never proved itself", tt.name)
+		}
+		m.Close()
+	}
+}
+
+// TestRecommendIntoDoesNotAllocate checks the steady state of a request:
+// scratch from the pool, scans split across workers or not, int8 or
+// float, result into the caller's buffer.
+func TestRecommendIntoDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	d := clusteredData(3*chunkRows, 16)
+	ctx := context.Background()
+	for _, workers := range []int{1, 2} {
+		for _, int8 := range []bool{false, true} {
+			opts := DefaultModelOptions()
+			opts.ParallelMinItems, opts.Workers, opts.Int8 = 1, workers, int8
+			m, err := NewModelWithOptions(withInt8(t, newFake("v", d)), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst := make([]ScoredItem, 0, 50)
+			exclude := make([]string, 1)
+			i := 0
+			allocs := testing.AllocsPerRun(200, func() {
+				exclude[0] = d.items[i]
+				req := RecommendRequest{UserID: d.users[i%len(d.users)], N: 50, Exclude: exclude}
+				i++
+				if _, err := m.RecommendInto(ctx, req, dst); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if allocs != 0 {
+				t.Errorf("workers=%d int8=%v: RecommendInto allocates %v times per request, want 0", workers, int8, allocs)
+			}
+			m.Close()
+		}
+	}
+}
