@@ -95,11 +95,24 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 	log := opts.Logger
 	start := time.Now()
 
+	// Users who asked to be forgotten are never trained on again.
+	forgotten, err := readTombstones(opts.DataDir)
+	if err != nil {
+		return store.Manifest{}, fmt.Errorf("train: %w", err)
+	}
+	var skippedForgotten int64
 	b := training.NewBuilder()
 	stats, err := eventlog.Read(ctx, opts.Events, opts.Log, func(e eventlog.Event) error {
+		if forgotten.Len() > 0 && forgotten.Has(e.User) {
+			skippedForgotten++
+			return nil
+		}
 		b.Add(e.User, e.Item, e.Weight)
 		return nil
 	})
+	if skippedForgotten > 0 {
+		log.Info("skipped events of forgotten users", "events", skippedForgotten)
+	}
 	for _, s := range stats.Samples {
 		log.Warn("skipped bad line", "file", s.File, "line", s.Line, "reason", s.Reason)
 	}
@@ -219,6 +232,15 @@ func write(ctx context.Context, dataDir string, x *training.Interactions, f *tra
 		return store.Manifest{}, err
 	}
 	return b.Commit(ctx, m)
+}
+
+// readTombstones returns the users forgotten in the data directory.
+func readTombstones(dataDir string) (store.Tombstones, error) {
+	dir, err := store.OpenDir(dataDir)
+	if err != nil {
+		return store.Tombstones{}, err
+	}
+	return dir.Tombstones()
 }
 
 // hashSources records the size and SHA-256 of every input file.
