@@ -49,3 +49,10 @@ func trimCompression(name string) string {
 	}
 	return name
 }
+
+// Decompress returns the text of src, unwrapping gzip or zstd when src
+// starts with their magic bytes, and a function that releases the
+// decompressor. name is used in errors.
+func Decompress(name string, src io.Reader) (io.Reader, func(), error) {
+	return decompress(name, src)
+}
