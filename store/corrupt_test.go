@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"os"
 	"path/filepath"
@@ -206,5 +207,50 @@ func TestVersionsSkipsIncomplete(t *testing.T) {
 	vs, err := d.Versions()
 	if err != nil || len(vs) != 1 || vs[0].Version != v2 {
 		t.Errorf("Versions() = %+v, %v, want only %s", vs, err, v2)
+	}
+}
+
+func TestNewerManifestFormatIsRefused(t *testing.T) {
+	ctx := context.Background()
+	d := newTestDir(t)
+	f := newFixture(14, 6, 4, 2)
+	old := buildVersion(t, d, f).Version
+	// Write a version exactly as a newer build would: consistent checksums,
+	// a larger format version.
+	b, err := d.NewBuilder(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Abort()
+	if err := f.write(b); err != nil {
+		t.Fatal(err)
+	}
+	m, err := b.complete(f.manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.FormatVersion = FormatVersion + 1
+	if err := b.commit(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("snapshot format version %d, this build reads up to %d", FormatVersion+1, FormatVersion)
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s = %v, want ErrFormat saying %q", what, err, want)
+		}
+	}
+	s, err := d.Open(m.Version, OpenOptions{})
+	if err == nil {
+		s.Close()
+	}
+	check("Open", err)
+	check("Verify", d.Verify(ctx, m.Version))
+	check("Publish", d.Publish(m.Version))
+	_, err = d.Info(m.Version)
+	check("Info", err)
+	vs, err := d.Versions()
+	if err != nil || len(vs) != 1 || vs[0].Version != old {
+		t.Errorf("Versions() = %+v, %v, want only %s", vs, err, old)
 	}
 }
