@@ -17,9 +17,9 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // testSize returns the catalogue size for recall tests: 20k rows, or 5k
-// under -short (the race detector makes the build ~10x slower).
+// under -short or the race detector (which makes the build ~10x slower).
 func testSize() int {
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		return 5000
 	}
 	return 20000

@@ -1,0 +1,154 @@
+package ann
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/polecam/polecam/recommender/dot"
+)
+
+// large adds the 1M-row sizes to the benchmarks: go test -bench . -ann.large
+var large = flag.Bool("ann.large", false, "benchmark 1M rows as well (minutes to build)")
+
+type benchSize struct{ rows, dims int }
+
+func benchSizes() []benchSize {
+	s := []benchSize{{100_000, 64}}
+	if *large {
+		s = append(s, benchSize{1_000_000, 64})
+	}
+	return s
+}
+
+// built caches one index per size across benchmarks.
+var built sync.Map // benchSize -> func() (*Index, []float32, time.Duration)
+
+func benchIndex(b *testing.B, sz benchSize) (*Index, []float32) {
+	f, _ := built.LoadOrStore(sz, sync.OnceValues(func() (*Index, []float32) {
+		data := clustered(21, sz.rows, sz.dims)
+		start := time.Now()
+		ix, err := Build(context.Background(), data, sz.rows, sz.dims, sz.dims, DefaultOptions())
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("built %d x %d in %v\n", sz.rows, sz.dims, time.Since(start))
+		return ix, data
+	}))
+	return f.(func() (*Index, []float32))()
+}
+
+func BenchmarkBuild(b *testing.B) {
+	for _, sz := range benchSizes() {
+		b.Run(fmt.Sprintf("rows=%d/dims=%d", sz.rows, sz.dims), func(b *testing.B) {
+			data := clustered(21, sz.rows, sz.dims)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Build(context.Background(), data, sz.rows, sz.dims, sz.dims, DefaultOptions()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/build")
+		})
+	}
+}
+
+// BenchmarkSearch times one query (n 10) per op over a fixed set of
+// queries, and reports recall@10 against the exact inner-product top 10
+// and the p50/p99 latency of the queries timed.
+func BenchmarkSearch(b *testing.B) {
+	for _, sz := range benchSizes() {
+		for _, filtered := range []bool{false, true} {
+			for _, ef := range []int{32, 64, 128, 256} {
+				name := fmt.Sprintf("rows=%d/dims=%d/ef=%d", sz.rows, sz.dims, ef)
+				var filter Filter
+				if filtered {
+					name += "/filter=half"
+					filter = func(i int32) bool { return i%2 == 0 }
+				}
+				b.Run(name, func(b *testing.B) {
+					ix, data := benchIndex(b, sz)
+					qs := queries(22, 200, sz.dims)
+					r := meanRecall(ix, data, qs, 10, ef, filter)
+					s := NewScratch(ix)
+					dst := make([]Result, 0, 10)
+					lat := make([]time.Duration, 0, 1<<16)
+					i := 0
+					b.ReportAllocs()
+					for b.Loop() {
+						t0 := time.Now()
+						dst = ix.Search(qs[i%len(qs)], 10, ef, filter, dst, s)
+						if len(lat) < cap(lat) {
+							lat = append(lat, time.Since(t0))
+						}
+						i++
+					}
+					slices.Sort(lat)
+					b.ReportMetric(r, "recall@10")
+					b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
+					b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkSearchParallel runs queries on every core at the default ef.
+func BenchmarkSearchParallel(b *testing.B) {
+	for _, sz := range benchSizes() {
+		b.Run(fmt.Sprintf("rows=%d/dims=%d", sz.rows, sz.dims), func(b *testing.B) {
+			ix, _ := benchIndex(b, sz)
+			qs := queries(22, 200, sz.dims)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				s := NewScratch(ix)
+				dst := make([]Result, 0, 10)
+				i := 0
+				for pb.Next() {
+					dst = ix.Search(qs[i%len(qs)], 10, 0, nil, dst, s)
+					i++
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkScoreNeighbours compares the two ways of scoring a node's
+// neighbours, 32 random rows of a 1M x 64 matrix: one kernel call per row,
+// or a gather into a contiguous block and one call (what score does).
+func BenchmarkScoreNeighbours(b *testing.B) {
+	const rows, dims, n = 1 << 20, 64, 32
+	data := clustered(23, rows, dims)
+	ix := &Index{data: data, rows: rows, dims: dims, stride: dims, m0: n}
+	s := NewScratch(ix)
+	q := data[:dims]
+	ids := make([]uint32, n)
+	var x uint32 = 12345
+	next := func() {
+		for k := range ids {
+			x ^= x << 13
+			x ^= x >> 17
+			x ^= x << 5
+			ids[k] = x % rows
+		}
+	}
+	b.Run("per-row", func(b *testing.B) {
+		for b.Loop() {
+			next()
+			for k, id := range ids {
+				o := int(id) * dims
+				dot.Scores(s.sims[k:k+1], data[o:o+dims], dims, q)
+			}
+		}
+	})
+	b.Run("gather", func(b *testing.B) {
+		for b.Loop() {
+			next()
+			ix.score(q, ids, s)
+		}
+	})
+}
