@@ -32,6 +32,14 @@ type Options struct {
 	Events []string
 	// Log says how to read the event logs.
 	Log eventlog.Options
+	// Ingest says how events become interactions: decay, de-duplication,
+	// minimum support.
+	Ingest IngestOptions
+	// Catalog, if set, is the item catalogue file (training/catalog) stored
+	// in the snapshot as the auxiliary file catalog.jsonl.
+	Catalog string
+	// Summary, if set, receives the summary of a successful run.
+	Summary func(Summary)
 	// ALS configures the matrix-factorisation model.
 	ALS training.ALSOptions
 	// CoOccurrence configures the item co-occurrence model.
@@ -71,6 +79,9 @@ func (o Options) Validate() error {
 	if err := o.Log.Validate(); err != nil {
 		return fmt.Errorf("event log options: %w", err)
 	}
+	if err := o.Ingest.Validate(); err != nil {
+		return fmt.Errorf("ingest options: %w", err)
+	}
 	if err := o.ALS.Validate(); err != nil {
 		return fmt.Errorf("als options: %w", err)
 	}
@@ -81,6 +92,7 @@ func (o Options) Validate() error {
 type Params struct {
 	ALS          training.ALSOptions          `json:"als"`
 	CoOccurrence training.CoOccurrenceOptions `json:"co_occurrence"`
+	Ingest       IngestParams                 `json:"ingest"`
 	Weights      map[string]float32           `json:"event_weights"`
 	MaxBadRatio  float64                      `json:"max_bad_ratio"`
 }
@@ -101,15 +113,14 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 		return store.Manifest{}, fmt.Errorf("train: %w", err)
 	}
 	var skippedForgotten int64
-	b := training.NewBuilder()
-	stats, err := eventlog.Read(ctx, opts.Events, opts.Log, func(e eventlog.Event) error {
+	x, in, err := ingest(ctx, opts, func(e eventlog.Event) bool {
 		if forgotten.Len() > 0 && forgotten.Has(e.User) {
 			skippedForgotten++
-			return nil
+			return true
 		}
-		b.Add(e.User, e.Item, e.Weight)
-		return nil
+		return false
 	})
+	stats := in.Log
 	if skippedForgotten > 0 {
 		log.Info("skipped events of forgotten users", "events", skippedForgotten)
 	}
@@ -119,13 +130,15 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train: read events: %w", err)
 	}
-	x := b.Build()
 	if x.NumUsers() == 0 || x.NumItems() == 0 {
 		return store.Manifest{}, fmt.Errorf("train: the logs hold no usable events (%d lines, %d bad)", stats.Lines, stats.Bad)
 	}
 	log.Info("read events", "files", len(stats.Files), "lines", stats.Lines, "events", stats.Events,
-		"bad_lines", stats.Bad, "users", x.NumUsers(), "items", x.NumItems(), "interactions", x.NNZ(),
+		"bad_lines", stats.Bad, "dropped", stats.Dropped.Total(), "duplicates", in.Duplicates,
+		"filtered_users", in.FilteredUsers, "filtered_items", in.FilteredItems,
+		"users", x.NumUsers(), "items", x.NumItems(), "interactions", x.NNZ(),
 		"elapsed", time.Since(start).Round(time.Millisecond))
+	modelStart := time.Now()
 
 	t := time.Now()
 	factors, err := training.TrainALS(ctx, x, opts.ALS, func(s training.IterationStats) {
@@ -147,7 +160,7 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train: %w", err)
 	}
-	params, err := json.Marshal(Params{ALS: opts.ALS, CoOccurrence: opts.CoOccurrence, Weights: opts.Log.Weights, MaxBadRatio: opts.Log.MaxBadRatio})
+	params, err := json.Marshal(Params{ALS: opts.ALS, CoOccurrence: opts.CoOccurrence, Weights: opts.Log.Weights, MaxBadRatio: opts.Log.MaxBadRatio, Ingest: opts.ingestParams()})
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train: encode parameters: %w", err)
 	}
@@ -164,7 +177,10 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 		Window:  store.Window{From: stats.First, To: stats.Last},
 		Sources: sources,
 	}
-	m, err = write(ctx, opts.DataDir, x, factors, neighbors, m)
+	modelTime := time.Since(modelStart)
+	catalogFile, catalogStats := catalogAux(ctx, opts, x, log)
+	writeStart := time.Now()
+	m, err = write(ctx, opts.DataDir, x, factors, neighbors, m, catalogFile...)
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train: %w", err)
 	}
@@ -179,11 +195,16 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 		}
 		log.Info("published snapshot", "version", m.Version)
 	}
+	if opts.Summary != nil {
+		opts.Summary(summarize(m, in, x, catalogStats, skippedForgotten, []Stage{
+			{"read", in.Read}, {"filter", in.Filter}, {"models", modelTime}, {"write", time.Since(writeStart)},
+		}))
+	}
 	return m, nil
 }
 
 // write stores the trained models as a new complete (unpublished) version.
-func write(ctx context.Context, dataDir string, x *training.Interactions, f *training.Factors, neighbors [][]training.Neighbor, m store.Manifest) (store.Manifest, error) {
+func write(ctx context.Context, dataDir string, x *training.Interactions, f *training.Factors, neighbors [][]training.Neighbor, m store.Manifest, extra ...auxFile) (store.Manifest, error) {
 	dir, err := store.OpenDir(dataDir)
 	if err != nil {
 		return store.Manifest{}, err
@@ -230,6 +251,11 @@ func write(ctx context.Context, dataDir string, x *training.Interactions, f *tra
 	}
 	if err := b.SetPopularity(training.Popularity(x)); err != nil {
 		return store.Manifest{}, err
+	}
+	for _, a := range extra {
+		if err := b.AddFile(a.name, a.write); err != nil {
+			return store.Manifest{}, err
+		}
 	}
 	return b.Commit(ctx, m)
 }
