@@ -44,6 +44,7 @@
 //	polecam_model_loaded_timestamp_seconds  when it was swapped in
 //	polecam_model_load_duration_seconds     how long opening, verifying and warming it took
 //	polecam_tombstones_load_failures_total  failed reads of the tombstone list
+//	polecam_mapped_bytes                    bytes of snapshot files mapped (store.MappedBytes)
 //
 // # Lifetime
 //

@@ -318,7 +318,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.loads, m.failures, m.tombstoneFailures, m.served, m.loadedAt, m.loadSeconds} {
+	mapped := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "polecam_mapped_bytes",
+		Help: "Bytes of snapshot files memory-mapped by this process (store.MappedBytes); during a swap both versions count.",
+	}, func() float64 { return float64(store.MappedBytes()) })
+	for _, c := range []prometheus.Collector{m.loads, m.failures, m.tombstoneFailures, m.served, m.loadedAt, m.loadSeconds, mapped} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

@@ -371,6 +371,9 @@ func TestCorruptVersionRefused(t *testing.T) {
 	if err != nil || resp.GetModelVersion() != good {
 		t.Errorf("Recommend() = %v, %v, want an answer from %s", resp.GetModelVersion(), err, good)
 	}
+	if got := metric(t, s.reg, "polecam_mapped_bytes"); got <= 0 {
+		t.Errorf("polecam_mapped_bytes = %v while serving, want > 0", got)
+	}
 	if got := metric(t, s.reg, "polecam_model_load_failures_total"); got != 1 {
 		t.Errorf("polecam_model_load_failures_total = %v, want 1", got)
 	}
