@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/polecam/polecam/store"
@@ -208,5 +209,109 @@ func BenchmarkNewModel(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkRecommendScan sweeps catalogue size × factors for Recommend
+// n=10 on clustered data, comparing the float scan and the int8 shortlist
+// with exact rescoring, each on one core and split across two. Requests
+// go through RecommendInto, so allocs/op is the steady-state count.
+func BenchmarkRecommendScan(b *testing.B) {
+	ctx := context.Background()
+	for _, items := range []int{10_000, 100_000, 1_000_000} {
+		for _, dims := range []int{32, 64, 128} {
+			var f *fakeSnapshot // built on first use, shared by the modes
+			for _, mode := range []struct {
+				name    string
+				int8    bool
+				workers int
+			}{
+				{"float/workers=1", false, 1},
+				{"float/workers=2", false, 2},
+				{"int8/workers=1", true, 1},
+				{"int8/workers=2", true, 2},
+			} {
+				b.Run(fmt.Sprintf("items=%d/dims=%d/%s", items, dims, mode.name), func(b *testing.B) {
+					if f == nil {
+						f = withInt8(b, newFake("bench", clusteredData(items, dims)))
+					}
+					opts := DefaultModelOptions()
+					opts.ParallelMinItems, opts.Workers, opts.Int8 = 1, mode.workers, mode.int8
+					m, err := NewModelWithOptions(f.reopen(), opts)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer m.Close()
+					dst := make([]ScoredItem, 0, 10)
+					exclude := []string{f.d.items[1], "unknown"}
+					runtime.GC() // not during the timed loop: it empties the scratch pool
+					b.ReportAllocs()
+					i := 0
+					for b.Loop() {
+						req := RecommendRequest{UserID: f.d.users[i%benchUsers], N: 10, Exclude: exclude}
+						if _, err := m.RecommendInto(ctx, req, dst); err != nil {
+							b.Fatal(err)
+						}
+						i++
+					}
+					if fb := m.Int8Fallbacks(); fb > 0 {
+						b.ReportMetric(float64(fb)/float64(i), "fallbacks/op")
+					}
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkParallelThreshold finds where splitting a float scan across
+// two cores starts to pay: the same catalogue scanned with one and two
+// workers, at sizes around the default threshold.
+func BenchmarkParallelThreshold(b *testing.B) {
+	ctx := context.Background()
+	for _, items := range []int{10_000, 20_000, 50_000, 100_000} {
+		f := newFake("bench", clusteredData(items, 64))
+		for _, workers := range []int{1, 2} {
+			b.Run(fmt.Sprintf("items=%d/dims=64/workers=%d", items, workers), func(b *testing.B) {
+				opts := DefaultModelOptions()
+				opts.ParallelMinItems, opts.Workers, opts.Int8 = 1, workers, false
+				m, err := NewModelWithOptions(f.reopen(), opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer m.Close()
+				dst := make([]ScoredItem, 0, 10)
+				runtime.GC()
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					if _, err := m.RecommendInto(ctx, RecommendRequest{UserID: f.d.users[i%benchUsers], N: 10}, dst); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkRecommendStore serves from a real store snapshot, whose id
+// lookups go through Badger and the mapped id table: allocs/op is what a
+// request costs end to end below gRPC.
+func BenchmarkRecommendStore(b *testing.B) {
+	ctx := context.Background()
+	d := clusteredData(100_000, 64)
+	m, err := NewModel(openStore(b, "", d))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	dst := make([]ScoredItem, 0, 10)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := m.RecommendInto(ctx, RecommendRequest{UserID: d.users[i%benchUsers], N: 10}, dst); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }

@@ -155,6 +155,12 @@ func withInt8(t testing.TB, f *fakeSnapshot) *fakeSnapshot {
 	return f
 }
 
+// reopen returns an open snapshot sharing f's data, for building more
+// than one Model over the same vectors.
+func (f *fakeSnapshot) reopen() *fakeSnapshot {
+	return &fakeSnapshot{version: f.version, d: f.d, itemIdx: f.itemIdx, userIdx: f.userIdx, itemF: f.itemF, userF: f.userF, files: f.files}
+}
+
 func (f *fakeSnapshot) Close() error {
 	f.closes.Add(1)
 	f.closed.Store(true)

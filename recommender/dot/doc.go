@@ -23,6 +23,14 @@
 // the Go loop, so results differ from it by rounding only (a few ulps of
 // sum |row_j * q_j|); rankings differ only between near-ties.
 //
+// Within one implementation results are reproducible: the vector kernels
+// score rows in groups of four, rows [4k, 4k+4) of one call, and the last
+// len(dst)%4 rows one at a time, summing a grouped row in a different order
+// from a lone one. A row's score depends only on the row, q and which of
+// the two ways it was scored, so scoring the same group of four (or the
+// same lone row) again gives the same bits; callers that rescore a few
+// rows of a large scan rely on this.
+//
 // # Int8 rows
 //
 // QuantizeRows stores each row as int8 with one float32 scale per row, a

@@ -231,3 +231,44 @@ func BenchmarkScores(b *testing.B) {
 		}
 	}
 }
+
+// TestScoresReproducible checks the reproducibility the package documents:
+// a row scored again in the same group of four, or alone if it was one of
+// the last len(dst)%4 rows, gets the same bits, whatever block of the
+// matrix the call covered.
+func TestScoresReproducible(t *testing.T) {
+	const n, d = 1003, 37
+	stride := roundUp16(d)
+	rng := rand.New(rand.NewPCG(11, 12))
+	data := randomMatrix(rng, n, d, stride, 0)
+	q := randomVector(rng, d)
+	for _, im := range available() {
+		all := make([]float32, n)
+		scoresWith(im, all, data, stride, q)
+		// Blocks starting at multiples of four keep every group intact.
+		for _, block := range []int{4, 64, 1000} {
+			got := make([]float32, n)
+			for lo := 0; lo < n; lo += block {
+				scoresWith(im, got[lo:min(lo+block, n)], data[lo*stride:], stride, q)
+			}
+			if !slices.Equal(got, all) {
+				t.Errorf("%s: scores in blocks of %d differ from one call", im.name, block)
+			}
+		}
+		var four [4]float32
+		for i := 0; i < n; i++ {
+			g := i &^ 3
+			var s float32
+			if g+4 <= n {
+				scoresWith(im, four[:], data[g*stride:], stride, q)
+				s = four[i-g]
+			} else {
+				scoresWith(im, four[:1], data[i*stride:], stride, q)
+				s = four[0]
+			}
+			if s != all[i] {
+				t.Fatalf("%s: row %d rescored = %v, scanned %v", im.name, i, s, all[i])
+			}
+		}
+	}
+}
