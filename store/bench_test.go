@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 )
@@ -152,4 +153,75 @@ func BenchmarkSnapshot(b *testing.B) {
 			})
 		})
 	}
+}
+
+// benchSink keeps reads of mapped floats from being optimised away.
+var benchSink float32
+
+// rssBytes returns the resident set size of this process (Linux).
+func rssBytes(b *testing.B) int64 {
+	raw, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		b.Skipf("no /proc/self/statm: %v", err)
+	}
+	var size, resident int64
+	if _, err := fmt.Sscan(string(raw), &size, &resident); err != nil {
+		b.Fatal(err)
+	}
+	return resident * int64(os.Getpagesize())
+}
+
+// BenchmarkOpen1M measures what a server does at start-up with a published
+// model of 1M items (and 1M users) x 64 factors: read PUBLISHED, open the
+// version (Badger read-only, map the vector files and id table, validate
+// headers; nothing decoded), look up one user and score one item row, then
+// close. It reports the bytes mapped and how much the resident set grows
+// on open and after every item row has been touched.
+func BenchmarkOpen1M(b *testing.B) {
+	const n, dims = 1_000_000, 64
+	d, err := OpenDir(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := buildBenchVersion(b, d, n, dims)
+	if err := d.Publish(v); err != nil {
+		b.Fatal(err)
+	}
+	open := func() *Snapshot {
+		pub, err := d.Published()
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := d.Open(pub, DefaultOpenOptions())
+		if err != nil {
+			b.Fatal(err)
+		}
+		u, ok, err := s.UserIndex("user-00000042")
+		if err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+		for j, x := range s.UserFactors().Row(int(u)) {
+			benchSink += x * s.ItemFactors().Row(n - 1)[j]
+		}
+		return s
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := open().Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	base, rss0 := MappedBytes(), rssBytes(b)
+	s := open()
+	defer s.Close()
+	rss1 := rssBytes(b)
+	m := s.ItemFactors()
+	for i := range m.Rows {
+		benchSink += m.Row(i)[0]
+	}
+	rss2 := rssBytes(b)
+	b.ReportMetric(float64(MappedBytes()-base)/(1<<20), "MiB-mapped")
+	b.ReportMetric(float64(rss1-rss0)/(1<<20), "MiB-rss-open")
+	b.ReportMetric(float64(rss2-rss0)/(1<<20), "MiB-rss-all-items")
 }
