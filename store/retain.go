@@ -103,6 +103,9 @@ func (d *Dir) removeUnused(v string) (bool, error) {
 	if err := syncDir(filepath.Join(d.path, versionsDir)); err != nil {
 		return true, err
 	}
+	// Openers blocked on the lock meanwhile find the version gone; they
+	// need not wait for the deletion.
+	lock.Close()
 	if err := os.RemoveAll(trash); err != nil {
 		return true, err
 	}
