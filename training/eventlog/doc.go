@@ -141,4 +141,6 @@
 // [Read] streams: it holds one line at a time, whatever the size of the
 // files, and hands each good [Event] to a callback in file order. Event
 // strings are not reused, so the callback may keep them.
+// [Options.Progress], if set, hears every 65,536 lines how many lines and
+// bytes of how many were read, for a progress bar or a log line.
 package eventlog

@@ -224,3 +224,23 @@ func checkStream(t *testing.T, name string, data []byte, opts eventlog.Options, 
 		t.Fatalf("window %v – %v runs backwards", st.First, st.Last)
 	}
 }
+
+// TestReadLongLine skips a line longer than the 1 MiB limit without
+// holding it, and reads on.
+func TestReadLongLine(t *testing.T) {
+	data := "1\t2\t3\t882485516\n" + strings.Repeat("x", 3<<20) + "\n5\t6\t4\t881250950"
+	var got []eventlog.Event
+	st, err := eventlog.ReadStream(context.Background(), "u.data", strings.NewReader(data), movieLensOptions(false),
+		func(e eventlog.Event) error { got = append(got, e); return nil })
+	if !errors.Is(err, eventlog.ErrTooManyBadLines) {
+		t.Errorf("ReadStream: %v, want ErrTooManyBadLines for 1 bad line in 3", err)
+	}
+	want := []eventlog.Event{rating("1", "2", 1, 882485516), rating("5", "6", 1, 881250950)}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ReadStream events (-want +got):\n%s", diff)
+	}
+	wantSamples := []eventlog.BadLine{{File: "u.data", Line: 2, Reason: "line longer than 1048576 bytes"}}
+	if diff := cmp.Diff(wantSamples, st.Samples); diff != "" {
+		t.Errorf("ReadStream samples (-want +got):\n%s", diff)
+	}
+}
