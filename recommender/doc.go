@@ -34,7 +34,7 @@
 //
 // A catalogue scan scores the items in chunks of 8,192 rows, each scored
 // in blocks that stay in L1 cache and offered to a bounded heap. From
-// [ModelOptions].ParallelMinItems items on (by default 50,000: below that,
+// [ModelOptions].ParallelMinItems items on (by default 32,768: below that,
 // waking a second core costs more than it saves), a Model keeps
 // Workers-1 long-lived scan goroutines, stopped by [Model.Close]. A
 // request offers them its chunks without blocking and takes part itself;
@@ -53,8 +53,10 @@
 // with the float vectors and keeps the best N. It then proves the answer
 // exact: the quantisation error of any item's score is bounded (see
 // package dot), and unless the N-th rescored score beats the last
-// shortlisted int8 score by more than that bound, the request runs the
-// float scan after all ([Model.Int8Fallbacks] counts these). So the items,
+// shortlisted int8 score by more than that bound, it shortlists again,
+// 16N+1024 candidates, and if that cannot be proved either (many exact
+// ties, say) it runs the float scan after all ([Model.Int8Fallbacks]
+// counts these). So the items,
 // their order and their scores are always those of the float scan; ties
 // included. [RecommendRequest].Exact forces the float scan, for audits.
 // SimilarItems always scans the float vectors.

@@ -221,9 +221,11 @@ type auxFiles interface {
 	File(name string) ([]byte, bool)
 }
 
-// shortlistSize is how many int8 candidates Recommend rescores for n
-// results.
-func shortlistSize(n int) int { return 4*n + 64 }
+// shortlistSize is how many int8 candidates Recommend shortlists for n
+// results; wideShortlistSize how many when that shortlist could not be
+// proved to hold the exact top n.
+func shortlistSize(n int) int     { return 4*n + 64 }
+func wideShortlistSize(n int) int { return 16*n + 1024 }
 
 // shortlistMargin bounds, for any item, how far its exact float score can
 // lie above the int8 score it was shortlisted by, for query q quantised

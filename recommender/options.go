@@ -27,7 +27,7 @@ type ModelOptions struct {
 }
 
 // DefaultParallelMinItems is DefaultModelOptions' ParallelMinItems.
-const DefaultParallelMinItems = 50_000
+const DefaultParallelMinItems = 32_768
 
 // DefaultModelOptions returns the options NewModel uses: split scans of at
 // least DefaultParallelMinItems items across GOMAXPROCS goroutines, and use

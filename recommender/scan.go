@@ -1,6 +1,7 @@
 package recommender
 
 import (
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -250,9 +251,10 @@ func (m *Model) rescoreExact(cands []candidate, q []float32, buf *[4]float32) {
 // the user vector q, best first, skipping sc.blocked and the cold items.
 // With int8 vectors loaded and exact unset, it shortlists by the int8
 // scan, rescores the shortlist with the float vectors and checks that no
-// item outside the shortlist can beat the n-th rescored one; when that
-// check fails it does the float scan after all. Either way the answer is
-// the float scan's, bit for bit.
+// item outside the shortlist can beat the n-th rescored one. When that
+// check fails it scans the int8 vectors again for every item that could
+// (up to a bound), and when that fails too it does the float scan. Either
+// way the answer is the float scan's, bit for bit.
 func (m *Model) rankFactors(sc *scratch, q []float32, n int, exact bool) {
 	k := shortlistSize(n)
 	if m.i8 == nil || exact || k >= m.n {
@@ -261,19 +263,50 @@ func (m *Model) rankFactors(sc *scratch, q []float32, n int, exact bool) {
 	}
 	qScale := dot.QuantizeVector(sc.qi, q)
 	m.scan(sc, scanInt8, nil, sc.qi, qScale, k)
-	short := sc.cands
-	if len(short) < k {
-		// Every item that may be returned is in the shortlist.
-		m.rescoreTop(sc, q, n)
+	if m.rescoreCertified(sc, q, qScale, n, k) {
 		return
 	}
-	sK := short[len(short)-1].Score
-	m.rescoreTop(sc, q, n)
-	if len(sc.cands) == n && float64(sK)+m.shortlistMargin(q, qScale, sK) < float64(sc.cands[n-1].Score) {
+	// Some item beyond the shortlist might still beat the n-th: widen it.
+	k2 := min(wideShortlistSize(n), m.n)
+	m.scan(sc, scanInt8, nil, sc.qi, qScale, k2)
+	if m.rescoreCertified(sc, q, qScale, n, k2) {
 		return
 	}
 	m.int8Fallbacks.Add(1)
 	m.scan(sc, scanDot, q, nil, 0, n)
+}
+
+// rescoreCertified rescores the int8 shortlist in sc.cands (at most k
+// candidates, best int8 score first) with the float vectors, keeps the
+// best n in sc.cands and reports whether they are provably the exact top
+// n: either the shortlist holds every item that may be returned, or the
+// last shortlisted int8 score is below the n-th exact score by more than
+// the quantisation error bound, so no item left out can reach it. Only
+// the candidates that can reach it are rescored.
+func (m *Model) rescoreCertified(sc *scratch, q []float32, qScale float32, n, k int) bool {
+	short := sc.cands
+	if len(short) < k || len(short) <= n {
+		// Every item that may be returned is in the shortlist.
+		m.rescoreTop(sc, q, n)
+		return true
+	}
+	sK := short[len(short)-1].Score
+	// The n-th best int8 score lower-bounds the n-th exact score up to the
+	// error bound: candidates below that cannot make the top n.
+	cut := len(short)
+	if floor := float64(short[n-1].Score) - 2*m.shortlistMargin(q, qScale, short[n-1].Score); floor > float64(sK) {
+		cut, _ = slices.BinarySearchFunc(short, floor, func(c candidate, f float64) int {
+			if float64(c.Score) >= f {
+				return -1
+			}
+			return 1
+		})
+	}
+	sc.cands = short[:cut]
+	m.rescoreTop(sc, q, n)
+	t := sc.cands[len(sc.cands)-1].Score
+	mag := max(float32(math.Abs(float64(sK))), float32(math.Abs(float64(t))))
+	return len(sc.cands) == n && float64(sK)+m.shortlistMargin(q, qScale, mag) < float64(t)
 }
 
 // rescoreTop rescores sc.cands exactly and keeps the best n, best first.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	gocmp "github.com/google/go-cmp/cmp"
@@ -46,6 +47,17 @@ func tiedData(items, dims int, seed uint64) *modelData {
 		d.userVecs[u] = vec()
 		for range 30 {
 			d.seen[int32(u)] = append(d.seen[int32(u)], int32(rng.IntN(items)))
+		}
+	}
+	return d
+}
+
+// equalData returns a model in which every item has the same vector.
+func equalData(items, dims int) *modelData {
+	d := tiedData(items, dims, 4)
+	for _, v := range d.itemVecs {
+		for j := range v {
+			v[j] = 1
 		}
 	}
 	return d
@@ -265,12 +277,15 @@ func TestInt8MatchesExact(t *testing.T) {
 		{"clustered 100k x 64", clusteredData(100_000, 64), 300},
 		{"clustered 20k x 32", clusteredData(20_000, 32), 300},
 		{"integer ties 30k x 9", tiedData(30_000, 9, 3), 20},
+		// Every score ties: no shortlist can be proved, every request
+		// falls back to the float scan.
+		{"all equal 5k x 8", equalData(5_000, 8), 10},
 	}
 	if raceEnabled {
 		// Quantising and scanning 100k items under the race detector
 		// takes seconds; the plain test run covers it.
 		tests = tests[1:]
-		tests[0].queries, tests[1].queries = 40, 10
+		tests[0].queries, tests[1].queries, tests[2].queries = 40, 10, 5
 	}
 	ctx := context.Background()
 	for _, tt := range tests {
@@ -298,7 +313,10 @@ func TestInt8MatchesExact(t *testing.T) {
 			}
 		}
 		t.Logf("%s: %d of %d requests fell back to the float scan", tt.name, m.Int8Fallbacks(), 2*tt.queries)
-		if m.Int8Fallbacks() == uint64(2*tt.queries) && tt.d.dims() > 9 {
+		switch all := m.Int8Fallbacks() == uint64(2*tt.queries); {
+		case strings.HasPrefix(tt.name, "all equal") && !all:
+			t.Errorf("%s: %d of %d requests fell back to the float scan, want all", tt.name, m.Int8Fallbacks(), 2*tt.queries)
+		case strings.HasPrefix(tt.name, "clustered") && all:
 			t.Errorf("%s: every request fell back to the float scan: the shortlist never proved itself", tt.name)
 		}
 		m.Close()
@@ -337,6 +355,24 @@ func TestRecommendIntoDoesNotAllocate(t *testing.T) {
 				t.Errorf("workers=%d int8=%v: RecommendInto allocates %v times per request, want 0", workers, int8, allocs)
 			}
 			m.Close()
+		}
+	}
+}
+
+// TestInt8EverythingExcluded checks the int8 path when no item is left to
+// rank: the shortlist is empty and so is the answer.
+func TestInt8EverythingExcluded(t *testing.T) {
+	d := clusteredData(200, 8)
+	m, err := NewModel(withInt8(t, newFake("v", d)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for _, exact := range []bool{false, true} {
+		req := RecommendRequest{UserID: d.users[0], N: 1, Exclude: d.items, Exact: exact}
+		got, err := m.Recommend(context.Background(), req)
+		if err != nil || len(got.Items) != 0 {
+			t.Errorf("Recommend(exact=%v, everything excluded) = %v, %v, want no items", exact, got.Items, err)
 		}
 	}
 }
