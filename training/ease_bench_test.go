@@ -1,0 +1,27 @@
+package training
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/polecam/polecam/training/synth"
+)
+
+// BenchmarkTrainEASE sweeps the catalogue size: memory is 24·n² bytes at
+// the peak and time cubic in n (Gram matrix, Cholesky, inverse).
+func BenchmarkTrainEASE(b *testing.B) {
+	for _, items := range []int{2000, 5000, 10000} {
+		b.Run(fmt.Sprintf("items=%d", items), func(b *testing.B) {
+			x := syntheticInteractions(b, synth.Options{Users: 5000, Items: items, Events: 200000, Seed: 3})
+			opts := DefaultEASEOptions()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := TrainEASE(context.Background(), x, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(x.NumItems()), "items")
+		})
+	}
+}

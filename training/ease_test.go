@@ -1,0 +1,105 @@
+package training
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/polecam/polecam/training/synth"
+)
+
+func TestTrainEASE(t *testing.T) {
+	// Two users: u1 used items a and b, u2 only a. G = [[2 1] [1 1]].
+	// With λ = 1 and no diagonal scale, P = (G+I)⁻¹ and for a 2 × 2 matrix
+	// B_ab = −P_ab/P_bb = G_ab/(G_aa+λ) = 1/3 and B_ba = G_ab/(G_bb+λ) = 1/2.
+	// With ρ = 1 the diagonal is λ + 2·G_jj: B_ab = 1/5, B_ba = 1/3.
+	b := NewBuilder()
+	b.Add("u1", "a", 5) // weights are ignored: EASE is binary
+	b.Add("u1", "b", 1)
+	b.Add("u2", "a", 1)
+	b.Add("u2", "c", 1) // c co-occurs only with a
+	x := b.Build()
+	tests := []struct {
+		rho                float64
+		ab, ba, ac, ca, bc float64
+	}{
+		// G = [[2 1 1] [1 1 0] [1 0 1]] + I; solved by hand via the
+		// 3 × 3 inverse: P ∝ adj(G+I) = [[4 −2 −2] [−2 5 1] [−2 1 5]].
+		{rho: 0, ab: 2.0 / 5, ba: 2.0 / 4, ac: 2.0 / 5, ca: 2.0 / 4, bc: -1.0 / 5},
+	}
+	for _, tt := range tests {
+		ii, err := TrainEASE(context.Background(), x, EASEOptions{Lambda: 1, DiagonalScale: tt.rho, MaxItems: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx := func(id string) int32 { i, _ := x.ItemIndex(id); return i }
+		at := func(i, j string) float64 { return float64(ii.Row(idx(i))[idx(j)]) }
+		for _, c := range []struct {
+			i, j string
+			want float64
+		}{{"a", "b", tt.ab}, {"b", "a", tt.ba}, {"a", "c", tt.ac}, {"c", "a", tt.ca}, {"b", "c", tt.bc}, {"a", "a", 0}, {"b", "b", 0}} {
+			if got := at(c.i, c.j); math.Abs(got-c.want) > 1e-6 {
+				t.Errorf("rho %v: B[%s][%s] = %.6f, want %.6f", tt.rho, c.i, c.j, got, c.want)
+			}
+		}
+		// Scores are sums of the seen rows.
+		dst := make([]float32, 3)
+		ii.Scores([]int32{idx("b"), idx("c")}, dst)
+		if got, want := float64(dst[idx("a")]), tt.ba+tt.ca; math.Abs(got-want) > 1e-6 {
+			t.Errorf("score of a for {b, c} = %.6f, want %.6f", got, want)
+		}
+	}
+	if _, err := TrainEASE(context.Background(), x, EASEOptions{Lambda: 1, MaxItems: 2}); !errors.Is(err, ErrTooManyItems) {
+		t.Errorf("TrainEASE(3 items, max 2) error = %v, want ErrTooManyItems", err)
+	}
+	if err := (EASEOptions{Lambda: 0, MaxItems: 1}).Validate(); err == nil {
+		t.Error("Validate(lambda 0) = nil, want an error")
+	}
+}
+
+func TestBlend(t *testing.T) {
+	inf := float32(math.Inf(-1))
+	f := []float32{2, 4, inf, 1}
+	s := []float32{10, 0, 100, 5} // 100 is not a candidate: not in the max
+	dst := make([]float32, 4)
+	Blend(dst, f, s, 0.5)
+	want := []float32{0.5*2/4 + 0.5*10/10, 0.5*4/4 + 0, inf, 0.5*1/4 + 0.5*5/10}
+	for i := range want {
+		if math.Abs(float64(dst[i]-want[i])) > 1e-6 && !(math.IsInf(float64(want[i]), -1) && math.IsInf(float64(dst[i]), -1)) {
+			t.Errorf("Blend: dst[%d] = %v, want %v", i, dst[i], want[i])
+		}
+	}
+}
+
+func TestTune(t *testing.T) {
+	x := syntheticInteractions(t, synth.Options{Users: 300, Items: 120, Events: 8000, Seed: 5})
+	als := DefaultALSOptions()
+	als.Factors, als.Iterations = 8, 3
+	opts := DefaultTuneOptions()
+	opts.Budget = 3
+	r, err := Tune(context.Background(), x, als, DefaultEASEOptions(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nALS := 0
+	best := math.Inf(-1)
+	for _, tr := range r.Trials {
+		if tr.Model == "als" {
+			nALS++
+		}
+		best = max(best, tr.NDCG)
+	}
+	if nALS != opts.Budget {
+		t.Errorf("Tune trained %d iALS configurations, want the budget %d", nALS, opts.Budget)
+	}
+	if !r.UseEASE || r.Blend < 0 || r.Blend > 1 {
+		t.Errorf("Tune = use ease %v, blend %v; want EASE used and a blend in [0, 1]", r.UseEASE, r.Blend)
+	}
+	if r.Validation.NDCG != best {
+		t.Errorf("Tune chose validation ndcg %v, best trial %v", r.Validation.NDCG, best)
+	}
+	if err := (TuneOptions{Budget: 0, ValidationRatio: 0.2, K: 10}).Validate(); err == nil {
+		t.Error("Validate(budget 0) = nil, want an error")
+	}
+}

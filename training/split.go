@@ -1,0 +1,150 @@
+package training
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// SplitStratifiedItem splits x into a training and a test matrix over the
+// same user and item index spaces (and ids), stratified by item: each item's
+// interactions are put in a random order and the j-th of n (1-based) goes
+// to training when j/n ≤ 1 − testRatio, to test otherwise.
+//
+// These are the semantics of python_stratified_split(ratio=1−testRatio,
+// filter_by="item") in Microsoft Recommenders (recommenders/datasets/
+// python_splitters.py), which ranks the rows of each item in a random order
+// and keeps those with rank/count ≤ ratio. So an item keeps ⌊(1−testRatio)·n⌋
+// of its n interactions for training (up to floating-point rounding of j/n,
+// computed as here in float64) and at least one goes to test: an item with a
+// single interaction is entirely in test. Recommenders shuffles with numpy's
+// generator and this function with math/rand/v2's PCG seeded by seed, so the
+// counts per item are the same but the chosen rows differ.
+//
+// testRatio must lie in (0, 1). The split depends only on x, testRatio and
+// seed.
+func SplitStratifiedItem(x *Interactions, testRatio float64, seed int64) (train, test *Interactions, err error) {
+	if !(testRatio > 0 && testRatio < 1) {
+		return nil, nil, fmt.Errorf("split: test ratio %v, want strictly between 0 and 1", testRatio)
+	}
+	ratio := 1 - testRatio
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15))
+	// toTest[p] for each entry p of the CSC form.
+	toTest := make([]bool, len(x.ItemUsers))
+	var perm []int
+	for i := range x.NumItems() {
+		lo, hi := int(x.ItemPtr[i]), int(x.ItemPtr[i+1])
+		n := hi - lo
+		perm = perm[:0]
+		for k := range n {
+			perm = append(perm, k)
+		}
+		rng.Shuffle(n, func(a, b int) { perm[a], perm[b] = perm[b], perm[a] })
+		for rank, k := range perm {
+			if float64(rank+1)/float64(n) > ratio {
+				toTest[lo+k] = true
+			}
+		}
+	}
+	train, test = splitByEntry(x, toTest)
+	return train, test, nil
+}
+
+// splitByEntry builds the train and test matrices of x given, for every
+// entry of its CSC form, whether it goes to test.
+func splitByEntry(x *Interactions, toTest []bool) (train, test *Interactions) {
+	nu := x.NumUsers()
+	trPtr, tePtr := make([]int64, nu+1), make([]int64, nu+1)
+	for p, u := range x.ItemUsers {
+		if toTest[p] {
+			tePtr[u+1]++
+		} else {
+			trPtr[u+1]++
+		}
+	}
+	for u := range nu {
+		trPtr[u+1] += trPtr[u]
+		tePtr[u+1] += tePtr[u]
+	}
+	trIdx, trW := make([]int32, trPtr[nu]), make([]float32, trPtr[nu])
+	teIdx, teW := make([]int32, tePtr[nu]), make([]float32, tePtr[nu])
+	trNext, teNext := append([]int64(nil), trPtr[:nu]...), append([]int64(nil), tePtr[:nu]...)
+	// Walking items in ascending order keeps every user row sorted.
+	for i := range x.NumItems() {
+		for p := x.ItemPtr[i]; p < x.ItemPtr[i+1]; p++ {
+			u, w := x.ItemUsers[p], x.ItemWeights[p]
+			if toTest[p] {
+				teIdx[teNext[u]], teW[teNext[u]] = int32(i), w
+				teNext[u]++
+			} else {
+				trIdx[trNext[u]], trW[trNext[u]] = int32(i), w
+				trNext[u]++
+			}
+		}
+	}
+	idx := x.index()
+	return fromCSR(x.Users, x.Items, idx, trPtr, trIdx, trW), fromCSR(x.Users, x.Items, idx, tePtr, teIdx, teW)
+}
+
+// HoldoutBuilder accumulates timestamped events like Builder and splits
+// them at a cutoff time, for a time-based holdout: "train on everything
+// before the last N days, test on what users did in them".
+//
+// A (user, item) pair with at least one event before the cutoff goes to
+// training, weighted by the sum of its events before the cutoff; a pair
+// whose events all lie at or after the cutoff goes to test, weighted by
+// their sum. So the test matrix holds only interactions new in the holdout
+// window, and nothing a user did after the cutoff leaks into training. Both
+// matrices share one index space: users and items seen only after the
+// cutoff are in the catalogue but have no training interactions (a served
+// model falls back to popularity for such users and never ranks such items
+// by factors).
+type HoldoutBuilder struct {
+	cutoff time.Time
+	ids    *Builder           // assigns the shared dense indexes
+	before map[uint64]float32 // pair -> summed weight before the cutoff
+	after  map[uint64]float32 // pair -> summed weight at or after it
+}
+
+// NewHoldoutBuilder returns an empty HoldoutBuilder splitting at cutoff.
+func NewHoldoutBuilder(cutoff time.Time) *HoldoutBuilder {
+	return &HoldoutBuilder{
+		cutoff: cutoff,
+		ids:    NewBuilder(),
+		before: make(map[uint64]float32),
+		after:  make(map[uint64]float32),
+	}
+}
+
+// Add records an event of the given weight between user and item at t.
+func (h *HoldoutBuilder) Add(user, item string, weight float32, t time.Time) {
+	// Builder.Add assigns the shared indexes; the pair it records is
+	// replaced at Build.
+	h.ids.Add(user, item, 0)
+	key := uint64(h.ids.userIdx[user])<<32 | uint64(uint32(h.ids.itemIdx[item]))
+	if t.Before(h.cutoff) {
+		h.before[key] += weight
+	} else {
+		h.after[key] += weight
+	}
+}
+
+// Build returns the training and test matrices of everything added so far.
+// Pairs whose summed weight is not positive and finite are dropped, as in
+// Builder.Build. The HoldoutBuilder may be used again afterwards.
+func (h *HoldoutBuilder) Build() (train, test *Interactions) {
+	b := h.ids
+	saved := b.pairs
+	defer func() { b.pairs = saved }()
+	b.pairs = h.before
+	train = b.Build()
+	onlyAfter := make(map[uint64]float32, len(h.after))
+	for key, w := range h.after {
+		if !keep(h.before[key]) {
+			onlyAfter[key] = w
+		}
+	}
+	b.pairs = onlyAfter
+	test = b.Build()
+	return train, test
+}

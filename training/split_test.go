@@ -1,0 +1,118 @@
+package training
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+// itemCounts returns the number of interactions of each item.
+func itemCounts(x *Interactions) []int {
+	c := make([]int, x.NumItems())
+	for i := range c {
+		c[i] = int(x.ItemPtr[i+1] - x.ItemPtr[i])
+	}
+	return c
+}
+
+func TestSplitStratifiedItem(t *testing.T) {
+	// Item i has sizes[i] users; with a test ratio of 0.25 the j-th of n
+	// goes to train when j/n ≤ 0.75: ⌊0.75·n⌋ to train, the rest to test.
+	sizes := []int{1, 2, 3, 4, 5, 8, 10}
+	wantTrain := []int{0, 1, 2, 3, 3, 6, 7}
+	b := NewBuilder()
+	for i, n := range sizes {
+		for u := range n {
+			b.Add(fmt.Sprintf("u%d", u), fmt.Sprintf("i%d", i), float32(u+1))
+		}
+	}
+	x := b.Build()
+	train, test, err := SplitStratifiedItem(x, 0.25, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*Interactions{train, test} {
+		if err := m.Validate(); err != nil {
+			t.Fatalf("Validate: %v", err)
+		}
+	}
+	trc, tec := itemCounts(train), itemCounts(test)
+	for i, n := range sizes {
+		ii, _ := x.ItemIndex(fmt.Sprintf("i%d", i))
+		if trc[ii] != wantTrain[i] || tec[ii] != n-wantTrain[i] {
+			t.Errorf("item with %d users: %d train, %d test; want %d and %d", n, trc[ii], tec[ii], wantTrain[i], n-wantTrain[i])
+		}
+	}
+	// Train and test partition x, weights kept.
+	for u := range x.NumUsers() {
+		all, ws := x.UserRow(int32(u))
+		tr, trw := train.UserRow(int32(u))
+		te, tew := test.UserRow(int32(u))
+		got := map[int32]float32{}
+		for k, i := range tr {
+			got[i] = trw[k]
+		}
+		for k, i := range te {
+			if _, dup := got[i]; dup {
+				t.Fatalf("user %d item %d in both train and test", u, i)
+			}
+			got[i] = tew[k]
+		}
+		if len(got) != len(all) {
+			t.Fatalf("user %d: %d items after the split, %d before", u, len(got), len(all))
+		}
+		for k, i := range all {
+			if got[i] != ws[k] {
+				t.Errorf("user %d item %d: weight %v after the split, %v before", u, i, got[i], ws[k])
+			}
+		}
+	}
+	// Deterministic for a seed.
+	train2, _, _ := SplitStratifiedItem(x, 0.25, 42)
+	if !slices.Equal(train.UserItems, train2.UserItems) {
+		t.Error("SplitStratifiedItem is not deterministic for a seed")
+	}
+	for _, r := range []float64{0, 1, -0.1, 2} {
+		if _, _, err := SplitStratifiedItem(x, r, 1); err == nil {
+			t.Errorf("SplitStratifiedItem(ratio %v) = nil error, want one", r)
+		}
+	}
+}
+
+func TestHoldoutBuilder(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 11, d, 12, 0, 0, 0, time.UTC) }
+	h := NewHoldoutBuilder(day(10))
+	h.Add("u1", "a", 1, day(1))  // train
+	h.Add("u1", "a", 4, day(11)) // after the cutoff: not in train, a is not new
+	h.Add("u1", "b", 1, day(10)) // at the cutoff: test
+	h.Add("u1", "b", 9, day(12)) // test, summed
+	h.Add("u2", "c", 2, day(3))  // train
+	h.Add("u3", "a", 1, day(15)) // a user seen only in the holdout
+	train, test := h.Build()
+	type entry struct {
+		user, item string
+		w          float32
+	}
+	entries := func(x *Interactions) []entry {
+		var out []entry
+		for u := range x.NumUsers() {
+			items, ws := x.UserRow(int32(u))
+			for k, i := range items {
+				out = append(out, entry{x.Users[u], x.Items[i], ws[k]})
+			}
+		}
+		return out
+	}
+	wantTrain := []entry{{"u1", "a", 1}, {"u2", "c", 2}}
+	wantTest := []entry{{"u1", "b", 10}, {"u3", "a", 1}}
+	if got := entries(train); !slices.Equal(got, wantTrain) {
+		t.Errorf("train = %v, want %v", got, wantTrain)
+	}
+	if got := entries(test); !slices.Equal(got, wantTest) {
+		t.Errorf("test = %v, want %v", got, wantTest)
+	}
+	if !slices.Equal(train.Users, test.Users) || !slices.Equal(train.Items, test.Items) {
+		t.Errorf("index spaces differ: train %v %v, test %v %v", train.Users, train.Items, test.Users, test.Items)
+	}
+}

@@ -1,0 +1,307 @@
+package training
+
+import (
+	"context"
+	"fmt"
+	"math"
+)
+
+// Blend writes into dst the blended score the server ranks by when a
+// snapshot holds both factors and an item-item model:
+//
+//	dst[i] = w·f[i]/max(f) + (1−w)·s[i]/max(s)
+//
+// where f are the factor scores, s the item-item scores and each max is
+// taken over the finite entries (an entry of −Inf in f marks an item that
+// is not a candidate: seen, excluded, or without a factor vector; it stays
+// −Inf in dst and is left out of both maxima). A maximum that is not
+// positive is replaced by 1. Scaling each model by its best candidate puts
+// both on a scale of "1 = this user's top item" before mixing, so that w
+// means the same for every user. dst may alias f or s.
+func Blend(dst, f, s []float32, w float32) {
+	mf, ms := float32(math.Inf(-1)), float32(math.Inf(-1))
+	for i, v := range f {
+		if isFinite(v) {
+			mf = max(mf, v)
+			if isFinite(s[i]) {
+				ms = max(ms, s[i])
+			}
+		}
+	}
+	if !(mf > 0) {
+		mf = 1
+	}
+	if !(ms > 0) {
+		ms = 1
+	}
+	a, b := w/mf, (1-w)/ms
+	for i, v := range f {
+		if isFinite(v) {
+			dst[i] = a*v + b*s[i]
+		} else {
+			dst[i] = float32(math.Inf(-1))
+		}
+	}
+}
+
+func isFinite(v float32) bool { return !math.IsInf(float64(v), 0) && !math.IsNaN(float64(v)) }
+
+// BlendScorer returns a score function for Evaluate that ranks like the
+// server ranks a user known to both models: factor scores with the user's
+// training items and the items without a factor vector set to −Inf, then
+// Blend with the item-item scores of the user's training items. ii may be
+// nil (factors only; weight is then ignored).
+func BlendScorer(train *Interactions, f *Factors, ii *ItemItem, weight float32) func(u int32, dst []float32) {
+	cold := make([]bool, train.NumItems())
+	for i := range cold {
+		cold[i] = isZeroVec(f.ItemVector(int32(i)))
+	}
+	var s []float32
+	if ii != nil {
+		s = make([]float32, train.NumItems())
+	}
+	negInf := float32(math.Inf(-1))
+	return func(u int32, dst []float32) {
+		f.Scores(u, dst)
+		seen, _ := train.UserRow(u)
+		for _, i := range seen {
+			dst[i] = negInf
+		}
+		for i, c := range cold {
+			if c {
+				dst[i] = negInf
+			}
+		}
+		if ii != nil {
+			ii.Scores(seen, s)
+			Blend(dst, dst, s, weight)
+		}
+	}
+}
+
+func isZeroVec(v []float32) bool {
+	for _, x := range v {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// TuneOptions configures Tune.
+type TuneOptions struct {
+	// Budget is the number of iALS configurations trained (the starting
+	// point included). Default 12.
+	Budget int `json:"budget"`
+	// ValidationRatio is the share of each item's training interactions
+	// held out for validation (SplitStratifiedItem). Default 0.25.
+	ValidationRatio float64 `json:"validation_ratio"`
+	// K is the cut-off of the metric optimised, NDCG@K. Default 10.
+	K int `json:"k"`
+	// Seed seeds the validation split.
+	Seed int64 `json:"seed"`
+}
+
+// DefaultTuneOptions returns the defaults described on TuneOptions.
+func DefaultTuneOptions() TuneOptions {
+	return TuneOptions{Budget: 12, ValidationRatio: 0.25, K: 10, Seed: 1}
+}
+
+// Validate reports the first option that is out of range.
+func (o TuneOptions) Validate() error {
+	switch {
+	case o.Budget < 1:
+		return fmt.Errorf("tune options: budget %d, want at least 1", o.Budget)
+	case !(o.ValidationRatio > 0 && o.ValidationRatio < 1):
+		return fmt.Errorf("tune options: validation ratio %v, want strictly between 0 and 1", o.ValidationRatio)
+	case o.K < 1:
+		return fmt.Errorf("tune options: k %d, want at least 1", o.K)
+	}
+	return nil
+}
+
+// Trial is one configuration Tune evaluated on the validation split.
+type Trial struct {
+	Model  string  `json:"model"` // "als", "ease" or "blend"
+	Params string  `json:"params"`
+	NDCG   float64 `json:"ndcg"`
+	Prec   float64 `json:"precision"`
+}
+
+// TuneResult is what Tune chose.
+type TuneResult struct {
+	ALS  ALSOptions  `json:"als"`
+	EASE EASEOptions `json:"ease"`
+	// UseEASE is false when the catalogue is too large for EASE.
+	UseEASE bool `json:"use_ease"`
+	// Blend is the weight of the factor scores (see Blend); 1 means
+	// factors only.
+	Blend float32 `json:"blend"`
+	// Validation are the metrics of the chosen configuration on the
+	// validation split.
+	Validation Metrics `json:"validation"`
+	Trials     []Trial `json:"trials"`
+}
+
+// Tune chooses hyper-parameters on a validation split carved from train
+// (never from any test data): SplitStratifiedItem(train, ValidationRatio,
+// Seed) gives a fitting and a validation part, and every candidate is
+// trained on the first and scored by NDCG@K on the second with Evaluate.
+//
+//  1. iALS, by coordinate search from als: alpha, then regularisation, then
+//     factors, then iterations, each over a grid of multiples of its
+//     current value, keeping the best value before moving to the next
+//     parameter, until Budget configurations have been trained.
+//  2. EASE λ over ease.Lambda × {1/8, 1/4, 1/2, 1, 2, 4, 8}, refined once
+//     by √2 on each side of the best, then the DLAE diagonal scale ρ over
+//     {0, 0.25, 0.5, 1} at that λ (skipped when the catalogue exceeds
+//     ease.MaxItems).
+//  3. The blend weight of the best two over {0, 0.1, …, 1}.
+//
+// The grids are relative to the starting values, so nothing in them is
+// specific to one data set.
+func Tune(ctx context.Context, train *Interactions, als ALSOptions, ease EASEOptions, opts TuneOptions) (TuneResult, error) {
+	if err := opts.Validate(); err != nil {
+		return TuneResult{}, err
+	}
+	if err := als.Validate(); err != nil {
+		return TuneResult{}, err
+	}
+	if err := ease.Validate(); err != nil {
+		return TuneResult{}, err
+	}
+	fit, val, err := SplitStratifiedItem(train, opts.ValidationRatio, opts.Seed)
+	if err != nil {
+		return TuneResult{}, err
+	}
+	res := TuneResult{ALS: als, EASE: ease}
+
+	// 1. iALS.
+	type alsRun struct {
+		opts ALSOptions
+		f    *Factors
+		m    Metrics
+	}
+	tried := map[string]alsRun{}
+	runALS := func(o ALSOptions) (alsRun, error) {
+		key := fmt.Sprintf("factors=%d iterations=%d regularization=%g alpha=%g", o.Factors, o.Iterations, o.Regularization, o.Alpha)
+		if r, ok := tried[key]; ok {
+			return r, nil
+		}
+		f, err := TrainALS(ctx, fit, o, nil)
+		if err != nil {
+			return alsRun{}, err
+		}
+		m := Evaluate(fit, val, opts.K, BlendScorer(fit, f, nil, 1))
+		r := alsRun{o, f, m}
+		tried[key] = r
+		res.Trials = append(res.Trials, Trial{Model: "als", Params: key, NDCG: m.NDCG, Prec: m.Precision})
+		return r, nil
+	}
+	best, err := runALS(als)
+	if err != nil {
+		return TuneResult{}, fmt.Errorf("tune: %w", err)
+	}
+	type axis struct {
+		mults []float64
+		apply func(o *ALSOptions, base ALSOptions, m float64) bool // false: skip
+	}
+	axes := []axis{
+		{[]float64{0.25, 0.5, 2, 4, 8}, func(o *ALSOptions, b ALSOptions, m float64) bool {
+			o.Alpha = b.Alpha * float32(m)
+			return o.Alpha > 0
+		}},
+		{[]float64{0.1, 0.3, 3, 10}, func(o *ALSOptions, b ALSOptions, m float64) bool {
+			o.Regularization = b.Regularization * float32(m)
+			return true
+		}},
+		{[]float64{0.5, 2}, func(o *ALSOptions, b ALSOptions, m float64) bool {
+			o.Factors = int(math.Round(float64(b.Factors) * m))
+			return o.Factors >= 1
+		}},
+		{[]float64{0.5, 2}, func(o *ALSOptions, b ALSOptions, m float64) bool {
+			o.Iterations = int(math.Round(float64(b.Iterations) * m))
+			return o.Iterations >= 1
+		}},
+	}
+search:
+	for _, ax := range axes {
+		base := best.opts
+		for _, m := range ax.mults {
+			if len(tried) >= opts.Budget {
+				break search
+			}
+			o := base
+			if !ax.apply(&o, base, m) {
+				continue
+			}
+			r, err := runALS(o)
+			if err != nil {
+				return TuneResult{}, fmt.Errorf("tune: %w", err)
+			}
+			if r.m.NDCG > best.m.NDCG {
+				best = r
+			}
+		}
+	}
+	res.ALS, res.Blend, res.Validation = best.opts, 1, best.m
+
+	// 2. EASE.
+	if train.NumItems() > ease.MaxItems {
+		return res, nil
+	}
+	var (
+		bestII   *ItemItem
+		bestEASE Metrics
+	)
+	runEASE := func(lambda, rho float64) error {
+		o := ease
+		o.Lambda, o.DiagonalScale = lambda, rho
+		ii, err := TrainEASE(ctx, fit, o)
+		if err != nil {
+			return err
+		}
+		m := Evaluate(fit, val, opts.K, BlendScorer(fit, best.f, ii, 0))
+		res.Trials = append(res.Trials, Trial{Model: "ease", Params: fmt.Sprintf("lambda=%g diagonal_scale=%g", lambda, rho), NDCG: m.NDCG, Prec: m.Precision})
+		if bestII == nil || m.NDCG > bestEASE.NDCG {
+			bestII, bestEASE, res.EASE = ii, m, o
+		}
+		return nil
+	}
+	for _, m := range []float64{1.0 / 8, 1.0 / 4, 1.0 / 2, 1, 2, 4, 8} {
+		if err := runEASE(ease.Lambda*m, ease.DiagonalScale); err != nil {
+			return TuneResult{}, fmt.Errorf("tune: %w", err)
+		}
+	}
+	center := res.EASE.Lambda
+	for _, m := range []float64{1 / math.Sqrt2, math.Sqrt2} {
+		if err := runEASE(center*m, ease.DiagonalScale); err != nil {
+			return TuneResult{}, fmt.Errorf("tune: %w", err)
+		}
+	}
+	lambda := res.EASE.Lambda
+	for _, rho := range []float64{0, 0.25, 0.5, 1} {
+		if rho != res.EASE.DiagonalScale {
+			if err := runEASE(lambda, rho); err != nil {
+				return TuneResult{}, fmt.Errorf("tune: %w", err)
+			}
+		}
+	}
+	res.UseEASE = true
+
+	// 3. Blend.
+	bestBlend := Metrics{NDCG: math.Inf(-1)}
+	for step := range 11 {
+		w := float32(step) / 10
+		m := Evaluate(fit, val, opts.K, BlendScorer(fit, best.f, bestII, w))
+		res.Trials = append(res.Trials, Trial{Model: "blend", Params: fmt.Sprintf("weight=%.1f", w), NDCG: m.NDCG, Prec: m.Precision})
+		if m.NDCG > bestBlend.NDCG {
+			bestBlend, res.Blend = m, w
+		}
+	}
+	res.Validation = bestBlend
+	if err := ctx.Err(); err != nil {
+		return TuneResult{}, err
+	}
+	return res, nil
+}
