@@ -65,6 +65,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		newSnapshotsCmd(e),
 		newServeCmd(e),
 		newQuickstartCmd(e),
+		newEvalCmd(e),
 		newInspectCmd(e), newVerifyCmd(e), newPublishCmd(e), newRollbackCmd(e), newRetainCmd(e), newForgetCmd(e),
 		newBenchCmd(e),
 	)

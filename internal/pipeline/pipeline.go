@@ -44,6 +44,13 @@ type Options struct {
 	ALS training.ALSOptions
 	// CoOccurrence configures the item co-occurrence model.
 	CoOccurrence training.CoOccurrenceOptions
+	// EASE configures the dense item-item model, trained when the
+	// catalogue has at most EASE.MaxItems items and Blend < 1.
+	EASE training.EASEOptions
+	// Blend is the weight of the factor scores in the served ranking of a
+	// known user, the item-item scores getting 1 − Blend (see
+	// training.Blend). 1 serves factors only and trains no item-item model.
+	Blend float32
 	// Publish makes the new version the published one once it is complete.
 	Publish bool
 	// CodeVersion is recorded in the manifest.
@@ -57,8 +64,10 @@ func DefaultOptions() Options {
 	return Options{
 		DataDir:      "polecam-data",
 		Log:          eventlog.DefaultOptions(),
-		ALS:          training.DefaultALSOptions(),
+		ALS:          DefaultALSOptions(),
 		CoOccurrence: training.DefaultCoOccurrenceOptions(),
+		EASE:         training.DefaultEASEOptions(),
+		Blend:        DefaultBlend,
 		Publish:      true,
 		CodeVersion:  "dev",
 		Logger:       slog.Default(),
@@ -82,10 +91,7 @@ func (o Options) Validate() error {
 	if err := o.Ingest.Validate(); err != nil {
 		return fmt.Errorf("ingest options: %w", err)
 	}
-	if err := o.ALS.Validate(); err != nil {
-		return fmt.Errorf("als options: %w", err)
-	}
-	return nil
+	return o.validateModels()
 }
 
 // Params are the training parameters recorded in a snapshot's manifest.
@@ -93,8 +99,11 @@ type Params struct {
 	ALS          training.ALSOptions          `json:"als"`
 	CoOccurrence training.CoOccurrenceOptions `json:"co_occurrence"`
 	Ingest       IngestParams                 `json:"ingest"`
-	Weights      map[string]float32           `json:"event_weights"`
-	MaxBadRatio  float64                      `json:"max_bad_ratio"`
+	// EASE is set when the snapshot holds an item-item model.
+	EASE        *training.EASEOptions `json:"ease,omitempty"`
+	Blend       float32               `json:"blend"`
+	Weights     map[string]float32    `json:"event_weights"`
+	MaxBadRatio float64               `json:"max_bad_ratio"`
 }
 
 // Train runs one training job and returns the manifest of the version it
@@ -140,27 +149,17 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 		"elapsed", time.Since(start).Round(time.Millisecond))
 	modelStart := time.Now()
 
-	t := time.Now()
-	factors, err := training.TrainALS(ctx, x, opts.ALS, func(s training.IterationStats) {
-		log.Info("als iteration", "iteration", s.Iteration, "loss", s.Loss, "elapsed", s.Duration.Round(time.Millisecond))
-	})
+	models, err := trainModels(ctx, x, opts)
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train: %w", err)
 	}
-	log.Info("trained als", "factors", factors.Dims, "elapsed", time.Since(t).Round(time.Millisecond))
-
-	t = time.Now()
-	neighbors, err := training.CoOccurrence(ctx, x, opts.CoOccurrence)
-	if err != nil {
-		return store.Manifest{}, fmt.Errorf("train: %w", err)
-	}
-	log.Info("computed co-occurrence", "elapsed", time.Since(t).Round(time.Millisecond))
 
 	sources, err := hashSources(stats.Files)
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train: %w", err)
 	}
-	params, err := json.Marshal(Params{ALS: opts.ALS, CoOccurrence: opts.CoOccurrence, Weights: opts.Log.Weights, MaxBadRatio: opts.Log.MaxBadRatio, Ingest: opts.ingestParams()})
+	params, err := json.Marshal(Params{ALS: opts.ALS, CoOccurrence: opts.CoOccurrence, EASE: models.easeParams(), Blend: models.blend,
+		Weights: opts.Log.Weights, MaxBadRatio: opts.Log.MaxBadRatio, Ingest: opts.ingestParams()})
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train: encode parameters: %w", err)
 	}
@@ -180,7 +179,7 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 	modelTime := time.Since(modelStart)
 	catalogFile, catalogStats := catalogAux(ctx, opts, x, log)
 	writeStart := time.Now()
-	m, err = write(ctx, opts.DataDir, x, factors, neighbors, m, catalogFile...)
+	m, err = write(ctx, opts.DataDir, x, models, m, catalogFile...)
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train: %w", err)
 	}
@@ -204,7 +203,8 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 }
 
 // write stores the trained models as a new complete (unpublished) version.
-func write(ctx context.Context, dataDir string, x *training.Interactions, f *training.Factors, neighbors [][]training.Neighbor, m store.Manifest, extra ...auxFile) (store.Manifest, error) {
+func write(ctx context.Context, dataDir string, x *training.Interactions, models *models, m store.Manifest, extra ...auxFile) (store.Manifest, error) {
+	f, neighbors := models.factors, models.neighbors
 	dir, err := store.OpenDir(dataDir)
 	if err != nil {
 		return store.Manifest{}, err
@@ -250,6 +250,9 @@ func write(ctx context.Context, dataDir string, x *training.Interactions, f *tra
 		}
 	}
 	if err := b.SetPopularity(training.Popularity(x)); err != nil {
+		return store.Manifest{}, err
+	}
+	if err := models.writeItemItem(b); err != nil {
 		return store.Manifest{}, err
 	}
 	for _, a := range extra {

@@ -1,0 +1,283 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/polecam/polecam/internal/pipeline"
+	"github.com/polecam/polecam/recommender"
+	"github.com/polecam/polecam/store"
+	"github.com/polecam/polecam/training"
+	"github.com/polecam/polecam/training/eventlog"
+)
+
+// evalConfig is what polecam eval does.
+type evalConfig struct {
+	events      []string
+	log         eventlog.Options
+	split       string // "stratified-item" or "time"
+	testRatio   float64
+	holdoutDays float64
+	seed        int64
+	k           int
+	tune        bool
+	tuneOpts    training.TuneOptions
+	models      pipeline.Options // ALS, CoOccurrence, EASE, Blend
+	logger      *slog.Logger
+}
+
+// evalReport is the JSON object polecam eval prints.
+type evalReport struct {
+	training.Metrics
+	// Fallback counts evaluated users answered by popularity (unknown to
+	// the model or without a factor vector).
+	Fallback     int                  `json:"fallback_users"`
+	Items        int                  `json:"items"`
+	Split        string               `json:"split"`
+	TestRatio    float64              `json:"test_ratio,omitempty"`
+	HoldoutDays  float64              `json:"holdout_days,omitempty"`
+	Seed         int64                `json:"seed"`
+	Interactions int                  `json:"interactions"`
+	Train        int                  `json:"train_interactions"`
+	Test         int                  `json:"test_interactions"`
+	Params       json.RawMessage      `json:"params"`
+	Tuned        *training.TuneResult `json:"tuned,omitempty"`
+	Seconds      float64              `json:"seconds"`
+}
+
+func newEvalCmd(e *env) *cobra.Command {
+	c := evalConfig{
+		log:       eventlog.DefaultOptions(),
+		split:     "stratified-item",
+		testRatio: 0.25,
+		seed:      42,
+		k:         10,
+		tuneOpts:  training.DefaultTuneOptions(),
+		models:    pipeline.DefaultOptions(),
+	}
+	var (
+		asJSON  bool
+		weights string
+		columns string
+	)
+	cmd := &cobra.Command{
+		Use:   "eval --events FILE [--split stratified-item|time] [--k 10] [--json]",
+		Short: "Train on a split of an event log and measure the served model on the rest",
+		Long: "eval splits the events into training and test interactions, trains every model\n" +
+			"with the same defaults as train (or with parameters chosen by --tune on a\n" +
+			"validation split carved from the training part), writes a real snapshot into a\n" +
+			"temporary directory and asks the serving core for each test user's top k, exactly\n" +
+			"as the server would (seen items excluded, popularity for unknown users).\n\n" +
+			"Splits: stratified-item puts --test-ratio of each item's interactions, chosen at\n" +
+			"random with --seed, into test (Microsoft Recommenders python_stratified_split,\n" +
+			"filter_by=\"item\"); time holds out the interactions first made in the last\n" +
+			"--holdout-days days of the log.\n\n" +
+			"Metrics at k (see training.Metrics): precision = hits/k, recall = hits/|test|,\n" +
+			"ndcg with binary gain, map = mean over users of Σ precision@hit / |test|,\n" +
+			"map_at_k = the same / min(k, |test|), hit_rate, catalogue coverage.",
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c.events = append(c.events, args...)
+			if len(c.events) == 0 {
+				return errors.New("at least one --events file is required")
+			}
+			if weights != "" {
+				w, err := parseWeights(weights)
+				if err != nil {
+					return err
+				}
+				c.log.Weights = w
+			}
+			if columns != "" {
+				if err := parseColumns(columns, &c.log.Columns.Timestamp, &c.log.Columns.User, &c.log.Columns.Item, &c.log.Columns.Event); err != nil {
+					return err
+				}
+			}
+			log, err := e.logger()
+			if err != nil {
+				return err
+			}
+			c.logger = log
+			r, err := runEval(cmd.Context(), c)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(e.stdout)
+				return enc.Encode(r)
+			}
+			fmt.Fprintf(e.stdout, "%s split (seed %d): %d users evaluated (%d by popularity), %d items, %d train / %d test interactions\n",
+				r.Split, r.Seed, r.Users, r.Fallback, r.Items, r.Train, r.Test)
+			fmt.Fprintf(e.stdout, "precision@%d %.4f  recall@%d %.4f  ndcg@%d %.4f  map %.4f  map@%d %.4f  hit rate %.4f  coverage %.4f\n",
+				r.K, r.Precision, r.K, r.Recall, r.K, r.NDCG, r.MAP, r.K, r.MAPAtK, r.HitRate, r.Coverage)
+			fmt.Fprintf(e.stdout, "parameters: %s\n", r.Params)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&c.events, "events", nil, "event log file or glob (repeatable; positional arguments also count)")
+	f.StringVar(&c.log.Format, "format", c.log.Format, "log format: auto, csv, tsv or movielens")
+	f.StringVar(&columns, "columns", "", "header names as timestamp=NAME,user_id=NAME,item_id=NAME,event=NAME")
+	f.StringVar(&weights, "weights", "", "event weights as TYPE=W,... (default view=1,add_to_cart=4,purchase=10)")
+	f.Float64Var(&c.log.MaxBadRatio, "max-bad-ratio", c.log.MaxBadRatio, "fail when more than this share of lines is malformed")
+	f.StringVar(&c.split, "split", c.split, "split: stratified-item or time")
+	f.Float64Var(&c.testRatio, "test-ratio", c.testRatio, "stratified-item: share of each item's interactions held out")
+	f.Float64Var(&c.holdoutDays, "holdout-days", 7, "time: hold out the interactions first made in the last N days")
+	f.Int64Var(&c.seed, "seed", c.seed, "seed of the split (and of the validation split with --tune)")
+	f.IntVar(&c.k, "k", c.k, "number of recommendations per user")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	f.BoolVar(&c.tune, "tune", false, "choose the parameters on a validation split carved from the training part")
+	f.IntVar(&c.tuneOpts.Budget, "budget", c.tuneOpts.Budget, "with --tune: number of iALS configurations to train")
+	f.IntVar(&c.models.ALS.Factors, "factors", c.models.ALS.Factors, "number of latent factors")
+	f.IntVar(&c.models.ALS.Iterations, "iterations", c.models.ALS.Iterations, "number of ALS iterations")
+	f.Float32Var(&c.models.ALS.Regularization, "regularization", c.models.ALS.Regularization, "ALS L2 regularisation")
+	f.Float32Var(&c.models.ALS.Alpha, "alpha", c.models.ALS.Alpha, "ALS confidence scaling: c = 1 + alpha * weight")
+	f.Float64Var(&c.models.EASE.Lambda, "ease-lambda", c.models.EASE.Lambda, "EASE ridge penalty")
+	f.IntVar(&c.models.EASE.MaxItems, "ease-max-items", c.models.EASE.MaxItems, "largest catalogue EASE is trained for")
+	f.Float32Var(&c.models.Blend, "blend", c.models.Blend, "weight of the factor scores against EASE (1: factors only)")
+	return cmd
+}
+
+// runEval splits, trains, snapshots, serves and measures.
+func runEval(ctx context.Context, c evalConfig) (evalReport, error) {
+	start := time.Now()
+	if c.k < 1 || c.k > recommender.MaxN {
+		return evalReport{}, fmt.Errorf("bad --k %d: want 1 to %d", c.k, recommender.MaxN)
+	}
+	r := evalReport{Split: c.split, Seed: c.seed}
+	var train, test *training.Interactions
+	switch c.split {
+	case "stratified-item":
+		b := training.NewBuilder()
+		if _, err := eventlog.Read(ctx, c.events, c.log, func(e eventlog.Event) error {
+			b.Add(e.User, e.Item, e.Weight)
+			return nil
+		}); err != nil {
+			return evalReport{}, fmt.Errorf("eval: read events: %w", err)
+		}
+		x := b.Build()
+		var err error
+		if train, test, err = training.SplitStratifiedItem(x, c.testRatio, c.seed); err != nil {
+			return evalReport{}, fmt.Errorf("eval: %w", err)
+		}
+		r.TestRatio = c.testRatio
+	case "time":
+		if !(c.holdoutDays > 0) {
+			return evalReport{}, fmt.Errorf("bad --holdout-days %v: want a positive number of days", c.holdoutDays)
+		}
+		// Two passes: the first finds the end of the log.
+		stats, err := eventlog.Read(ctx, c.events, c.log, func(eventlog.Event) error { return nil })
+		if err != nil {
+			return evalReport{}, fmt.Errorf("eval: read events: %w", err)
+		}
+		cutoff := stats.Last.Add(-time.Duration(c.holdoutDays * float64(24*time.Hour)))
+		hb := training.NewHoldoutBuilder(cutoff)
+		if _, err := eventlog.Read(ctx, c.events, c.log, func(e eventlog.Event) error {
+			hb.Add(e.User, e.Item, e.Weight, e.Time)
+			return nil
+		}); err != nil {
+			return evalReport{}, fmt.Errorf("eval: read events: %w", err)
+		}
+		train, test = hb.Build()
+		r.HoldoutDays = c.holdoutDays
+	default:
+		return evalReport{}, fmt.Errorf("bad --split %q: use stratified-item or time", c.split)
+	}
+	r.Items, r.Train, r.Test, r.Interactions = train.NumItems(), train.NNZ(), test.NNZ(), train.NNZ()+test.NNZ()
+	if train.NNZ() == 0 || test.NNZ() == 0 {
+		return evalReport{}, fmt.Errorf("eval: the split left %d training and %d test interactions; both must be non-empty", train.NNZ(), test.NNZ())
+	}
+
+	opts := c.models
+	opts.Logger = c.logger
+	opts.Publish = false
+	opts.CodeVersion = Version
+	if c.tune {
+		to := c.tuneOpts
+		to.K = c.k
+		to.Seed = c.seed
+		tr, err := training.Tune(ctx, train, opts.ALS, opts.EASE, to)
+		if err != nil {
+			return evalReport{}, fmt.Errorf("eval: %w", err)
+		}
+		opts.ALS, opts.EASE, opts.Blend = tr.ALS, tr.EASE, tr.Blend
+		if !tr.UseEASE {
+			opts.Blend = 1
+		}
+		c.logger.Info("tuned", "als", tr.ALS, "ease", tr.EASE, "blend", opts.Blend, "validation_ndcg", tr.Validation.NDCG)
+		r.Tuned = &tr
+	}
+
+	dataDir, err := os.MkdirTemp("", "polecam-eval-")
+	if err != nil {
+		return evalReport{}, fmt.Errorf("eval: %w", err)
+	}
+	defer os.RemoveAll(dataDir)
+	opts.DataDir = dataDir
+	m, err := pipeline.TrainMatrix(ctx, train, opts)
+	if err != nil {
+		return evalReport{}, fmt.Errorf("eval: %w", err)
+	}
+	r.Params = m.Params
+
+	metrics, fallback, err := evalServed(ctx, dataDir, m.Version, train, test, c.k)
+	if err != nil {
+		return evalReport{}, fmt.Errorf("eval: %w", err)
+	}
+	r.Metrics, r.Fallback = metrics, fallback
+	r.Seconds = time.Since(start).Seconds()
+	return r, nil
+}
+
+// evalServed opens the version as the server would and measures
+// Recommend for every user with test items.
+func evalServed(ctx context.Context, dataDir, version string, train, test *training.Interactions, k int) (training.Metrics, int, error) {
+	dir, err := store.OpenDir(dataDir)
+	if err != nil {
+		return training.Metrics{}, 0, err
+	}
+	snap, err := dir.Open(version, store.DefaultOpenOptions())
+	if err != nil {
+		return training.Metrics{}, 0, err
+	}
+	model, err := recommender.NewModel(snap)
+	if err != nil {
+		snap.Close()
+		return training.Metrics{}, 0, err
+	}
+	defer model.Close()
+
+	ev := training.NewEvaluator(k, train.NumItems())
+	recs := make([]int32, 0, k)
+	fallback := 0
+	for u := range test.NumUsers() {
+		want, _ := test.UserRow(int32(u))
+		if len(want) == 0 {
+			continue
+		}
+		res, err := model.Recommend(ctx, recommender.RecommendRequest{UserID: test.Users[u], N: k})
+		if err != nil {
+			return training.Metrics{}, 0, fmt.Errorf("recommend for user %q: %w", test.Users[u], err)
+		}
+		if res.Fallback {
+			fallback++
+		}
+		recs = recs[:0]
+		for _, it := range res.Items {
+			i, ok := train.ItemIndex(it.ID)
+			if !ok {
+				return training.Metrics{}, 0, fmt.Errorf("recommend for user %q: unknown item %q", test.Users[u], it.ID)
+			}
+			recs = append(recs, i)
+		}
+		ev.Add(recs, want)
+	}
+	return ev.Metrics(), fallback, nil
+}

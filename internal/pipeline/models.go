@@ -1,0 +1,178 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/polecam/polecam/recommender"
+	"github.com/polecam/polecam/store"
+	"github.com/polecam/polecam/training"
+)
+
+// DefaultBlend is the default Options.Blend: the weight of the iALS
+// scores against the EASE item-item scores, chosen on validation splits
+// carved from the training part of MovieLens-100K (benchmarks/quality.md).
+const DefaultBlend = 0.6
+
+// DefaultALSOptions returns training.DefaultALSOptions with the factors
+// and confidence scaling chosen by validation (polecam eval --tune) on
+// MovieLens-100K: 128 factors, alpha 16. With binary interactions that is a
+// confidence of 17 per interaction; a shop log weighted view 1, add to cart
+// 4, purchase 10 reaches similar confidences with training's alpha 4, so
+// alpha is the one default that depends on the scale of the weights.
+func DefaultALSOptions() training.ALSOptions {
+	o := training.DefaultALSOptions()
+	o.Factors = 128
+	o.Alpha = 16
+	return o
+}
+
+// validateModels checks the model options.
+func (o Options) validateModels() error {
+	if err := o.ALS.Validate(); err != nil {
+		return fmt.Errorf("als options: %w", err)
+	}
+	if err := o.CoOccurrence.Validate(); err != nil {
+		return fmt.Errorf("co-occurrence options: %w", err)
+	}
+	if err := o.EASE.Validate(); err != nil {
+		return fmt.Errorf("ease options: %w", err)
+	}
+	if !(o.Blend >= 0 && o.Blend <= 1) {
+		return fmt.Errorf("blend %v, want between 0 and 1", o.Blend)
+	}
+	return nil
+}
+
+// models are the trained models of one run.
+type models struct {
+	factors   *training.Factors
+	neighbors [][]training.Neighbor
+	itemItem  *training.ItemItem // nil when not trained
+	ease      training.EASEOptions
+	blend     float32 // 1 when itemItem is nil
+}
+
+// trainModels trains iALS, co-occurrence and, for a catalogue small
+// enough, EASE on x.
+func trainModels(ctx context.Context, x *training.Interactions, opts Options) (*models, error) {
+	log := opts.Logger
+	t := time.Now()
+	factors, err := training.TrainALS(ctx, x, opts.ALS, func(s training.IterationStats) {
+		log.Info("als iteration", "iteration", s.Iteration, "loss", s.Loss, "elapsed", s.Duration.Round(time.Millisecond))
+	})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("trained als", "factors", factors.Dims, "elapsed", time.Since(t).Round(time.Millisecond))
+
+	t = time.Now()
+	neighbors, err := training.CoOccurrence(ctx, x, opts.CoOccurrence)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("computed co-occurrence", "elapsed", time.Since(t).Round(time.Millisecond))
+
+	ms := &models{factors: factors, neighbors: neighbors, ease: opts.EASE, blend: 1}
+	switch {
+	case opts.Blend >= 1:
+		log.Info("skipped ease: blend 1 serves factors only")
+	case x.NumItems() > opts.EASE.MaxItems:
+		log.Info("skipped ease: catalogue too large for a dense item-item model; serving factors only",
+			"items", x.NumItems(), "max_items", opts.EASE.MaxItems)
+	default:
+		t = time.Now()
+		ii, err := training.TrainEASE(ctx, x, opts.EASE)
+		if err != nil {
+			return nil, err
+		}
+		ms.itemItem, ms.blend = ii, opts.Blend
+		log.Info("trained ease", "items", ii.N, "lambda", opts.EASE.Lambda, "blend", opts.Blend,
+			"elapsed", time.Since(t).Round(time.Millisecond))
+	}
+	return ms, nil
+}
+
+// easeParams returns the EASE options to record, or nil without EASE.
+func (ms *models) easeParams() *training.EASEOptions {
+	if ms.itemItem == nil {
+		return nil
+	}
+	o := ms.ease
+	return &o
+}
+
+// writeItemItem stores the item-item model, if any, as the files package
+// recommender looks for.
+func (ms *models) writeItemItem(b *store.Builder) error {
+	if ms.itemItem == nil {
+		return nil
+	}
+	ii := ms.itemItem
+	if err := b.SetMatrix(recommender.ItemItemMatrix, ii.N, ii.N, ii.B); err != nil {
+		return err
+	}
+	cfg, err := json.Marshal(recommender.ItemItemConfig{Blend: ms.blend})
+	if err != nil {
+		return fmt.Errorf("encode item-item parameters: %w", err)
+	}
+	return b.AddFile(recommender.ItemItemParams, func(w io.Writer) error {
+		_, err := w.Write(cfg)
+		return err
+	})
+}
+
+// TrainMatrix trains the models on an interaction matrix already built
+// (for example the training part of an evaluation split) and writes them
+// into opts.DataDir as a new version, published if opts.Publish. The
+// manifest records x's counts and the parameters; opts.Events and
+// opts.Log are not used.
+func TrainMatrix(ctx context.Context, x *training.Interactions, opts Options) (store.Manifest, error) {
+	if opts.DataDir == "" {
+		return store.Manifest{}, errors.New("train matrix: data directory is required")
+	}
+	if opts.Logger == nil {
+		return store.Manifest{}, errors.New("train matrix: logger is required")
+	}
+	if err := opts.validateModels(); err != nil {
+		return store.Manifest{}, fmt.Errorf("train matrix: %w", err)
+	}
+	if x.NumUsers() == 0 || x.NumItems() == 0 || x.NNZ() == 0 {
+		return store.Manifest{}, errors.New("train matrix: no interactions")
+	}
+	ms, err := trainModels(ctx, x, opts)
+	if err != nil {
+		return store.Manifest{}, fmt.Errorf("train matrix: %w", err)
+	}
+	params, err := json.Marshal(Params{ALS: opts.ALS, CoOccurrence: opts.CoOccurrence, EASE: ms.easeParams(), Blend: ms.blend})
+	if err != nil {
+		return store.Manifest{}, fmt.Errorf("train matrix: encode parameters: %w", err)
+	}
+	m := store.Manifest{
+		CodeVersion: opts.CodeVersion,
+		Params:      params,
+		Counts: store.Counts{
+			Users:        int64(x.NumUsers()),
+			Items:        int64(x.NumItems()),
+			Interactions: int64(x.NNZ()),
+		},
+	}
+	m, err = write(ctx, opts.DataDir, x, ms, m)
+	if err != nil {
+		return store.Manifest{}, fmt.Errorf("train matrix: %w", err)
+	}
+	if opts.Publish {
+		dir, err := store.OpenDir(opts.DataDir)
+		if err != nil {
+			return store.Manifest{}, fmt.Errorf("train matrix: %w", err)
+		}
+		if err := dir.Publish(m.Version); err != nil {
+			return store.Manifest{}, fmt.Errorf("train matrix: %w", err)
+		}
+	}
+	return m, nil
+}
