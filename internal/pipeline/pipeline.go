@@ -51,6 +51,12 @@ type Options struct {
 	// known user, the item-item scores getting 1 − Blend (see
 	// training.Blend). 1 serves factors only and trains no item-item model.
 	Blend float32
+	// Int8 also stores the item vectors quantised to int8
+	// (recommender.Int8ItemsFile), about a quarter of the item factors'
+	// size, which the server scans to shortlist Recommend candidates before
+	// rescoring them exactly: 3-4 times less memory traffic per request.
+	// On by default, whatever the catalogue size.
+	Int8 bool
 	// Publish makes the new version the published one once it is complete.
 	Publish bool
 	// CodeVersion is recorded in the manifest.
@@ -68,6 +74,7 @@ func DefaultOptions() Options {
 		CoOccurrence: training.DefaultCoOccurrenceOptions(),
 		EASE:         training.DefaultEASEOptions(),
 		Blend:        DefaultBlend,
+		Int8:         true,
 		Publish:      true,
 		CodeVersion:  "dev",
 		Logger:       slog.Default(),
@@ -179,7 +186,7 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 	modelTime := time.Since(modelStart)
 	catalogFile, catalogStats := catalogAux(ctx, opts, x, log)
 	writeStart := time.Now()
-	m, err = write(ctx, opts.DataDir, x, models, m, catalogFile...)
+	m, err = write(ctx, opts.DataDir, x, models, m, append(catalogFile, int8Aux(opts, x, models.factors)...)...)
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train: %w", err)
 	}
