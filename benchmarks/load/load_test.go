@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -224,6 +225,13 @@ func TestWritePlot(t *testing.T) {
 		if xys[i].X <= xys[i-1].X || xys[i].Y < xys[i-1].Y {
 			t.Fatalf("Spectrum point %d %v does not follow %v", i, xys[i], xys[i-1])
 		}
+	}
+	var labels []string
+	for _, tk := range (percentileTicks{}).Ticks(1, 1e4) {
+		labels = append(labels, tk.Label)
+	}
+	if want := []string{"0%", "90%", "99%", "99.9%", "99.99%"}; !slices.Equal(labels, want) {
+		t.Errorf("percentile tick labels = %v, want %v", labels, want)
 	}
 	path := filepath.Join(t.TempDir(), "p.png")
 	if err := WritePlot(path, "test", a); err != nil {

@@ -42,12 +42,15 @@ type percentileTicks struct{}
 
 func (percentileTicks) Ticks(lo, hi float64) []plot.Tick {
 	var ts []plot.Tick
-	for x := 1.0; x <= hi*1.0001; x *= 10 {
-		if x < lo/1.0001 {
-			continue
+	x := 1.0
+	for k := 0; x <= hi*1.0001; k++ {
+		if x >= lo/1.0001 {
+			// 1/(1-q) = 10^k is the percentile 100 - 10^(2-k), which has
+			// k-2 decimals: 90%, 99%, 99.9%, ...
+			p := 100 * (1 - math.Pow(10, -float64(k)))
+			ts = append(ts, plot.Tick{Value: x, Label: strconv.FormatFloat(p, 'f', max(0, k-2), 64) + "%"})
 		}
-		p := 100 * (1 - 1/x)
-		ts = append(ts, plot.Tick{Value: x, Label: strconv.FormatFloat(p, 'f', -1, 64) + "%"})
+		x *= 10
 	}
 	return ts
 }
@@ -86,6 +89,7 @@ func WritePlot(path, title string, results ...*Result) error {
 	if p.Y.Max <= 0 || math.IsNaN(p.Y.Max) {
 		p.Y.Max = 1
 	}
+	p.Y.Max *= 1.1 + 0.08*float64(len(results)) // room for the legend
 	if err := p.Save(8*vg.Inch, 5*vg.Inch, path); err != nil {
 		return fmt.Errorf("plot: %w", err)
 	}
