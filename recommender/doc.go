@@ -22,6 +22,14 @@
 // training) are never ranked by factors; they can only appear as
 // popularity fill.
 //
+// When the snapshot also holds a dense item-item model ([ItemItemMatrix]
+// with its [ItemItemParams]; trained by the pipeline for catalogues small
+// enough), a known user is ranked instead by the blend
+// w·f/max(f) + (1−w)·s/max(s) of the factor scores f and the item-item
+// scores s (the sum of the matrix rows of the user's training items), both
+// maxima over the candidates, as training.Blend defines it; the source is
+// still SourceFactors. Without it the factor-only path is unchanged.
+//
 // [Model.SimilarItems] returns an item's co-occurrence neighbours first;
 // when there are fewer than N it fills with the items nearest to it by
 // cosine similarity of the factor vectors (an exact scan), then with

@@ -58,4 +58,18 @@
 // SplitRandom holds out a random share of each user's items, and RecallAtK
 // measures how many of them a scoring function ranks in its top k among the
 // items the user has not already used.
+//
+// SplitStratifiedItem is the split of the Microsoft Recommenders
+// benchmarks (a share of every item's interactions held out) and
+// HoldoutBuilder a time-based holdout (the last N days). Metrics defines
+// precision, recall, binary NDCG, MAP, hit rate and catalogue coverage at
+// k, accumulated by an Evaluator; Evaluate ranks with a score function.
+//
+// # Item-item model and tuning
+//
+// TrainEASE fits EASE (Steck 2019), a dense item × item regression over the
+// Gram matrix, for catalogues up to EASEOptions.MaxItems; a user's scores
+// are the sum of the rows of the items they used. Blend mixes factor and
+// item-item scores as the server does, and Tune chooses iALS, EASE and
+// blend parameters on a validation split carved from the training data.
 package training
