@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Run the scoring-kernel and top-N micro-benchmarks as size sweeps (catalogue
-# 10k/100k/1M x factors 32/64/128 for the kernels; catalogue x n for top-N and
-# Recommend) with -count repetitions, and summarise them with benchstat.
+# 10k/100k/1M x factors 32/64/128 for the kernels; catalogue x n for top-N;
+# catalogue x factors for Recommend, float and int8 scans, one and two cores;
+# the ANN search) with -count repetitions, and summarise them with benchstat.
+# The sweeps themselves are defined next to the code they measure.
 #
 #   benchmarks/micro.sh [-count 10] [-benchtime 1s] [-bench REGEXP] [-old FILE]
 #
@@ -43,8 +45,10 @@ runs=(
 	"./recommender/dot:^BenchmarkScores$"
 	"./recommender/dot:^BenchmarkScoresInt8$"
 	"./recommender:^BenchmarkTopN$"
+	"./recommender:^BenchmarkRecommendScan$"
 	"./recommender:^BenchmarkRecommend$"
 	"./recommender:^BenchmarkRecommendParallel$"
+	"./recommender/ann:^BenchmarkSearch$"
 )
 for r in "${runs[@]}"; do
 	pkg=${r%%:*} re=${r#*:}
