@@ -153,8 +153,12 @@ func TestModelOptionsValidate(t *testing.T) {
 		if err := o.Validate(); (err == nil) != tt.ok {
 			t.Errorf("%s: Validate() = %v, want ok %v", tt.name, err, tt.ok)
 		}
-		if _, err := NewModelWithOptions(newFake("v", smallData()), o); (err == nil) != tt.ok {
+		m, err := NewModelWithOptions(newFake("v", smallData()), o)
+		if (err == nil) != tt.ok {
 			t.Errorf("%s: NewModelWithOptions error = %v, want ok %v", tt.name, err, tt.ok)
+		}
+		if err == nil {
+			m.Close()
 		}
 	}
 }
