@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/polecam/polecam/benchmarks/fixture"
 )
@@ -124,6 +125,8 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("Summarize(empty) = %+v, want zero", got)
 	}
 }
+
+func errorWithCode(c codes.Code) error { return status.Error(c, "test") }
 
 // testResult builds a result from known samples through the same path Run uses.
 func testResult(t *testing.T, label string, samples []time.Duration, errs map[codes.Code]int) *Result {
