@@ -315,3 +315,38 @@ func BenchmarkRecommendStore(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkRecommendConcurrentSplit runs 4 requests per core at once on
+// 100k x 64, with and without split scans: under load a split must not
+// cost throughput, because a busy pool leaves each request to scan alone.
+func BenchmarkRecommendConcurrentSplit(b *testing.B) {
+	ctx := context.Background()
+	f := withInt8(b, newFake("bench", clusteredData(100_000, 64)))
+	for _, int8 := range []bool{false, true} {
+		for _, workers := range []int{1, 2} {
+			b.Run(fmt.Sprintf("int8=%v/workers=%d", int8, workers), func(b *testing.B) {
+				opts := DefaultModelOptions()
+				opts.Workers, opts.Int8 = workers, int8
+				m, err := NewModelWithOptions(f.reopen(), opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer m.Close()
+				runtime.GC()
+				b.ReportAllocs()
+				b.SetParallelism(4)
+				b.RunParallel(func(pb *testing.PB) {
+					dst := make([]ScoredItem, 0, 10)
+					i := 0
+					for pb.Next() {
+						if _, err := m.RecommendInto(ctx, RecommendRequest{UserID: f.d.users[i%benchUsers], N: 10}, dst); err != nil {
+							b.Error(err)
+							return
+						}
+						i++
+					}
+				})
+			})
+		}
+	}
+}
