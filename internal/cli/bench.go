@@ -62,6 +62,8 @@ func newBenchFixtureCmd(e *env) *cobra.Command {
 	f.IntVar(&o.Users, "users", o.Users, "number of users")
 	f.IntVar(&o.Factors, "factors", o.Factors, "factor dimension")
 	f.IntVar(&o.Clusters, "clusters", o.Clusters, "number of Gaussian clusters")
+	f.Float64Var(&o.Spread, "spread", o.Spread, "spread of vectors around their cluster centre (centres have unit scale)")
+	f.Float64Var(&o.NormSigma, "norm-sigma", o.NormSigma, "standard deviation of the log of each vector's length factor")
 	f.IntVar(&o.Seen, "seen", o.Seen, "seen items per user")
 	f.IntVar(&o.Neighbors, "neighbors", o.Neighbors, "co-occurrence neighbours per item")
 	f.Uint64Var(&o.Seed, "seed", o.Seed, "random seed")
