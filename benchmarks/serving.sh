@@ -35,10 +35,8 @@ if [ -z "${POLECAM_BIN:-}" ]; then
 fi
 
 data=benchmarks/out/serving-data-${items}x${factors}
-if [ ! -f "$data/PUBLISHED" ]; then
-	rm -rf "$data"
-	"$bin" bench fixture --data-dir "$data" --items "$items" --users "$items" --factors "$factors" --seed 1
-fi
+rm -rf "$data" # written afresh each run: it is deterministic
+"$bin" bench fixture --data-dir "$data" --items "$items" --users "$items" --factors "$factors" --seed 1
 
 addr=127.0.0.1:$port
 "$bin" serve --log-level warn --data-dir "$data" --addr "$addr" --metrics-addr "" >"$out/server.log" 2>&1 &
