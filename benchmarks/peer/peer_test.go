@@ -2,6 +2,7 @@ package peer
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/polecam/polecam/benchmarks/fixture"
@@ -21,6 +22,23 @@ func TestRecall(t *testing.T) {
 	for _, tt := range tests {
 		if r := recall(tt.got, tt.want); r != tt.r {
 			t.Errorf("recall(%v, %v) = %v, want %v", tt.got, tt.want, r, tt.r)
+		}
+	}
+}
+
+func TestTopN(t *testing.T) {
+	scores := []float32{0.5, 3, -1, 3, 7, 0, 2}
+	tests := []struct {
+		n    int
+		want []int32
+	}{
+		{1, []int32{4}},
+		{3, []int32{4, 1, 3}}, // ties by index
+		{10, []int32{4, 1, 3, 6, 0, 5, 2}},
+	}
+	for _, tt := range tests {
+		if got := topN(nil, scores, tt.n); !slices.Equal(got, tt.want) {
+			t.Errorf("topN(%v, %d) = %v, want %v", scores, tt.n, got, tt.want)
 		}
 	}
 }
@@ -68,6 +86,9 @@ func TestRun(t *testing.T) {
 	}
 	if r.Items != fo.Items || r.Dims != fo.Factors || r.ExactMedianMs <= 0 {
 		t.Errorf("Run() = %d items, %d dims, exact %v ms; want %d, %d and a positive time", r.Items, r.Dims, r.ExactMedianMs, fo.Items, fo.Factors)
+	}
+	if r.ScanMedianMs <= 0 {
+		t.Errorf("scan median = %v ms, want a positive time", r.ScanMedianMs)
 	}
 	if r.ExactRecall < 0.99 {
 		t.Errorf("exact Recommend recall = %v, want 1 but for ties", r.ExactRecall)
