@@ -69,6 +69,7 @@ func newBenchFixtureCmd(e *env) *cobra.Command {
 	f.Uint64Var(&o.Seed, "seed", o.Seed, "random seed")
 	f.StringVar(&o.Export, "export", "", "also write items.npy, users.npy and fixture.json into this directory")
 	f.BoolVar(&o.NoPublish, "no-publish", false, "commit the version without publishing it")
+	f.BoolVar(&o.Int8, "int8", o.Int8, "also write int8-quantised item vectors for the shortlist scan")
 	return cmd
 }
 
