@@ -63,7 +63,7 @@ func BenchmarkBuild(b *testing.B) {
 func BenchmarkSearch(b *testing.B) {
 	for _, sz := range benchSizes() {
 		for _, filtered := range []bool{false, true} {
-			for _, ef := range []int{32, 64, 128, 256} {
+			for _, ef := range []int{32, 64, 128, 256, 512, 1024} {
 				name := fmt.Sprintf("rows=%d/dims=%d/ef=%d", sz.rows, sz.dims, ef)
 				var filter Filter
 				if filtered {

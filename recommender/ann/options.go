@@ -34,9 +34,9 @@ type Options struct {
 }
 
 // DefaultOptions returns the options measured in benchmarks/ann.md: M 16,
-// EfConstruction 100, EfSearch 64, all available cores.
+// EfConstruction 100, EfSearch 128, all available cores.
 func DefaultOptions() Options {
-	return Options{M: 16, EfConstruction: 100, EfSearch: 64, Seed: 1}
+	return Options{M: 16, EfConstruction: 100, EfSearch: 128, Seed: 1}
 }
 
 // Validate reports the first option out of range.
