@@ -1,6 +1,7 @@
 package ann
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -151,4 +152,26 @@ func BenchmarkScoreNeighbours(b *testing.B) {
 			ix.score(q, ids, s)
 		}
 	})
+}
+
+// BenchmarkLoad measures Load over bytes already in memory: the checksum
+// and link checks, no decoding.
+func BenchmarkLoad(b *testing.B) {
+	for _, sz := range benchSizes() {
+		b.Run(fmt.Sprintf("rows=%d/dims=%d", sz.rows, sz.dims), func(b *testing.B) {
+			ix, data := benchIndex(b, sz)
+			var buf bytes.Buffer
+			if _, err := ix.WriteTo(&buf); err != nil {
+				b.Fatal(err)
+			}
+			raw := buf.Bytes()
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Load(raw, data, sz.rows, sz.dims, sz.dims); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
