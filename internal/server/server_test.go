@@ -103,7 +103,7 @@ func TestRecommendTranslates(t *testing.T) {
 	}}
 	conn, _ := startServer(t, rec)
 	c := polecamv1.NewRecommendationServiceClient(conn)
-	got, err := c.Recommend(context.Background(), &polecamv1.RecommendRequest{UserId: "u1", N: 3, ExcludeItemIds: []string{"sku-9"}, IncludeSeen: true})
+	got, err := c.Recommend(context.Background(), &polecamv1.RecommendRequest{UserId: "u1", N: 3, ExcludeItemIds: []string{"sku-9"}, IncludeSeen: true, Exact: true})
 	if err != nil {
 		t.Fatalf("Recommend() error = %v", err)
 	}
@@ -119,7 +119,7 @@ func TestRecommendTranslates(t *testing.T) {
 	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
 		t.Errorf("Recommend() response mismatch (-want +got):\n%s", diff)
 	}
-	wantReq := recommender.RecommendRequest{UserID: "u1", N: 3, Exclude: []string{"sku-9"}, IncludeSeen: true}
+	wantReq := recommender.RecommendRequest{UserID: "u1", N: 3, Exclude: []string{"sku-9"}, IncludeSeen: true, Exact: true}
 	if diff := cmp.Diff(wantReq, rec.last); diff != "" {
 		t.Errorf("recommender request mismatch (-want +got):\n%s", diff)
 	}

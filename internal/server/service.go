@@ -28,6 +28,7 @@ func (s *recommendationService) Recommend(ctx context.Context, req *polecamv1.Re
 		N:           int(req.GetN()),
 		Exclude:     req.GetExcludeItemIds(),
 		IncludeSeen: req.GetIncludeSeen(),
+		Exact:       req.GetExact(),
 	})
 	if err != nil {
 		return nil, toStatus(err)

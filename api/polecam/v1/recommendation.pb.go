@@ -153,7 +153,11 @@ type RecommendRequest struct {
 	// Ids the model does not know are ignored.
 	ExcludeItemIds []string `protobuf:"bytes,3,rep,name=exclude_item_ids,json=excludeItemIds,proto3" json:"exclude_item_ids,omitempty"`
 	// Also return items the user has already interacted with.
-	IncludeSeen   bool `protobuf:"varint,4,opt,name=include_seen,json=includeSeen,proto3" json:"include_seen,omitempty"`
+	IncludeSeen bool `protobuf:"varint,4,opt,name=include_seen,json=includeSeen,proto3" json:"include_seen,omitempty"`
+	// Score the whole catalogue exactly with float vectors, bypassing the
+	// int8 shortlist and any approximate index. Slower; meant for audits and
+	// for measuring the recall of the fast path.
+	Exact         bool `protobuf:"varint,5,opt,name=exact,proto3" json:"exact,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -212,6 +216,13 @@ func (x *RecommendRequest) GetExcludeItemIds() []string {
 func (x *RecommendRequest) GetIncludeSeen() bool {
 	if x != nil {
 		return x.IncludeSeen
+	}
+	return false
+}
+
+func (x *RecommendRequest) GetExact() bool {
+	if x != nil {
+		return x.Exact
 	}
 	return false
 }
@@ -408,12 +419,13 @@ const file_polecam_v1_recommendation_proto_rawDesc = "" +
 	"ScoredItem\x12\x17\n" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x02R\x05score\x12.\n" +
-	"\x06source\x18\x03 \x01(\x0e2\x16.polecam.v1.ItemSourceR\x06source\"\x86\x01\n" +
+	"\x06source\x18\x03 \x01(\x0e2\x16.polecam.v1.ItemSourceR\x06source\"\x9c\x01\n" +
 	"\x10RecommendRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\f\n" +
 	"\x01n\x18\x02 \x01(\x05R\x01n\x12(\n" +
 	"\x10exclude_item_ids\x18\x03 \x03(\tR\x0eexcludeItemIds\x12!\n" +
-	"\finclude_seen\x18\x04 \x01(\bR\vincludeSeen\"\x82\x01\n" +
+	"\finclude_seen\x18\x04 \x01(\bR\vincludeSeen\x12\x14\n" +
+	"\x05exact\x18\x05 \x01(\bR\x05exact\"\x82\x01\n" +
 	"\x11RecommendResponse\x12,\n" +
 	"\x05items\x18\x01 \x03(\v2\x16.polecam.v1.ScoredItemR\x05items\x12#\n" +
 	"\rmodel_version\x18\x02 \x01(\tR\fmodelVersion\x12\x1a\n" +
