@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/polecam/polecam/recommender/ann"
 	"github.com/polecam/polecam/store"
 )
 
@@ -72,6 +73,10 @@ type Model struct {
 	i8            *int8Items
 	maxL1         float64
 	int8Fallbacks atomic.Uint64
+	// ann is the approximate index over the item vectors, or nil;
+	// annEfOpt is ModelOptions.ANNEf.
+	ann      *ann.Index
+	annEfOpt int
 
 	// refs is 1 for the owner until Close, plus 1 per request in flight.
 	// When it drops to zero drained is closed and no reference can be
@@ -91,7 +96,8 @@ func NewModel(s Snapshot) (*Model, error) {
 // that the factor matrices match the catalogue and each other, computes
 // the item norms (rejecting non-finite factors), ranks the most popular
 // items and, with opts.Int8, checks the snapshot's int8 item vectors if it
-// has any. It reads every item vector once, so it costs O(items × dims).
+// has any; with opts.ANN it loads the snapshot's ANN index if it has one
+// (checking its checksums and links, about 20 ms per million items). It reads every item vector once, so it costs O(items × dims).
 // A catalogue of at least opts.ParallelMinItems items gets opts.Workers-1
 // scan goroutines, which Close stops.
 //
@@ -145,6 +151,13 @@ func NewModelWithOptions(s Snapshot, opts ModelOptions) (*Model, error) {
 		if err := m.loadInt8(s); err != nil {
 			return nil, fmt.Errorf("new model from version %s: %w", m.version, err)
 		}
+	}
+
+	if opts.ANN {
+		if err := m.loadANN(s); err != nil {
+			return nil, fmt.Errorf("new model from version %s: %w", m.version, err)
+		}
+		m.annEfOpt = opts.ANNEf
 	}
 
 	m.workers = 1

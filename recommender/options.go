@@ -3,6 +3,8 @@ package recommender
 import (
 	"fmt"
 	"runtime"
+
+	"github.com/polecam/polecam/recommender/ann"
 )
 
 // ModelOptions says how a Model scans its catalogue. The zero value is not
@@ -24,6 +26,16 @@ type ModelOptions struct {
 	// exact one (see the package documentation). A snapshot without the
 	// file is served by the float scan alone.
 	Int8 bool
+	// ANN answers a known user's Recommend with an approximate search of
+	// the snapshot's HNSW index (the ANNIndexFile auxiliary file) when it
+	// has one, instead of a catalogue scan; RecommendRequest.Exact still
+	// scans. A snapshot without the file is served as without ANN.
+	ANN bool
+	// ANNEf is the candidate-list size of an approximate search: larger
+	// is slower and finds more of the exact top N. 0 means the index's
+	// default (stored in the file) or 4*N, whichever is larger; a value
+	// below N is raised to N.
+	ANNEf int
 }
 
 // DefaultParallelMinItems is DefaultModelOptions' ParallelMinItems.
@@ -31,12 +43,13 @@ const DefaultParallelMinItems = 32_768
 
 // DefaultModelOptions returns the options NewModel uses: split scans of at
 // least DefaultParallelMinItems items across GOMAXPROCS goroutines, and use
-// int8 vectors when the snapshot has them.
+// int8 vectors and the ANN index when the snapshot has them.
 func DefaultModelOptions() ModelOptions {
 	return ModelOptions{
 		ParallelMinItems: DefaultParallelMinItems,
 		Workers:          runtime.GOMAXPROCS(0),
 		Int8:             true,
+		ANN:              true,
 	}
 }
 
@@ -50,6 +63,9 @@ func (o ModelOptions) Validate() error {
 	}
 	if o.Workers < 1 || o.Workers > maxWorkers {
 		return fmt.Errorf("workers must be between 1 and %d, got %d", maxWorkers, o.Workers)
+	}
+	if o.ANNEf < 0 || o.ANNEf > ann.MaxEf {
+		return fmt.Errorf("ann ef must be between 0 and %d, got %d", ann.MaxEf, o.ANNEf)
 	}
 	return nil
 }

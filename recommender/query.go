@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/polecam/polecam/recommender/ann"
 	"github.com/polecam/polecam/store"
 )
 
@@ -23,6 +24,11 @@ type scratch struct {
 	seen    []int32
 	blocked []int32 // items the current tier must not return, sorted
 	nbrs    []store.Neighbor
+	// ann is the approximate search's working memory (nil without an
+	// index), annRes its answer, annFilter sc.notBlocked bound once.
+	ann       *ann.Scratch
+	annRes    []ann.Result
+	annFilter ann.Filter
 }
 
 // pick is one chosen item with the source that chose it.
@@ -35,6 +41,10 @@ func (m *Model) newScratch() any {
 	sc := &scratch{job: scanJob{m: m, lanes: newLanes(m.workers), done: make(chan any, m.workers)}}
 	if m.i8 != nil {
 		sc.qi = make([]int8, m.i8.width)
+	}
+	if m.ann != nil {
+		sc.ann = ann.NewScratch(m.ann)
+		sc.annFilter = sc.notBlocked
 	}
 	return sc
 }

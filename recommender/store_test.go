@@ -16,6 +16,12 @@ var _ Snapshot = (*store.Snapshot)(nil)
 // built on it closes the snapshot.
 func openStore(t testing.TB, _ string, d *modelData) Snapshot {
 	t.Helper()
+	return openStoreWith(t, d, nil)
+}
+
+// openStoreWith is openStore with more auxiliary files: name → writer.
+func openStoreWith(t testing.TB, d *modelData, files map[string]func(io.Writer) error) Snapshot {
+	t.Helper()
 	ctx := context.Background()
 	dir, err := store.OpenDir(t.TempDir())
 	if err != nil {
@@ -54,6 +60,9 @@ func openStore(t testing.TB, _ string, d *modelData) Snapshot {
 	must("AddFile", b.AddFile(Int8ItemsFile, func(w io.Writer) error {
 		return WriteInt8Items(w, packMatrix(d.itemVecs, dims))
 	}))
+	for name, write := range files {
+		must("AddFile "+name, b.AddFile(name, write))
+	}
 	m, err := b.Commit(ctx, store.Manifest{})
 	must("Commit", err)
 	must("Publish", dir.Publish(m.Version))

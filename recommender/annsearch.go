@@ -1,0 +1,100 @@
+package recommender
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/polecam/polecam/recommender/ann"
+	"github.com/polecam/polecam/store"
+)
+
+// ANNIndexFile is the name of the auxiliary snapshot file holding the HNSW
+// index over the item factors (package ann's format, written by
+// WriteANNIndex). With it, and ModelOptions.ANN, Recommend answers known
+// users by an approximate search instead of a catalogue scan.
+const ANNIndexFile = "items.hnsw"
+
+// annEfPerN is how many candidates an approximate search explores per
+// requested item, at least: ef is max(the index's EfSearch, annEfPerN*N)
+// unless ModelOptions.ANNEf sets it.
+const annEfPerN = 4
+
+// WriteANNIndex builds an HNSW index over every row of items with opts
+// (see ann.Build) and writes it to w in the ANNIndexFile format. It honours
+// ctx while building. The training pipeline calls it with the item factors
+// of the snapshot it is writing, for catalogues large enough to need it.
+func WriteANNIndex(ctx context.Context, w io.Writer, items store.Matrix, opts ann.Options) error {
+	if err := checkMatrix(items); err != nil {
+		return fmt.Errorf("write ann index: %w", err)
+	}
+	ix, err := ann.Build(ctx, items.Data, items.Rows, items.Dims, items.Stride, opts)
+	if err != nil {
+		return fmt.Errorf("write ann index: %w", err)
+	}
+	if _, err := ix.WriteTo(w); err != nil {
+		return fmt.Errorf("write ann index: %w", err)
+	}
+	return nil
+}
+
+// loadANN loads the snapshot's ANN index, if it has one, over the mapped
+// item matrix. The index is used in place: Load checks its checksums and
+// every link, and copies nothing from an aligned mapping.
+func (m *Model) loadANN(s Snapshot) error {
+	f, ok := s.(auxFiles)
+	if !ok {
+		return nil
+	}
+	b, ok := f.File(ANNIndexFile)
+	if !ok {
+		return nil
+	}
+	ix, err := ann.Load(b, m.items.Data, m.items.Rows, m.items.Dims, m.items.Stride)
+	if err != nil {
+		return fmt.Errorf("%s: %w", ANNIndexFile, err)
+	}
+	m.ann = ix
+	return nil
+}
+
+// annEf returns the candidate-list size of an approximate search for n
+// items.
+func (m *Model) annEf(n int) int {
+	if m.annEfOpt > 0 {
+		return max(m.annEfOpt, n)
+	}
+	return min(max(m.ann.EfSearch(), annEfPerN*n), ann.MaxEf)
+}
+
+// searchANN leaves in sc.cands the best n items the index finds for the
+// user vector q, best first, skipping sc.blocked (cold items are not in
+// the graph). The scores are rescored as the float scan computes them, so
+// an item carries the same score, bit for bit, whichever path found it,
+// and ties order by catalogue position as everywhere else.
+func (m *Model) searchANN(sc *scratch, q []float32, n int) {
+	filter := sc.annFilter
+	if len(sc.blocked) == 0 {
+		filter = nil
+	}
+	sc.annRes = m.ann.Search(q, n, m.annEf(n), filter, sc.annRes[:0], sc.ann)
+	sc.cands = sc.cands[:0]
+	for _, r := range sc.annRes {
+		sc.cands = append(sc.cands, candidate{Index: r.Item, Score: r.Score})
+	}
+	m.rescoreTop(sc, q, n)
+}
+
+// notBlocked is the search filter of a request: it passes the items not
+// in sc.blocked. The sorted list is short (the user's training items and
+// the request's exclusions) and the search calls the filter only for
+// candidates good enough to enter its beam, so a binary search is cheap.
+func (sc *scratch) notBlocked(item int32) bool {
+	_, found := slices.BinarySearch(sc.blocked, item)
+	return !found
+}
+
+// UsesANN reports whether Recommend answers known users with the
+// snapshot's approximate index.
+func (m *Model) UsesANN() bool { return m.ann != nil }

@@ -1,0 +1,350 @@
+package recommender
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	gocmp "github.com/google/go-cmp/cmp"
+
+	"github.com/polecam/polecam/recommender/ann"
+)
+
+// annFile returns the ANN index file for d's item vectors, built with the
+// default options on one worker (so deterministically), in memory aligned
+// like a mapping.
+func annFile(t testing.TB, d *modelData) []byte {
+	t.Helper()
+	opts := ann.DefaultOptions()
+	opts.Workers = 1
+	var buf bytes.Buffer
+	if err := WriteANNIndex(context.Background(), &buf, packMatrix(d.itemVecs, d.dims()), opts); err != nil {
+		t.Fatalf("WriteANNIndex: %v", err)
+	}
+	return aligned(buf.Bytes())
+}
+
+// withANN adds the ANN index file b to f and returns f.
+func withANN(f *fakeSnapshot, b []byte) *fakeSnapshot {
+	if f.files == nil {
+		f.files = make(map[string][]byte)
+	}
+	f.files[ANNIndexFile] = b
+	return f
+}
+
+// annData is the test catalogue of this file: clustered, 20k x 32, and
+// its index, built once (about a second; longer under the race detector).
+// Tests must not modify either.
+func annData(t testing.TB) (*modelData, []byte) {
+	t.Helper()
+	annOnce.Do(func() {
+		annD = clusteredData(20_000, 32)
+		annIdx = annFile(t, annD)
+	})
+	if annIdx == nil {
+		t.Fatal("building the shared test index failed")
+	}
+	return annD, annIdx
+}
+
+var (
+	annOnce sync.Once
+	annD    *modelData
+	annIdx  []byte
+)
+
+// TestANNRecall checks that a model with an index finds at least 95 % of
+// the exact top 10 and top 100 (the Exact request's answer) on clustered
+// data, never returns a seen or excluded item, orders its answer by score
+// and scores every item exactly as the float scan does.
+func TestANNRecall(t *testing.T) {
+	d, idx := annData(t)
+	m, err := NewModel(withANN(newFake("v", d), idx))
+	if err != nil {
+		t.Fatalf("NewModel: %v", err)
+	}
+	defer m.Close()
+	if !m.UsesANN() {
+		t.Fatal("UsesANN() = false with an index file")
+	}
+	users := 200
+	if raceEnabled {
+		users = 40
+	}
+	ctx := context.Background()
+	for _, n := range []int{10, 100} {
+		var found, total int
+		for u := range users {
+			exclude := []string{d.items[u], d.items[2*u+1]}
+			req := RecommendRequest{UserID: d.users[u], N: n, Exclude: exclude}
+			got, err := m.Recommend(ctx, req)
+			if err != nil {
+				t.Fatalf("Recommend(%+v): %v", req, err)
+			}
+			req.Exact = true
+			want, err := m.Recommend(ctx, req)
+			if err != nil {
+				t.Fatalf("Recommend(%+v): %v", req, err)
+			}
+			if len(got.Items) != n {
+				t.Fatalf("Recommend(%s, n=%d) returned %d items", req.UserID, n, len(got.Items))
+			}
+			exact := make(map[string]float32, n)
+			for _, it := range want.Items {
+				exact[it.ID] = it.Score
+			}
+			blocked := map[string]bool{exclude[0]: true, exclude[1]: true}
+			for _, i := range d.seen[int32(u)] {
+				blocked[d.items[i]] = true
+			}
+			for k, it := range got.Items {
+				if blocked[it.ID] {
+					t.Errorf("Recommend(%s, n=%d) returned seen or excluded item %s", req.UserID, n, it.ID)
+				}
+				if it.Source != SourceFactors {
+					t.Errorf("Recommend(%s, n=%d) item %s has source %v, want factors", req.UserID, n, it.ID, it.Source)
+				}
+				if k > 0 && it.Score > got.Items[k-1].Score {
+					t.Errorf("Recommend(%s, n=%d) not ordered by score at %d: %v after %v", req.UserID, n, k, it.Score, got.Items[k-1].Score)
+				}
+				if s, ok := exact[it.ID]; ok {
+					found++
+					if s != it.Score {
+						t.Errorf("Recommend(%s, n=%d) scores %s %v, the exact scan %v", req.UserID, n, it.ID, it.Score, s)
+					}
+				}
+			}
+			total += n
+		}
+		recall := float64(found) / float64(total)
+		t.Logf("n=%d: recall %.4f over %d users", n, recall, users)
+		if recall < 0.95 {
+			t.Errorf("n=%d: recall %.4f against the exact scan, want >= 0.95", n, recall)
+		}
+	}
+}
+
+// TestANNExactAndAbsent checks that Exact requests bypass the index, and
+// that a snapshot without the file, or a model with ANN off, serves
+// exactly as the float scan does.
+func TestANNExactAndAbsent(t *testing.T) {
+	d, idx := annData(t)
+	plainOpts := DefaultModelOptions()
+	plainOpts.Int8 = false
+	plain, err := NewModelWithOptions(newFake("v", d), plainOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	offOpts := plainOpts
+	offOpts.ANN = false
+	tests := []struct {
+		name    string
+		snap    *fakeSnapshot
+		opts    ModelOptions
+		exact   bool
+		wantANN bool
+	}{
+		{"index, exact request", withANN(newFake("v", d), idx), plainOpts, true, true},
+		{"index, ANN off", withANN(newFake("v", d), idx), offOpts, false, false},
+		{"no index file", newFake("v", d), plainOpts, false, false},
+		{"no index file, int8", withInt8(t, newFake("v", d)), DefaultModelOptions(), false, false},
+	}
+	ctx := context.Background()
+	for _, tt := range tests {
+		m, err := NewModelWithOptions(tt.snap, tt.opts)
+		if err != nil {
+			t.Fatalf("%s: NewModel: %v", tt.name, err)
+		}
+		if m.UsesANN() != tt.wantANN {
+			t.Errorf("%s: UsesANN() = %v, want %v", tt.name, m.UsesANN(), tt.wantANN)
+		}
+		for u := range 10 {
+			for _, n := range []int{1, 10, 200} {
+				req := RecommendRequest{UserID: d.users[u], N: n, Exclude: []string{d.items[u]}, Exact: tt.exact}
+				got, err := m.Recommend(ctx, req)
+				if err != nil {
+					t.Fatalf("%s: Recommend: %v", tt.name, err)
+				}
+				req.Exact = false
+				want, err := plain.Recommend(ctx, req)
+				if err != nil {
+					t.Fatalf("%s: Recommend: %v", tt.name, err)
+				}
+				if diff := gocmp.Diff(want, got); diff != "" {
+					t.Errorf("%s: Recommend(%s, n=%d) differs from the float scan (-scan +got):\n%s", tt.name, req.UserID, n, diff)
+				}
+			}
+		}
+		m.Close()
+	}
+}
+
+// TestANNFilter checks an approximate answer when a large share of the
+// items near the user are blocked, and when IncludeSeen lifts the seen
+// items' block.
+func TestANNFilter(t *testing.T) {
+	d, idx := annData(t)
+	m, err := NewModel(withANN(newFake("v", d), idx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	// Exclude the user's exact top 300: the answer must come from below.
+	first, err := m.Recommend(ctx, RecommendRequest{UserID: d.users[3], N: 300, Exact: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exclude []string
+	for _, it := range first.Items {
+		exclude = append(exclude, it.ID)
+	}
+	got, err := m.Recommend(ctx, RecommendRequest{UserID: d.users[3], N: 10, Exclude: exclude})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Items) != 10 {
+		t.Fatalf("Recommend(%s, 300 excluded) returned %d items, want 10", d.users[3], len(got.Items))
+	}
+	for _, it := range got.Items {
+		if slices.Contains(exclude, it.ID) {
+			t.Errorf("Recommend(%s, 300 excluded) returned excluded item %s", d.users[3], it.ID)
+		}
+		if it.Source != SourceFactors {
+			t.Errorf("Recommend(%s, 300 excluded) item %s from %v, want factors", d.users[3], it.ID, it.Source)
+		}
+	}
+	// IncludeSeen: the seen items may come back, and the answer is still
+	// the exact one's near match.
+	req := RecommendRequest{UserID: d.users[4], N: 10, IncludeSeen: true}
+	got, err = m.Recommend(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Exact = true
+	want, err := m.Recommend(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countShared(got.Items, want.Items); n < 8 {
+		t.Errorf("Recommend(%s, IncludeSeen) shares %d of 10 items with the exact answer, want at least 8", req.UserID, n)
+	}
+}
+
+func countShared(a, b []ScoredItem) int {
+	n := 0
+	for _, x := range a {
+		if slices.ContainsFunc(b, func(y ScoredItem) bool { return y.ID == x.ID }) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestANNRejectsDamage checks that NewModel refuses a damaged or foreign
+// index file rather than serving from it, and that ANN off ignores it.
+func TestANNRejectsDamage(t *testing.T) {
+	d, idx := annData(t)
+	other := clusteredData(1000, 32)
+	tests := []struct {
+		name string
+		b    []byte
+	}{
+		{"flipped byte", func() []byte { b := aligned(idx); b[len(b)/2] ^= 1; return b }()},
+		{"truncated", aligned(idx[:len(idx)-4])},
+		{"other catalogue", annFile(t, other)},
+	}
+	for _, tt := range tests {
+		m, err := NewModel(withANN(newFake("v", d), tt.b))
+		if err == nil {
+			m.Close()
+			t.Errorf("%s: NewModel succeeded, want an error", tt.name)
+			continue
+		}
+		if !strings.Contains(err.Error(), ANNIndexFile) || !errors.Is(err, ann.ErrCorrupt) && tt.name != "other catalogue" {
+			t.Errorf("%s: NewModel error %q, want it to name %s and wrap ann.ErrCorrupt", tt.name, err, ANNIndexFile)
+		}
+		opts := DefaultModelOptions()
+		opts.ANN = false
+		m, err = NewModelWithOptions(withANN(newFake("v", d), tt.b), opts)
+		if err != nil {
+			t.Errorf("%s: NewModel with ANN off: %v", tt.name, err)
+			continue
+		}
+		m.Close()
+	}
+}
+
+// TestANNStoreSnapshot checks the index read in place from a real,
+// memory-mapped store snapshot.
+func TestANNStoreSnapshot(t *testing.T) {
+	d := clusteredData(5000, 16)
+	s := openStoreWith(t, d, map[string]func(io.Writer) error{
+		ANNIndexFile: func(w io.Writer) error {
+			return WriteANNIndex(context.Background(), w, packMatrix(d.itemVecs, d.dims()), ann.DefaultOptions())
+		},
+	})
+	m, err := NewModel(s)
+	if err != nil {
+		t.Fatalf("NewModel: %v", err)
+	}
+	defer m.Close()
+	if !m.UsesANN() {
+		t.Fatal("UsesANN() = false over a store snapshot with the index file")
+	}
+	ctx := context.Background()
+	found := 0
+	for u := range 50 {
+		req := RecommendRequest{UserID: d.users[u], N: 10}
+		got, err := m.Recommend(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Exact = true
+		want, err := m.Recommend(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found += countShared(got.Items, want.Items)
+	}
+	if recall := float64(found) / 500; recall < 0.95 {
+		t.Errorf("recall %.3f over the store snapshot, want >= 0.95", recall)
+	}
+}
+
+// TestANNRecommendIntoDoesNotAllocate checks the steady state of an
+// approximate request: scratch and search scratch from the pool, result
+// into the caller's buffer.
+func TestANNRecommendIntoDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	d, idx := annData(t)
+	m, err := NewModel(withANN(newFake("v", d), idx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	dst := make([]ScoredItem, 0, 50)
+	exclude := make([]string, 1)
+	i := 0
+	allocs := testing.AllocsPerRun(200, func() {
+		exclude[0] = d.items[i]
+		req := RecommendRequest{UserID: d.users[i%len(d.users)], N: 50, Exclude: exclude}
+		i++
+		if _, err := m.RecommendInto(ctx, req, dst); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("RecommendInto with an ANN index allocates %v times per request, want 0", allocs)
+	}
+}
