@@ -126,11 +126,15 @@ func TestALSDeterministicAcrossWorkers(t *testing.T) {
 
 func TestALSLossDecreases(t *testing.T) {
 	x := smallLog(t)
-	for _, cgSteps := range []int{0, 3} {
+	for _, tt := range []struct {
+		cgSteps  int
+		exponent float32
+	}{{0, 0}, {3, 0}, {0, 1}, {3, 1}} {
+		cgSteps := tt.cgSteps
 		o := smallOptions()
-		o.CGSteps = cgSteps
+		o.CGSteps, o.RegularizationExponent = cgSteps, tt.exponent
 		_, losses := train(t, x, o)
-		t.Logf("cg %d: losses %.6g", cgSteps, losses)
+		t.Logf("cg %d, exponent %g: losses %.6g", cgSteps, tt.exponent, losses)
 		// Each exact half-step minimises the objective, so the loss can only
 		// fall (up to float32 rounding, tolerance 1e-5 relative); CG steps
 		// from a warm start also reduce it.
@@ -212,6 +216,8 @@ func TestALSOptionsValidate(t *testing.T) {
 		{"no factors", func(o *ALSOptions) { o.Factors = 0 }, "factors 0"},
 		{"no iterations", func(o *ALSOptions) { o.Iterations = 0 }, "iterations 0"},
 		{"negative regularization", func(o *ALSOptions) { o.Regularization = -1 }, "regularization -1"},
+		{"frequency-scaled penalty", func(o *ALSOptions) { o.RegularizationExponent = 1 }, ""},
+		{"negative regularization exponent", func(o *ALSOptions) { o.RegularizationExponent = -0.5 }, "regularization exponent -0.5"},
 		{"NaN alpha", func(o *ALSOptions) { o.Alpha = float32(math.NaN()) }, "alpha NaN"},
 		{"negative cg steps", func(o *ALSOptions) { o.CGSteps = -1 }, "cg steps -1"},
 		{"no workers", func(o *ALSOptions) { o.Workers = 0 }, "workers 0"},
@@ -234,5 +240,37 @@ func TestALSOptionsValidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestALSRowPenalties checks λ_r = λ·(W_r/W̄)^ν on a hand-made matrix:
+// W_r = N_other + α·Σw, W̄ the mean over rows with interactions, and
+// rows without interactions left out of the mean.
+func TestALSRowPenalties(t *testing.T) {
+	// Three rows over an other side of 4: weights {1, 1}, {}, {3}.
+	ptr := []int64{0, 2, 2, 3}
+	w := []float32{1, 1, 3}
+	o := DefaultALSOptions()
+	o.Regularization, o.Alpha = 10, 2
+	// W = 4+2·2 = 8, —, 4+2·3 = 10; mean 9.
+	tests := []struct {
+		exponent float32
+		want     []float64
+	}{
+		{0, []float64{10, 10, 10}},
+		{1, []float64{10 * 8.0 / 9, 10 * 4.0 / 9, 10 * 10.0 / 9}},
+		{0.5, []float64{10 * math.Sqrt(8.0/9), 10 * math.Sqrt(4.0/9), 10 * math.Sqrt(10.0/9)}},
+	}
+	for _, tt := range tests {
+		o.RegularizationExponent = tt.exponent
+		got := rowPenalties(ptr, w, 4, o)
+		for r, want := range tt.want {
+			if r == 1 {
+				continue // an empty row's penalty is never used
+			}
+			if math.Abs(float64(got[r])-want) > 1e-4 {
+				t.Errorf("rowPenalties(exponent %g)[%d] = %v, want %v", tt.exponent, r, got[r], want)
+			}
+		}
 	}
 }
