@@ -91,20 +91,24 @@ func isZeroVec(v []float32) bool {
 // TuneOptions configures Tune.
 type TuneOptions struct {
 	// Budget is the number of iALS configurations trained (the starting
-	// point included). Default 12.
+	// point included); each is trained once per fold. Default 24.
 	Budget int `json:"budget"`
 	// ValidationRatio is the share of each item's training interactions
 	// held out for validation (SplitStratifiedItem). Default 0.25.
 	ValidationRatio float64 `json:"validation_ratio"`
+	// Folds is the number of validation splits, drawn with seeds Seed,
+	// Seed+1, …; every candidate is scored by its mean NDCG over them, so
+	// that choices between close values are less noisy. Default 2.
+	Folds int `json:"folds"`
 	// K is the cut-off of the metric optimised, NDCG@K. Default 10.
 	K int `json:"k"`
-	// Seed seeds the validation split.
+	// Seed seeds the validation splits.
 	Seed int64 `json:"seed"`
 }
 
 // DefaultTuneOptions returns the defaults described on TuneOptions.
 func DefaultTuneOptions() TuneOptions {
-	return TuneOptions{Budget: 12, ValidationRatio: 0.25, K: 10, Seed: 1}
+	return TuneOptions{Budget: 24, ValidationRatio: 0.25, Folds: 2, K: 10, Seed: 1}
 }
 
 // Validate reports the first option that is out of range.
@@ -114,13 +118,16 @@ func (o TuneOptions) Validate() error {
 		return fmt.Errorf("tune options: budget %d, want at least 1", o.Budget)
 	case !(o.ValidationRatio > 0 && o.ValidationRatio < 1):
 		return fmt.Errorf("tune options: validation ratio %v, want strictly between 0 and 1", o.ValidationRatio)
+	case o.Folds < 1:
+		return fmt.Errorf("tune options: folds %d, want at least 1", o.Folds)
 	case o.K < 1:
 		return fmt.Errorf("tune options: k %d, want at least 1", o.K)
 	}
 	return nil
 }
 
-// Trial is one configuration Tune evaluated on the validation split.
+// Trial is one configuration Tune evaluated on the validation splits
+// (metrics averaged over the folds).
 type Trial struct {
 	Model  string  `json:"model"` // "als", "ease" or "blend"
 	Params string  `json:"params"`
@@ -132,30 +139,75 @@ type Trial struct {
 type TuneResult struct {
 	ALS  ALSOptions  `json:"als"`
 	EASE EASEOptions `json:"ease"`
+	// EASEValidationLambda is the EASE λ that scored best on the
+	// validation splits; EASE.Lambda is it scaled to the density of the
+	// full training data (see Tune).
+	EASEValidationLambda float64 `json:"ease_validation_lambda,omitempty"`
 	// UseEASE is false when the catalogue is too large for EASE.
 	UseEASE bool `json:"use_ease"`
 	// Blend is the weight of the factor scores (see Blend); 1 means
 	// factors only.
 	Blend float32 `json:"blend"`
 	// Validation are the metrics of the chosen configuration on the
-	// validation split.
+	// validation splits, averaged over the folds.
 	Validation Metrics `json:"validation"`
 	Trials     []Trial `json:"trials"`
 }
 
-// Tune chooses hyper-parameters on a validation split carved from train
-// (never from any test data): SplitStratifiedItem(train, ValidationRatio,
-// Seed) gives a fitting and a validation part, and every candidate is
-// trained on the first and scored by NDCG@K on the second with Evaluate.
+// tuneFold is one validation split of the training data.
+type tuneFold struct {
+	fit, val *Interactions
+}
+
+// meanMetrics averages the rate metrics of per-fold results.
+func meanMetrics(ms []Metrics) Metrics {
+	var r Metrics
+	for _, m := range ms {
+		r.K = m.K
+		r.Users += m.Users
+		r.Precision += m.Precision
+		r.Recall += m.Recall
+		r.NDCG += m.NDCG
+		r.MAP += m.MAP
+		r.MAPAtK += m.MAPAtK
+		r.HitRate += m.HitRate
+		r.Coverage += m.Coverage
+	}
+	n := float64(len(ms))
+	r.Users /= len(ms)
+	r.Precision /= n
+	r.Recall /= n
+	r.NDCG /= n
+	r.MAP /= n
+	r.MAPAtK /= n
+	r.HitRate /= n
+	r.Coverage /= n
+	return r
+}
+
+// Tune chooses hyper-parameters on validation splits carved from train
+// (never from any test data): Folds splits SplitStratifiedItem(train,
+// ValidationRatio, Seed+f) each give a fitting and a validation part, and
+// every candidate is trained on each fitting part and scored by its NDCG@K
+// on the validation part (Evaluate), averaged over the folds.
 //
-//  1. iALS, by coordinate search from als: alpha, then regularisation, then
-//     factors, then iterations, each over a grid of multiples of its
-//     current value, keeping the best value before moving to the next
-//     parameter, until Budget configurations have been trained.
+//  1. iALS, by coordinate search from als, keeping the best value of each
+//     parameter before moving to the next, until Budget configurations
+//     have been trained: alpha and regularisation scaled together × {1/4,
+//     1/2, 2, 4} (the weight of the unobserved cells: the penalty acts
+//     against confidences that grow with alpha, so the two are searched
+//     along their ridge), regularisation alone × {1/4, 1/2, 2, 4}, the
+//     regularisation exponent over {0, 0.5, 1}, then both together,
+//     regularisation and alpha each × {1/√2, √2}, then factors × {1/2, 2}
+//     and iterations × {1/2, 2}.
 //  2. EASE λ over ease.Lambda × {1/8, 1/4, 1/2, 1, 2, 4, 8}, refined once
 //     by √2 on each side of the best, then the DLAE diagonal scale ρ over
 //     {0, 0.25, 0.5, 1} at that λ (skipped when the catalogue exceeds
-//     ease.MaxItems).
+//     ease.MaxItems). EASE's λ is in units of co-occurrence counts, which
+//     grow with the number of interactions, so the λ chosen on the fitting
+//     parts is scaled by nnz(train)/mean nnz(fitting part) for the model
+//     trained on all of train. iALS's penalty needs no such correction
+//     when the exponent is positive: it is relative to the mean row weight.
 //  3. The blend weight of the best two over {0, 0.1, …, 1}.
 //
 // The grids are relative to the starting values, so nothing in them is
@@ -170,30 +222,50 @@ func Tune(ctx context.Context, train *Interactions, als ALSOptions, ease EASEOpt
 	if err := ease.Validate(); err != nil {
 		return TuneResult{}, err
 	}
-	fit, val, err := SplitStratifiedItem(train, opts.ValidationRatio, opts.Seed)
-	if err != nil {
-		return TuneResult{}, err
+	folds := make([]tuneFold, opts.Folds)
+	fitNNZ := 0.0
+	for f := range folds {
+		fit, val, err := SplitStratifiedItem(train, opts.ValidationRatio, opts.Seed+int64(f))
+		if err != nil {
+			return TuneResult{}, err
+		}
+		folds[f] = tuneFold{fit, val}
+		fitNNZ += float64(fit.NNZ()) / float64(len(folds))
 	}
 	res := TuneResult{ALS: als, EASE: ease}
+	// evaluate averages a scorer's metrics over the folds.
+	evaluate := func(scorer func(f int, fd tuneFold) func(u int32, dst []float32)) Metrics {
+		ms := make([]Metrics, len(folds))
+		for f, fd := range folds {
+			ms[f] = Evaluate(fd.fit, fd.val, opts.K, scorer(f, fd))
+		}
+		return meanMetrics(ms)
+	}
 
 	// 1. iALS.
 	type alsRun struct {
 		opts ALSOptions
-		f    *Factors
+		f    []*Factors // per fold
 		m    Metrics
 	}
 	tried := map[string]alsRun{}
 	runALS := func(o ALSOptions) (alsRun, error) {
-		key := fmt.Sprintf("factors=%d iterations=%d regularization=%g alpha=%g", o.Factors, o.Iterations, o.Regularization, o.Alpha)
+		key := fmt.Sprintf("factors=%d iterations=%d regularization=%g regularization_exponent=%g alpha=%g",
+			o.Factors, o.Iterations, o.Regularization, o.RegularizationExponent, o.Alpha)
 		if r, ok := tried[key]; ok {
 			return r, nil
 		}
-		f, err := TrainALS(ctx, fit, o, nil)
-		if err != nil {
-			return alsRun{}, err
+		fs := make([]*Factors, len(folds))
+		for f, fd := range folds {
+			var err error
+			if fs[f], err = TrainALS(ctx, fd.fit, o, nil); err != nil {
+				return alsRun{}, err
+			}
 		}
-		m := Evaluate(fit, val, opts.K, BlendScorer(fit, f, nil, 1))
-		r := alsRun{o, f, m}
+		m := evaluate(func(f int, fd tuneFold) func(u int32, dst []float32) {
+			return BlendScorer(fd.fit, fs[f], nil, 1)
+		})
+		r := alsRun{o, fs, m}
 		tried[key] = r
 		res.Trials = append(res.Trials, Trial{Model: "als", Params: key, NDCG: m.NDCG, Prec: m.Precision})
 		return r, nil
@@ -203,18 +275,36 @@ func Tune(ctx context.Context, train *Interactions, als ALSOptions, ease EASEOpt
 		return TuneResult{}, fmt.Errorf("tune: %w", err)
 	}
 	type axis struct {
-		mults []float64
-		apply func(o *ALSOptions, base ALSOptions, m float64) bool // false: skip
+		values []float64
+		apply  func(o *ALSOptions, base ALSOptions, v float64) bool // false: skip
 	}
+	alpha := func(o *ALSOptions, b ALSOptions, m float64) bool {
+		o.Alpha = b.Alpha * float32(m)
+		return o.Alpha > 0
+	}
+	reg := func(o *ALSOptions, b ALSOptions, m float64) bool {
+		o.Regularization = b.Regularization * float32(m)
+		return true
+	}
+	// Scaling alpha and λ together moves along the valley where their
+	// ratio is right; it amounts to changing the weight of the unobserved
+	// cells against the observed ones (α₀ in Rendle et al. 2022).
+	both := func(o *ALSOptions, b ALSOptions, m float64) bool {
+		o.Alpha, o.Regularization = b.Alpha*float32(m), b.Regularization*float32(m)
+		return o.Alpha > 0
+	}
+	fine := []float64{1 / math.Sqrt2, math.Sqrt2}
+	coarse := []float64{0.25, 0.5, 2, 4}
 	axes := []axis{
-		{[]float64{0.25, 0.5, 2, 4, 8}, func(o *ALSOptions, b ALSOptions, m float64) bool {
-			o.Alpha = b.Alpha * float32(m)
-			return o.Alpha > 0
-		}},
-		{[]float64{0.1, 0.3, 3, 10}, func(o *ALSOptions, b ALSOptions, m float64) bool {
-			o.Regularization = b.Regularization * float32(m)
+		{coarse, both},
+		{coarse, reg},
+		{[]float64{0, 0.5, 1}, func(o *ALSOptions, b ALSOptions, v float64) bool {
+			o.RegularizationExponent = float32(v)
 			return true
 		}},
+		{fine, both},
+		{fine, reg},
+		{fine, alpha},
 		{[]float64{0.5, 2}, func(o *ALSOptions, b ALSOptions, m float64) bool {
 			o.Factors = int(math.Round(float64(b.Factors) * m))
 			return o.Factors >= 1
@@ -227,12 +317,12 @@ func Tune(ctx context.Context, train *Interactions, als ALSOptions, ease EASEOpt
 search:
 	for _, ax := range axes {
 		base := best.opts
-		for _, m := range ax.mults {
+		for _, v := range ax.values {
 			if len(tried) >= opts.Budget {
 				break search
 			}
 			o := base
-			if !ax.apply(&o, base, m) {
+			if !ax.apply(&o, base, v) {
 				continue
 			}
 			r, err := runALS(o)
@@ -251,20 +341,25 @@ search:
 		return res, nil
 	}
 	var (
-		bestII   *ItemItem
+		bestII   []*ItemItem // per fold
 		bestEASE Metrics
 	)
 	runEASE := func(lambda, rho float64) error {
 		o := ease
 		o.Lambda, o.DiagonalScale = lambda, rho
-		ii, err := TrainEASE(ctx, fit, o)
-		if err != nil {
-			return err
+		iis := make([]*ItemItem, len(folds))
+		for f, fd := range folds {
+			var err error
+			if iis[f], err = TrainEASE(ctx, fd.fit, o); err != nil {
+				return err
+			}
 		}
-		m := Evaluate(fit, val, opts.K, BlendScorer(fit, best.f, ii, 0))
+		m := evaluate(func(f int, fd tuneFold) func(u int32, dst []float32) {
+			return BlendScorer(fd.fit, best.f[f], iis[f], 0)
+		})
 		res.Trials = append(res.Trials, Trial{Model: "ease", Params: fmt.Sprintf("lambda=%g diagonal_scale=%g", lambda, rho), NDCG: m.NDCG, Prec: m.Precision})
 		if bestII == nil || m.NDCG > bestEASE.NDCG {
-			bestII, bestEASE, res.EASE = ii, m, o
+			bestII, bestEASE, res.EASE = iis, m, o
 		}
 		return nil
 	}
@@ -274,7 +369,7 @@ search:
 		}
 	}
 	center := res.EASE.Lambda
-	for _, m := range []float64{1 / math.Sqrt2, math.Sqrt2} {
+	for _, m := range fine {
 		if err := runEASE(center*m, ease.DiagonalScale); err != nil {
 			return TuneResult{}, fmt.Errorf("tune: %w", err)
 		}
@@ -288,12 +383,16 @@ search:
 		}
 	}
 	res.UseEASE = true
+	res.EASEValidationLambda = res.EASE.Lambda
+	res.EASE.Lambda *= float64(train.NNZ()) / fitNNZ
 
 	// 3. Blend.
 	bestBlend := Metrics{NDCG: math.Inf(-1)}
 	for step := range 11 {
 		w := float32(step) / 10
-		m := Evaluate(fit, val, opts.K, BlendScorer(fit, best.f, bestII, w))
+		m := evaluate(func(f int, fd tuneFold) func(u int32, dst []float32) {
+			return BlendScorer(fd.fit, best.f[f], bestII[f], w)
+		})
 		res.Trials = append(res.Trials, Trial{Model: "blend", Params: fmt.Sprintf("weight=%.1f", w), NDCG: m.NDCG, Prec: m.Precision})
 		if m.NDCG > bestBlend.NDCG {
 			bestBlend, res.Blend = m, w
