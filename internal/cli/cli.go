@@ -8,17 +8,36 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/polecam/polecam/internal/pipeline"
 )
 
 // Version is the code version recorded in snapshot manifests; set at link
 // time with -ldflags "-X github.com/polecam/polecam/internal/cli.Version=...".
+// Left at "dev", the VCS revision from the binary's build information is
+// recorded instead (see codeVersion).
 var Version = "dev"
+
+// ExitCode returns the process exit status for an error Run returned: 0
+// for nil, 2 when the quality gate kept a new version from being
+// published (so a scheduler can tell "trained, not better" from a
+// failure), 1 otherwise.
+func ExitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, pipeline.ErrGateRefused):
+		return 2
+	}
+	return 1
+}
 
 // env carries what every subcommand needs.
 type env struct {
@@ -52,7 +71,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Long:          "polecam trains implicit-feedback recommendation models from shop event logs,\nsnapshots them into a data directory, and serves top-N recommendations over gRPC.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       Version,
+		Version:       codeVersion(),
 	}
 	root.SetArgs(args)
 	root.SetOut(stdout)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/polecam/polecam/internal/pipeline"
 	"github.com/polecam/polecam/recommender"
-	"github.com/polecam/polecam/store"
 	"github.com/polecam/polecam/training"
 	"github.com/polecam/polecam/training/eventlog"
 )
@@ -198,7 +197,7 @@ func runEval(ctx context.Context, c evalConfig) (evalReport, error) {
 	opts := c.models
 	opts.Logger = c.logger
 	opts.Publish = false
-	opts.CodeVersion = Version
+	opts.CodeVersion = codeVersion()
 	if c.tune {
 		to := c.tuneOpts
 		to.K = c.k
@@ -227,57 +226,11 @@ func runEval(ctx context.Context, c evalConfig) (evalReport, error) {
 	}
 	r.Params = m.Params
 
-	metrics, fallback, err := evalServed(ctx, dataDir, m.Version, train, test, c.k)
+	ev, err := pipeline.EvaluateServed(ctx, dataDir, m.Version, test, c.k)
 	if err != nil {
 		return evalReport{}, fmt.Errorf("eval: %w", err)
 	}
-	r.Metrics, r.Fallback = metrics, fallback
+	r.Metrics, r.Fallback = ev.At(c.k), ev.Fallback
 	r.Seconds = time.Since(start).Seconds()
 	return r, nil
-}
-
-// evalServed opens the version as the server would and measures
-// Recommend for every user with test items.
-func evalServed(ctx context.Context, dataDir, version string, train, test *training.Interactions, k int) (training.Metrics, int, error) {
-	dir, err := store.OpenDir(dataDir)
-	if err != nil {
-		return training.Metrics{}, 0, err
-	}
-	snap, err := dir.Open(version, store.DefaultOpenOptions())
-	if err != nil {
-		return training.Metrics{}, 0, err
-	}
-	model, err := recommender.NewModel(snap)
-	if err != nil {
-		snap.Close()
-		return training.Metrics{}, 0, err
-	}
-	defer model.Close()
-
-	ev := training.NewEvaluator(k, train.NumItems())
-	recs := make([]int32, 0, k)
-	fallback := 0
-	for u := range test.NumUsers() {
-		want, _ := test.UserRow(int32(u))
-		if len(want) == 0 {
-			continue
-		}
-		res, err := model.Recommend(ctx, recommender.RecommendRequest{UserID: test.Users[u], N: k})
-		if err != nil {
-			return training.Metrics{}, 0, fmt.Errorf("recommend for user %q: %w", test.Users[u], err)
-		}
-		if res.Fallback {
-			fallback++
-		}
-		recs = recs[:0]
-		for _, it := range res.Items {
-			i, ok := train.ItemIndex(it.ID)
-			if !ok {
-				return training.Metrics{}, 0, fmt.Errorf("recommend for user %q: unknown item %q", test.Users[u], it.ID)
-			}
-			recs = append(recs, i)
-		}
-		ev.Add(recs, want)
-	}
-	return ev.Metrics(), fallback, nil
 }

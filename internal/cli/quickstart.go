@@ -47,7 +47,7 @@ func newQuickstartCmd(e *env) *cobra.Command {
 					}
 				}
 				t := pipeline.DefaultOptions()
-				t.DataDir, t.Events, t.Logger, t.CodeVersion = o.DataDir, []string{sample}, log, Version
+				t.DataDir, t.Events, t.Logger, t.CodeVersion = o.DataDir, []string{sample}, log, codeVersion()
 				if _, err := pipeline.Train(cmd.Context(), t); err != nil {
 					return fmt.Errorf("quickstart: %w", err)
 				}

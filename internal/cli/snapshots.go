@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -36,7 +38,7 @@ func newSnapshotsCmd(e *env) *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "STATE\tVERSION\tCREATED\tUSERS\tITEMS\tINTERACTIONS\tWINDOW\tSIZE")
+			fmt.Fprintln(tw, "STATE\tVERSION\tCREATED\tUSERS\tITEMS\tINTERACTIONS\tWINDOW\tHOLDOUT NDCG\tCODE\tSIZE")
 			for _, v := range vs {
 				mark := ""
 				switch {
@@ -46,9 +48,9 @@ func newSnapshotsCmd(e *env) *cobra.Command {
 					mark = "PREVIOUS"
 				}
 				m := v.Manifest
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", mark, v.Version,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", mark, v.Version,
 					m.CreatedAt.UTC().Format(time.RFC3339), m.Counts.Users, m.Counts.Items, m.Counts.Interactions,
-					window(m.Window), humanize.IBytes(uint64(v.SizeBytes)))
+					window(m.Window), ndcg(m.Metrics), shortCode(m.CodeVersion), humanize.IBytes(uint64(v.SizeBytes)))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -68,4 +70,36 @@ func window(w store.Window) string {
 		return "-"
 	}
 	return w.From.UTC().Format("2006-01-02") + ".." + w.To.UTC().Format("2006-01-02")
+}
+
+// ndcg returns the holdout NDCG the quality gate recorded, as "0.2394@10",
+// or "-" for a version trained without the gate.
+func ndcg(metrics map[string]float64) string {
+	names := make([]string, 0, 1)
+	for k := range metrics {
+		if strings.HasPrefix(k, "ndcg@") {
+			names = append(names, k)
+		}
+	}
+	if len(names) == 0 {
+		return "-"
+	}
+	slices.Sort(names)
+	return fmt.Sprintf("%.4f@%s", metrics[names[0]], strings.TrimPrefix(names[0], "ndcg@"))
+}
+
+// shortCode abbreviates a VCS revision to 12 characters, keeping a
+// "+modified" suffix.
+func shortCode(v string) string {
+	if v == "" {
+		return "-"
+	}
+	rev, mod, _ := strings.Cut(v, "+")
+	if len(rev) == 40 {
+		rev = rev[:12]
+	}
+	if mod != "" {
+		rev += "+" + mod
+	}
+	return rev
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -18,10 +19,11 @@ const defaultDataDir = "polecam-data"
 func newTrainCmd(e *env) *cobra.Command {
 	o := pipeline.DefaultOptions()
 	var (
-		weights   string
-		columns   string
-		noPublish bool
-		fallback  string
+		weights     string
+		columns     string
+		noPublish   bool
+		fallback    string
+		holdoutDays float64
 	)
 	cmd := &cobra.Command{
 		Use:   "train --data-dir DIR --events FILE [--events FILE...]",
@@ -30,7 +32,20 @@ func newTrainCmd(e *env) *cobra.Command {
 			"access logs; plain, gzip or zstd; globs allowed),\n" +
 			"trains the iALS, co-occurrence and popularity models, writes them as one new\n" +
 			"immutable snapshot version under DIR and publishes it. A run that fails leaves\n" +
-			"the published version untouched and exits non-zero.",
+			"the published version untouched and exits non-zero.\n\n" +
+			"Quality gate: train first holds out the interactions first made in the last\n" +
+			"--holdout-days of the log (the last 5 % of its span when that is more than\n" +
+			"half of it; a random 20 % of each user's items when the events span no time),\n" +
+			"trains on the rest and measures that model on the holdout through the serving\n" +
+			"path, then measures the published version on the same holdout and trains again\n" +
+			"on all events. The new version is published only if its --gate-metric is at\n" +
+			"least (1 - --gate-tolerance) times the published version's and no figure is\n" +
+			"below its --min-* floor. Otherwise it is written unpublished, the reasons are\n" +
+			"printed and train exits with status 2; --force publishes it anyway. The\n" +
+			"published version is not measured when it was trained on events inside the\n" +
+			"holdout (a rerun on the same logs): the figures its manifest recorded are\n" +
+			"compared instead, or only the floors apply when it recorded none. The holdout\n" +
+			"metrics are recorded in the manifest (polecam inspect).",
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Events = append(o.Events, args...)
@@ -55,7 +70,8 @@ func newTrainCmd(e *env) *cobra.Command {
 				}
 			}
 			o.Publish = !noPublish
-			o.CodeVersion = Version
+			o.Gate.Holdout = time.Duration(holdoutDays * float64(24*time.Hour))
+			o.CodeVersion = codeVersion()
 			log, err := e.logger()
 			if err != nil {
 				return err
@@ -71,6 +87,14 @@ func newTrainCmd(e *env) *cobra.Command {
 			o.Summary = func(s pipeline.Summary) { printSummary(e.stdout, s) }
 			m, err := pipeline.Train(cmd.Context(), o)
 			finish()
+			var gateErr *pipeline.GateError
+			if errors.As(err, &gateErr) {
+				fmt.Fprintf(e.stdout, "snapshot %s written, NOT published: %s is still published\n", m.Version, gateErr.Published)
+				for _, r := range gateErr.Reasons {
+					fmt.Fprintf(e.stdout, "  %s\n", r)
+				}
+				fmt.Fprintln(e.stdout, "  (polecam publish --data-dir DIR VERSION, or train --force, publishes it anyway)")
+			}
 			if err != nil {
 				return err
 			}
@@ -107,7 +131,21 @@ func newTrainCmd(e *env) *cobra.Command {
 	f.Int64Var(&o.ALS.Seed, "seed", o.ALS.Seed, "random seed")
 	f.IntVar(&o.ALS.Workers, "workers", o.ALS.Workers, "worker goroutines")
 	f.IntVar(&o.CoOccurrence.TopK, "neighbors", o.CoOccurrence.TopK, "co-occurrence neighbours kept per item")
+	f.Float64Var(&o.EASE.Lambda, "ease-lambda", o.EASE.Lambda, "EASE ridge penalty")
+	f.IntVar(&o.EASE.MaxItems, "ease-max-items", o.EASE.MaxItems, "largest catalogue the EASE item-item model is trained for")
+	f.Float32Var(&o.Blend, "blend", o.Blend, "weight of the factor scores against EASE (1: factors only)")
 	f.BoolVar(&noPublish, "no-publish", false, "write the version but do not publish it")
+	f.BoolVar(&o.Gate.Disabled, "no-gate", false, "skip the holdout and the quality gate: train once, on all events")
+	f.Float64Var(&holdoutDays, "holdout-days", o.Gate.Holdout.Hours()/24, "quality gate: hold out the interactions first made in the last N days (0: the last 5 % of the log's span)")
+	f.StringVar(&o.Gate.Metric, "gate-metric", o.Gate.Metric, "quality gate: metric compared with the published version's: ndcg, recall, precision or map")
+	f.IntVar(&o.Gate.K, "gate-k", o.Gate.K, fmt.Sprintf("quality gate: recommendations per user measured, 1 to %d", pipeline.CurveK))
+	f.Float64Var(&o.Gate.Tolerance, "gate-tolerance", o.Gate.Tolerance, "quality gate: publish when the metric is at least (1 - tolerance) times the published version's")
+	f.Float64Var(&o.Gate.MinNDCG, "min-ndcg", 0, "quality gate: refuse a version whose holdout ndcg@k is below this")
+	f.Float64Var(&o.Gate.MinRecall, "min-recall", 0, "quality gate: refuse a version whose holdout recall@k is below this")
+	f.Float64Var(&o.Gate.MinPrecision, "min-precision", 0, "quality gate: refuse a version whose holdout precision@k is below this")
+	f.Float64Var(&o.Gate.MinMAP, "min-map", 0, "quality gate: refuse a version whose holdout map@k is below this")
+	f.BoolVar(&o.Gate.Force, "force", false, "publish even when the quality gate refuses the new version")
+	f.StringVar(&o.Report, "report", "", "write a training report (report.json and PNG plots) into this directory")
 	return cmd
 }
 
@@ -171,9 +209,45 @@ func printSummary(w io.Writer, s pipeline.Summary) {
 		fmt.Fprintf(w, "catalogue: %d items, %d bad rows, %d in the model, %d model items without a row\n",
 			c.Items, c.Bad, c.InModel, c.Missing)
 	}
+	if g := s.Gate; g != nil {
+		printGate(w, g)
+	}
 	parts := make([]string, 0, len(s.Stages))
 	for _, st := range s.Stages {
 		parts = append(parts, fmt.Sprintf("%s %v", st.Name, st.Elapsed.Round(time.Millisecond)))
 	}
 	fmt.Fprintf(w, "time: %s\n", strings.Join(parts, ", "))
+}
+
+// printGate writes what the quality gate measured and decided.
+func printGate(w io.Writer, g *pipeline.GateResult) {
+	h := g.Holdout
+	switch h.Kind {
+	case pipeline.HoldoutTime:
+		fmt.Fprintf(w, "holdout: the last %s (from %s): %d users, %d interactions; trained on %d\n",
+			h.Span, h.Cutoff.UTC().Format(time.RFC3339), h.TestUsers, h.TestInteractions, h.TrainInteractions)
+	default:
+		fmt.Fprintf(w, "holdout: %s, %.0f %% of each user's items (%s): %d users, %d interactions; trained on %d\n",
+			h.Kind, 100*h.Ratio, h.Reason, h.TestUsers, h.TestInteractions, h.TrainInteractions)
+	}
+	fmt.Fprintf(w, "new:       ndcg@%d %.4f  recall@%d %.4f  precision@%d %.4f  map %.4f  coverage %.4f\n",
+		g.K, g.New.NDCG, g.K, g.New.Recall, g.K, g.New.Precision, g.New.MAP, g.New.Coverage)
+	if p := g.Published; p != nil {
+		how := g.PublishedVersion
+		if g.PublishedRecorded {
+			how += ", as recorded in its manifest: it was trained on events inside this holdout"
+		}
+		fmt.Fprintf(w, "published: ndcg@%d %.4f  recall@%d %.4f  precision@%d %.4f  map %.4f  coverage %.4f  (%s)\n",
+			g.K, p.NDCG, g.K, p.Recall, g.K, p.Precision, p.MAP, p.Coverage, how)
+	} else {
+		fmt.Fprintf(w, "published: not compared: %s\n", g.Skipped)
+	}
+	switch {
+	case g.Pass:
+		fmt.Fprintf(w, "quality gate: passed (%s@%d, tolerance %g %%)\n", g.Metric, g.K, 100*g.Tolerance)
+	case g.Forced:
+		fmt.Fprintf(w, "quality gate: refused, publishing anyway (--force): %s\n", strings.Join(g.Reasons, "; "))
+	default:
+		fmt.Fprintf(w, "quality gate: refused: %s\n", strings.Join(g.Reasons, "; "))
+	}
 }

@@ -284,14 +284,16 @@ type Summary struct {
 	FilteredUsers, FilteredItems int
 	Catalog                      *CatalogStats // nil without a catalogue
 	Stages                       []Stage
+	// Gate is what the quality gate measured and decided; nil without it.
+	Gate *GateResult
 }
 
-func summarize(m store.Manifest, in IngestStats, x *training.Interactions, cs *CatalogStats, forgotten int64, stages []Stage) Summary {
+func summarize(m store.Manifest, in IngestStats, x *training.Interactions, cs *CatalogStats, forgotten int64, stages []Stage, gate *GateResult) Summary {
 	return Summary{
 		Version: m.Version, Files: len(in.Log.Files), Lines: in.Log.Lines, Events: in.Log.Events,
 		BadLines: in.Log.Bad, Dropped: in.Log.Dropped, Duplicates: in.Duplicates, Forgotten: forgotten,
 		Users: x.NumUsers(), Items: x.NumItems(), Interactions: x.NNZ(),
 		FilteredUsers: in.FilteredUsers, FilteredItems: in.FilteredItems,
-		Catalog: cs, Stages: stages,
+		Catalog: cs, Stages: stages, Gate: gate,
 	}
 }

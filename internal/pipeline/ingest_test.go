@@ -177,7 +177,7 @@ func TestTrainCatalogAndSummary(t *testing.T) {
 		t.Errorf("manifest params %s, want the ingest options", m.Params)
 	}
 	if sum.Version != m.Version || sum.Events != 8000 || sum.Lines != 8000 || sum.Users != int(m.Counts.Users) ||
-		sum.Items != int(m.Counts.Items) || len(sum.Stages) != 4 {
+		sum.Items != int(m.Counts.Items) || len(sum.Stages) != 5 {
 		t.Errorf("summary %+v does not match manifest counts %+v", sum, m.Counts)
 	}
 	if sum.Catalog == nil || sum.Catalog.Items != 6 || sum.Catalog.InModel != 5 || sum.Catalog.Missing != int64(sum.Items-5) {

@@ -57,8 +57,14 @@ type Options struct {
 	// rescoring them exactly: 3-4 times less memory traffic per request.
 	// On by default, whatever the catalogue size.
 	Int8 bool
-	// Publish makes the new version the published one once it is complete.
+	// Publish makes the new version the published one once it is complete
+	// and the quality gate lets it through.
 	Publish bool
+	// Gate configures the quality gate (see GateOptions).
+	Gate GateOptions
+	// Report, if set, is a directory the training report is written into
+	// (see WriteReport); it needs the gate.
+	Report string
 	// CodeVersion is recorded in the manifest.
 	CodeVersion string
 	// Logger receives progress messages.
@@ -76,6 +82,7 @@ func DefaultOptions() Options {
 		Blend:        DefaultBlend,
 		Int8:         true,
 		Publish:      true,
+		Gate:         DefaultGateOptions(),
 		CodeVersion:  "dev",
 		Logger:       slog.Default(),
 	}
@@ -97,6 +104,12 @@ func (o Options) Validate() error {
 	}
 	if err := o.Ingest.Validate(); err != nil {
 		return fmt.Errorf("ingest options: %w", err)
+	}
+	if err := o.Gate.Validate(); err != nil {
+		return fmt.Errorf("gate options: %w", err)
+	}
+	if o.Report != "" && o.Gate.Disabled {
+		return errors.New("a training report needs the quality gate")
 	}
 	return o.validateModels()
 }
@@ -154,9 +167,17 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 		"filtered_users", in.FilteredUsers, "filtered_items", in.FilteredItems,
 		"users", x.NumUsers(), "items", x.NumItems(), "interactions", x.NNZ(),
 		"elapsed", time.Since(start).Round(time.Millisecond))
+	var gate *GateResult
+	gateStart := time.Now()
+	if !opts.Gate.Disabled {
+		if gate, err = runGate(ctx, opts, x, in, forgotten); err != nil {
+			return store.Manifest{}, fmt.Errorf("train: quality gate: %w", err)
+		}
+	}
+	gateTime := time.Since(gateStart)
 	modelStart := time.Now()
 
-	models, err := trainModels(ctx, x, opts)
+	models, err := trainModels(ctx, x, gate.capture(opts))
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train: %w", err)
 	}
@@ -182,6 +203,7 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 		},
 		Window:  store.Window{From: stats.First, To: stats.Last},
 		Sources: sources,
+		Metrics: gate.metrics(),
 	}
 	modelTime := time.Since(modelStart)
 	catalogFile, catalogStats := catalogAux(ctx, opts, x, log)
@@ -191,7 +213,11 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 		return store.Manifest{}, fmt.Errorf("train: %w", err)
 	}
 	log.Info("wrote snapshot", "version", m.Version, "elapsed", time.Since(start).Round(time.Millisecond))
-	if opts.Publish {
+	gateErr := gate.check(opts, m.Version, log)
+	if err := writeReport(opts, m, gate); err != nil {
+		return store.Manifest{}, fmt.Errorf("train: %w", err)
+	}
+	if opts.Publish && gateErr == nil {
 		dir, err := store.OpenDir(opts.DataDir)
 		if err != nil {
 			return store.Manifest{}, fmt.Errorf("train: %w", err)
@@ -202,11 +228,14 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 		log.Info("published snapshot", "version", m.Version)
 	}
 	if opts.Summary != nil {
-		opts.Summary(summarize(m, in, x, catalogStats, skippedForgotten, []Stage{
-			{"read", in.Read}, {"filter", in.Filter}, {"models", modelTime}, {"write", time.Since(writeStart)},
-		}))
+		stages := []Stage{{"read", in.Read}, {"filter", in.Filter}}
+		if gate != nil {
+			stages = append(stages, Stage{"gate", gateTime})
+		}
+		opts.Summary(summarize(m, in, x, catalogStats, skippedForgotten, append(stages,
+			Stage{"models", modelTime}, Stage{"write", time.Since(writeStart)}), gate))
 	}
-	return m, nil
+	return m, gateErr
 }
 
 // write stores the trained models as a new complete (unpublished) version.
