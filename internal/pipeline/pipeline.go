@@ -57,6 +57,9 @@ type Options struct {
 	// rescoring them exactly: 3-4 times less memory traffic per request.
 	// On by default, whatever the catalogue size.
 	Int8 bool
+	// ANN says when to also store an HNSW index over the item factors
+	// (recommender.ANNIndexFile) that the server answers Recommend from.
+	ANN ANNOptions
 	// Publish makes the new version the published one once it is complete
 	// and the quality gate lets it through.
 	Publish bool
@@ -81,6 +84,7 @@ func DefaultOptions() Options {
 		EASE:         training.DefaultEASEOptions(),
 		Blend:        DefaultBlend,
 		Int8:         true,
+		ANN:          DefaultANNOptions(),
 		Publish:      true,
 		Gate:         DefaultGateOptions(),
 		CodeVersion:  "dev",
@@ -104,6 +108,9 @@ func (o Options) Validate() error {
 	}
 	if err := o.Ingest.Validate(); err != nil {
 		return fmt.Errorf("ingest options: %w", err)
+	}
+	if err := o.ANN.Validate(); err != nil {
+		return fmt.Errorf("ann options: %w", err)
 	}
 	if err := o.Gate.Validate(); err != nil {
 		return fmt.Errorf("gate options: %w", err)
@@ -208,7 +215,7 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 	modelTime := time.Since(modelStart)
 	catalogFile, catalogStats := catalogAux(ctx, opts, x, log)
 	writeStart := time.Now()
-	m, err = write(ctx, opts.DataDir, x, models, m, append(catalogFile, int8Aux(opts, x, models.factors)...)...)
+	m, err = write(ctx, opts.DataDir, x, models, m, append(append(catalogFile, int8Aux(opts, x, models.factors)...), annAux(ctx, opts, x, models.factors)...)...)
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train: %w", err)
 	}

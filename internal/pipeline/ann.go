@@ -1,0 +1,73 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/polecam/polecam/recommender"
+	"github.com/polecam/polecam/recommender/ann"
+	"github.com/polecam/polecam/store"
+	"github.com/polecam/polecam/training"
+)
+
+// DefaultANNMinItems is DefaultANNOptions' MinItems. Below it an exact
+// scan of the item vectors (int8 shortlist, rescored) answers within the
+// latency budget and is exact; from about 200k items on a scan costs a
+// millisecond or more per request and the index pays (see
+// benchmarks/kernel.md and benchmarks/ann.md).
+const DefaultANNMinItems = 200_000
+
+// ANNOptions say when the pipeline builds an HNSW index over the item
+// factors, stored in the snapshot as recommender.ANNIndexFile, and how.
+type ANNOptions struct {
+	// MinItems is the smallest catalogue that gets an index. 0 never
+	// builds one; 1 builds one for every catalogue.
+	MinItems int
+	// Index configures the graph; Index.Workers 0 uses every core. The
+	// 1M-item build takes about 75 s on 2 cores at the defaults.
+	Index ann.Options
+}
+
+// DefaultANNOptions returns an index for catalogues of at least
+// DefaultANNMinItems items, with ann.DefaultOptions.
+func DefaultANNOptions() ANNOptions {
+	return ANNOptions{MinItems: DefaultANNMinItems, Index: ann.DefaultOptions()}
+}
+
+// Validate reports whether the options can be used.
+func (o ANNOptions) Validate() error {
+	if o.MinItems < 0 {
+		return fmt.Errorf("ann min items must be at least 0, got %d", o.MinItems)
+	}
+	if o.MinItems == 0 {
+		return nil
+	}
+	return o.Index.Validate()
+}
+
+// builds reports whether a catalogue of items items gets an index.
+func (o ANNOptions) builds(items int) bool {
+	return o.MinItems > 0 && items >= o.MinItems
+}
+
+// annAux returns the auxiliary file holding the ANN index over the item
+// factors (recommender.ANNIndexFile) when the catalogue has at least
+// opts.ANN.MinItems items. The index is built when the snapshot is
+// written, honouring ctx; it costs about 4*(2M+2) bytes per item (137 MB
+// for 1M items at M 16).
+func annAux(ctx context.Context, opts Options, x *training.Interactions, f *training.Factors) []auxFile {
+	if !opts.ANN.builds(x.NumItems()) {
+		return nil
+	}
+	items := store.Matrix{Rows: x.NumItems(), Dims: f.Dims, Stride: f.Dims, Data: f.Item}
+	return []auxFile{{name: recommender.ANNIndexFile, write: func(w io.Writer) error {
+		start := time.Now()
+		if err := recommender.WriteANNIndex(ctx, w, items, opts.ANN.Index); err != nil {
+			return err
+		}
+		opts.Logger.Info("built ann index", "items", items.Rows, "elapsed", time.Since(start).Round(time.Millisecond))
+		return nil
+	}}}
+}
