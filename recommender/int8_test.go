@@ -9,6 +9,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/polecam/polecam/recommender/ann"
 	"github.com/polecam/polecam/recommender/dot"
 )
 
@@ -146,6 +147,9 @@ func TestModelOptionsValidate(t *testing.T) {
 		{"no workers", func(o *ModelOptions) { o.Workers = 0 }, false},
 		{"too many workers", func(o *ModelOptions) { o.Workers = maxWorkers + 1 }, false},
 		{"zero threshold", func(o *ModelOptions) { o.ParallelMinItems = 0 }, false},
+		{"ann ef set", func(o *ModelOptions) { o.ANNEf = 64 }, true},
+		{"negative ann ef", func(o *ModelOptions) { o.ANNEf = -1 }, false},
+		{"ann ef too large", func(o *ModelOptions) { o.ANNEf = ann.MaxEf + 1 }, false},
 	}
 	for _, tt := range tests {
 		o := DefaultModelOptions()
