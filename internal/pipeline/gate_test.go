@@ -68,6 +68,10 @@ func copyBefore(t *testing.T, src, dst string, cutoff time.Time) {
 func gateOptions(t *testing.T, dataDir string, events ...string) Options {
 	o := options(t, dataDir, events...)
 	o.ALS.Factors, o.ALS.Iterations = 16, 4
+	// Pinned so that the cases do not move with the tuned defaults: with
+	// 30 holdout users "equal recipe" is within the 2 % tolerance for
+	// these values but not for every recipe.
+	o.ALS.Regularization, o.ALS.RegularizationExponent, o.ALS.Alpha = 100, 0, 16
 	o.Blend = 1
 	return o
 }
