@@ -33,7 +33,11 @@
 //
 // whose dense part YᵀY is computed once per half-iteration (gonum BLAS
 // Ssyrk), so a user costs O(k²) plus O(k) per interaction; items are solved
-// symmetrically. λ is not scaled by the number of interactions.
+// symmetrically. By default λ is the same for every row; with
+// ALSOptions.RegularizationExponent ν > 0 row r gets λ·(W_r/W̄)^ν, W_r its
+// total confidence mass (Rendle, Krichene, Zhang & Koren, "Revisiting the
+// Performance of iALS on Item Recommendation Benchmarks", RecSys 2022), so
+// heavy users and popular items are shrunk more.
 //
 // By default each system is solved approximately, with a few steps of
 // conjugate gradient warm-started from the previous iteration's vector and
@@ -71,5 +75,6 @@
 // Gram matrix, for catalogues up to EASEOptions.MaxItems; a user's scores
 // are the sum of the rows of the items they used. Blend mixes factor and
 // item-item scores as the server does, and Tune chooses iALS, EASE and
-// blend parameters on a validation split carved from the training data.
+// blend parameters on validation splits carved from the training data
+// (never the test data), averaging NDCG@k over TuneOptions.Folds of them.
 package training
