@@ -70,7 +70,7 @@ func newBenchFixtureCmd(e *env) *cobra.Command {
 	f.StringVar(&o.Export, "export", "", "also write items.npy, users.npy and fixture.json into this directory")
 	f.BoolVar(&o.NoPublish, "no-publish", false, "commit the version without publishing it")
 	f.BoolVar(&o.Int8, "int8", o.Int8, "also write int8-quantised item vectors for the shortlist scan")
-	f.BoolVar(&o.ANN, "ann", o.ANN, "also build the HNSW index the server answers Recommend from (about 75 s at 1M items)")
+	f.BoolVar(&o.ANN, "ann", o.ANN, "also build the HNSW index the server answers Recommend from (about 100 s at 1M items)")
 	return cmd
 }
 

@@ -26,7 +26,7 @@ type ANNOptions struct {
 	// builds one; 1 builds one for every catalogue.
 	MinItems int
 	// Index configures the graph; Index.Workers 0 uses every core. The
-	// 1M-item build takes about 75 s on 2 cores at the defaults.
+	// 1M-item build takes about 100 s on 2 cores at the defaults.
 	Index ann.Options
 }
 

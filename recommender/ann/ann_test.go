@@ -264,6 +264,8 @@ func TestBuildRejects(t *testing.T) {
 		{"M too small", data, 3, 2, 2, withOpt(func(o *Options) { o.M = 1 })},
 		{"M too large", data, 3, 2, 2, withOpt(func(o *Options) { o.M = MaxM + 1 })},
 		{"zero EfConstruction", data, 3, 2, 2, withOpt(func(o *Options) { o.EfConstruction = 0 })},
+		{"negative EfConstruction0", data, 3, 2, 2, withOpt(func(o *Options) { o.EfConstruction0 = -1 })},
+		{"EfConstruction0 too large", data, 3, 2, 2, withOpt(func(o *Options) { o.EfConstruction0 = MaxEf + 1 })},
 		{"zero EfSearch", data, 3, 2, 2, withOpt(func(o *Options) { o.EfSearch = 0 })},
 		{"negative workers", data, 3, 2, 2, withOpt(func(o *Options) { o.Workers = -1 })},
 		{"negative rows", data, -1, 2, 2, good},

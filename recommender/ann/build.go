@@ -54,7 +54,11 @@ func Build(ctx context.Context, data []float32, rows, dims, stride int, opts Opt
 	if workers == 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	b := &builder{ix: ix, efc: opts.EfConstruction, order: order}
+	efc0 := opts.EfConstruction0
+	if efc0 == 0 {
+		efc0 = opts.EfConstruction
+	}
+	b := &builder{ix: ix, efc: opts.EfConstruction, efc0: efc0, order: order}
 	b.next.Store(1)
 	var wg sync.WaitGroup
 	for range workers {
@@ -132,7 +136,8 @@ func isZero(v []float32) bool {
 // builder is the state the insert workers share.
 type builder struct {
 	ix    *Index
-	efc   int
+	efc   int // candidate-list size on the upper layers
+	efc0  int // and on layer 0
 	order []uint32
 	next  atomic.Int64 // the next position in order to insert
 
@@ -177,7 +182,11 @@ func (b *builder) insert(id uint32, s *Scratch) {
 		cur = ix.greedy(q, cur, l, true, s)
 	}
 	for l := min(level, top); l >= 0; l-- {
-		ix.searchLayer(q, cur, b.efc, l, nil, true, s)
+		efc := b.efc
+		if l == 0 {
+			efc = b.efc0
+		}
+		ix.searchLayer(q, cur, efc, l, nil, true, s)
 		s.sorted = s.res.drainSorted(s.sorted)
 		found := s.sorted
 		if len(found) == 0 {
