@@ -39,13 +39,18 @@ func withANN(f *fakeSnapshot, b []byte) *fakeSnapshot {
 	return f
 }
 
-// annData is the test catalogue of this file: clustered, 20k x 32, and
+// annData is the test catalogue of this file: clustered, 20k x 32 (8k
+// under the race detector), and
 // its index, built once (about a second; longer under the race detector).
 // Tests must not modify either.
 func annData(t testing.TB) (*modelData, []byte) {
 	t.Helper()
 	annOnce.Do(func() {
-		annD = clusteredData(20_000, 32)
+		items := 20_000
+		if raceEnabled {
+			items = 8_000 // the build is the slow part under the race detector
+		}
+		annD = clusteredData(items, 32)
 		annIdx = annFile(t, annD)
 	})
 	if annIdx == nil {
