@@ -1,10 +1,5 @@
 package recommender
 
-import (
-	"context"
-	"fmt"
-)
-
 // Forgotten is the set of users who asked to be forgotten (a tombstone
 // list). Has must be safe for concurrent use; the set must not change once
 // handed to SetForgotten — install a new one instead.
@@ -32,26 +27,4 @@ func (r *Recommender) SetForgotten(f Forgotten) {
 func (r *Recommender) isForgotten(user string) bool {
 	s := r.forgotten.Load()
 	return s != nil && user != "" && s.f.Has(user)
-}
-
-// recommendAnonymous is recommend for a user who must be treated as
-// unknown: it validates req like recommend and answers from popularity,
-// honouring req.Exclude. The caller holds a reference.
-func (m *Model) recommendAnonymous(ctx context.Context, req RecommendRequest) (Result, error) {
-	if req.UserID == "" {
-		return Result{}, fmt.Errorf("%w: user_id is required", ErrInvalidArgument)
-	}
-	if err := validateN(req.N); err != nil {
-		return Result{}, err
-	}
-	if err := ctx.Err(); err != nil {
-		return Result{}, err
-	}
-	sc := m.getScratch()
-	defer m.putScratch(sc)
-	if err := m.block(sc, req.Exclude); err != nil {
-		return Result{}, err
-	}
-	m.fillPopular(sc, req.N)
-	return m.result(sc, true)
 }

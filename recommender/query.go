@@ -86,7 +86,7 @@ func (m *Model) RecommendInto(ctx context.Context, req RecommendRequest, dst []S
 		return Result{}, m.errClosed()
 	}
 	defer m.release()
-	return m.recommendInto(ctx, req, dst)
+	return m.recommendInto(ctx, req, dst, false)
 }
 
 // SimilarItems returns the req.N items most related to req.ItemID: its
@@ -115,11 +115,13 @@ func validateN(n int) error {
 
 // recommend is Recommend for a caller holding a reference.
 func (m *Model) recommend(ctx context.Context, req RecommendRequest) (Result, error) {
-	return m.recommendInto(ctx, req, nil)
+	return m.recommendInto(ctx, req, nil, false)
 }
 
-// recommendInto is RecommendInto for a caller holding a reference.
-func (m *Model) recommendInto(ctx context.Context, req RecommendRequest, dst []ScoredItem) (Result, error) {
+// recommendInto is RecommendInto for a caller holding a reference. An
+// anonymous request is answered as for a user the model does not know,
+// without reading the user's vector or history (see SetForgotten).
+func (m *Model) recommendInto(ctx context.Context, req RecommendRequest, dst []ScoredItem, anonymous bool) (Result, error) {
 	if req.UserID == "" {
 		return Result{}, fmt.Errorf("%w: user_id is required", ErrInvalidArgument)
 	}
@@ -129,9 +131,15 @@ func (m *Model) recommendInto(ctx context.Context, req RecommendRequest, dst []S
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	u, known, err := m.snap.UserIndex(req.UserID)
-	if err != nil {
-		return Result{}, fmt.Errorf("look up user %q: %w", req.UserID, err)
+	var (
+		u     int32
+		known bool
+		err   error
+	)
+	if !anonymous {
+		if u, known, err = m.snap.UserIndex(req.UserID); err != nil {
+			return Result{}, fmt.Errorf("look up user %q: %w", req.UserID, err)
+		}
 	}
 	if known && (u < 0 || int(u) >= m.users.Rows) {
 		return Result{}, fmt.Errorf("look up user %q: index %d outside the %d user factor rows", req.UserID, u, m.users.Rows)

@@ -132,10 +132,7 @@ func (r *Recommender) Recommend(ctx context.Context, req RecommendRequest) (Resu
 		return Result{}, err
 	}
 	defer m.release()
-	if r.isForgotten(req.UserID) {
-		return m.recommendAnonymous(ctx, req)
-	}
-	return m.recommend(ctx, req)
+	return m.recommendInto(ctx, req, nil, r.isForgotten(req.UserID))
 }
 
 // RecommendInto is Recommend with the result items appended to dst[:0]
@@ -146,12 +143,7 @@ func (r *Recommender) RecommendInto(ctx context.Context, req RecommendRequest, d
 		return Result{}, err
 	}
 	defer m.release()
-	if r.isForgotten(req.UserID) {
-		res, err := m.recommendAnonymous(ctx, req)
-		res.Items = append(dst[:0], res.Items...)
-		return res, err
-	}
-	return m.recommendInto(ctx, req, dst)
+	return m.recommendInto(ctx, req, dst, r.isForgotten(req.UserID))
 }
 
 // SimilarItems answers req from the current model. See Model.SimilarItems.
