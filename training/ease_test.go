@@ -99,6 +99,20 @@ func TestTune(t *testing.T) {
 	if r.Validation.NDCG != best {
 		t.Errorf("Tune chose validation ndcg %v, best trial %v", r.Validation.NDCG, best)
 	}
+	// The fitting parts are sparser than train, so the chosen λ is scaled
+	// up by W̄(train)/W̄(fitting parts).
+	logFit := 0.0
+	for f := range opts.Folds {
+		fit, _, err := SplitStratifiedItem(x, opts.ValidationRatio, opts.Seed+int64(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		logFit += math.Log(meanRowWeight(fit, r.ALS.Alpha)) / float64(opts.Folds)
+	}
+	want := float64(r.ALSValidationRegularization) * meanRowWeight(x, r.ALS.Alpha) / math.Exp(logFit)
+	if got := float64(r.ALS.Regularization); !(got > float64(r.ALSValidationRegularization)) || math.Abs(got-want) > 1e-4*want {
+		t.Errorf("Tune scaled λ %v to %v, want %v (> the validation λ)", r.ALSValidationRegularization, got, want)
+	}
 	if err := (TuneOptions{Budget: 0, ValidationRatio: 0.2, K: 10}).Validate(); err == nil {
 		t.Error("Validate(budget 0) = nil, want an error")
 	}

@@ -135,6 +135,7 @@ func newEvalCmd(e *env) *cobra.Command {
 	f.BoolVar(&c.tune, "tune", false, "choose the parameters on a validation split carved from the training part")
 	f.IntVar(&c.tuneOpts.Budget, "budget", c.tuneOpts.Budget, "with --tune: number of iALS configurations to train")
 	f.IntVar(&c.tuneOpts.Folds, "folds", c.tuneOpts.Folds, "with --tune: number of validation splits averaged")
+	f.Float64Var(&c.tuneOpts.ValidationRatio, "validation-ratio", c.tuneOpts.ValidationRatio, "with --tune: share of each item's training interactions held out for validation")
 	f.IntVar(&c.models.ALS.Factors, "factors", c.models.ALS.Factors, "number of latent factors")
 	f.IntVar(&c.models.ALS.Iterations, "iterations", c.models.ALS.Iterations, "number of ALS iterations")
 	f.Float32Var(&c.models.ALS.Regularization, "regularization", c.models.ALS.Regularization, "ALS L2 regularisation")

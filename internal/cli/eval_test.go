@@ -55,12 +55,12 @@ func TestEvalMovieLens100K(t *testing.T) {
 	if r["users"].(float64) != 943 || r["items"].(float64) != 1682 {
 		t.Errorf("users %v, items %v; want 943 and 1682", r["users"], r["items"])
 	}
-	// Every published row of the Recommenders table on this protocol
-	// (best: BiVAE, nDCG@10 0.4751, P@10 0.4118) must be beaten. The
-	// issue's target (0.49 and 0.425 as a 5-seed mean) is not reached: the
-	// defaults give 0.4870 and 0.4231 (0.4880 and 0.4241 on this seed);
-	// see benchmarks/quality.md.
-	if ndcg, p := r["ndcg"].(float64), r["precision"].(float64); ndcg <= 0.4751 || p <= 0.4118 {
-		t.Errorf("ml-100k seed 42: ndcg@10 %.4f, precision@10 %.4f; want above BiVAE's 0.4751 and 0.4118", ndcg, p)
+	// The target, nDCG@10 >= 0.49 and P@10 >= 0.425, which the
+	// defaults chosen on validation reach as a 5-seed mean (0.4920 and
+	// 0.4271; this seed 0.4935 and 0.4288; benchmarks/quality.md). It is
+	// above every published row of the Recommenders table (best: BiVAE,
+	// 0.4751 and 0.4118).
+	if ndcg, p := r["ndcg"].(float64), r["precision"].(float64); ndcg < 0.49 || p < 0.425 {
+		t.Errorf("ml-100k seed 42: ndcg@10 %.4f, precision@10 %.4f; want at least 0.49 and 0.425", ndcg, p)
 	}
 }

@@ -81,7 +81,7 @@ func DefaultOptions() Options {
 		Log:          eventlog.DefaultOptions(),
 		ALS:          DefaultALSOptions(),
 		CoOccurrence: training.DefaultCoOccurrenceOptions(),
-		EASE:         training.DefaultEASEOptions(),
+		EASE:         DefaultEASEOptions(),
 		Blend:        DefaultBlend,
 		Int8:         true,
 		ANN:          DefaultANNOptions(),
