@@ -257,6 +257,9 @@ func BenchmarkRecommendScan(b *testing.B) {
 					if fb := m.Int8Fallbacks(); fb > 0 {
 						b.ReportMetric(float64(fb)/float64(i), "fallbacks/op")
 					}
+					if w := m.int8Widened.Load(); w > 0 {
+						b.ReportMetric(float64(w)/float64(i), "widened/op")
+					}
 				})
 			}
 		}

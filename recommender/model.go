@@ -73,6 +73,7 @@ type Model struct {
 	i8            *int8Items
 	maxL1         float64
 	int8Fallbacks atomic.Uint64
+	int8Widened   atomic.Uint64 // requests that needed the wide shortlist
 	// ann is the approximate index over the item vectors, or nil;
 	// annEfOpt is ModelOptions.ANNEf.
 	ann      *ann.Index

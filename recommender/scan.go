@@ -272,6 +272,7 @@ func (m *Model) rankFactors(sc *scratch, q []float32, n int, exact bool) {
 		return
 	}
 	// Some item beyond the shortlist might still beat the n-th: widen it.
+	m.int8Widened.Add(1)
 	k2 := min(wideShortlistSize(n), m.n)
 	m.scan(sc, scanInt8, nil, sc.qi, qScale, k2)
 	if m.rescoreCertified(sc, q, qScale, n, k2) {

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"math"
 	"slices"
+
+	"github.com/polecam/polecam/recommender/dot"
 )
 
 // negInf marks an excluded item in a scores buffer; selection skips it.
@@ -78,8 +80,9 @@ func (t *topN) push(c candidate) {
 }
 
 // pushScores offers every score in scores, the score at position i
-// belonging to item base+i. It is the inner loop of a catalogue scan: most
-// scores are rejected by a single comparison with the root.
+// belonging to item base+i. It is the inner loop of a catalogue scan: once
+// the heap is full, most scores are rejected by a vector comparison with
+// the root, 16 at a time.
 func (t *topN) pushScores(scores []float32, base int32) {
 	if t.n == 0 {
 		return
@@ -92,18 +95,20 @@ func (t *topN) pushScores(scores []float32, base int32) {
 	if len(t.h) < t.n {
 		return
 	}
+	// Indices ascend within the scan, so an equal score at a later index
+	// loses the tie: only a strictly greater score gets in, and
+	// dot.IndexAbove skips the rest many scores per instruction. It never
+	// stops at NaN.
 	floor := t.h[0].Score
-	for ; i < len(scores); i++ {
-		s := scores[i]
-		// Indices ascend within the scan, so an equal score at a later
-		// index loses the tie: only a strictly greater score gets in.
-		// The comparison is false for NaN.
-		if !(s > floor) {
-			continue
+	for {
+		i += dot.IndexAbove(scores[i:], floor)
+		if i >= len(scores) {
+			return
 		}
-		t.h[0] = candidate{Index: base + int32(i), Score: s}
+		t.h[0] = candidate{Index: base + int32(i), Score: scores[i]}
 		t.down(0)
 		floor = t.h[0].Score
+		i++
 	}
 }
 

@@ -42,7 +42,14 @@
 // to shortlist candidates and rescore the shortlist with Scores when exact
 // order matters.
 //
-// Scores and ScoresInt8 do not allocate. The assembly kernels cannot be preempted, so
+// # Selection
+//
+// IndexAbove finds the first score above a floor, comparing 16 scores per
+// iteration with AVX2 where the CPU has it: a top-N scan keeps the worst
+// score it holds as the floor and skips straight to the next score that
+// beats it.
+//
+// Scores, ScoresInt8 and IndexAbove do not allocate. The assembly kernels cannot be preempted, so
 // Scores calls them on blocks of at most 16384 rows, which keeps each
 // non-preemptible stretch well under a millisecond.
 package dot

@@ -23,12 +23,13 @@ func Impl() string { return best.name }
 // dst[0:n]. n and d are at least 1.
 type kernel func(dst *float32, n int, data *float32, stride int, q *float32, d int)
 
-// implementation is one way of computing Scores and ScoresInt8. A nil
-// kernel means the generic Go loop.
+// implementation is one way of computing Scores, ScoresInt8 and
+// IndexAbove. A nil kernel means the generic Go loop.
 type implementation struct {
 	name   string
 	kernel kernel
 	int8   kernelInt8
+	above  kernelAbove
 }
 
 var generic = implementation{name: "generic"}

@@ -14,10 +14,13 @@ func available() []implementation {
 		if cpu.X86.HasAVX512BW {
 			im.int8 = scoresInt8AVX512
 		}
+		if cpu.X86.HasAVX2 {
+			im.above = indexAboveAVX2
+		}
 		impls = append(impls, im)
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		impls = append(impls, implementation{name: "avx2", kernel: scoresAVX2, int8: scoresInt8AVX2})
+		impls = append(impls, implementation{name: "avx2", kernel: scoresAVX2, int8: scoresInt8AVX2, above: indexAboveAVX2})
 	}
 	return append(impls, generic)
 }
@@ -41,3 +44,9 @@ func scoresInt8AVX512(dst *float32, n int, rows *int8, stride int, q *int8, w in
 //
 //go:noescape
 func scoresInt8AVX2(dst *float32, n int, rows *int8, stride int, q *int8, w int, scales *float32, qScale float32)
+
+// indexAboveAVX2 is the kernelAbove type's contract using AVX; see
+// above_amd64.s.
+//
+//go:noescape
+func indexAboveAVX2(s *float32, n int, floor float32) int
