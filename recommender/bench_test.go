@@ -236,7 +236,7 @@ func BenchmarkRecommendScan(b *testing.B) {
 						f = withInt8(b, newFake("bench", clusteredData(items, dims)))
 					}
 					opts := DefaultModelOptions()
-					opts.ParallelMinItems, opts.Workers, opts.Int8 = 1, mode.workers, mode.int8
+					opts.ParallelMinItems, opts.Int8ParallelMinItems, opts.Workers, opts.Int8 = 1, 1, mode.workers, mode.int8
 					m, err := NewModelWithOptions(f.reopen(), opts)
 					if err != nil {
 						b.Fatal(err)
@@ -266,17 +266,29 @@ func BenchmarkRecommendScan(b *testing.B) {
 	}
 }
 
-// BenchmarkParallelThreshold finds where splitting a float scan across
-// two cores starts to pay: the same catalogue scanned with one and two
-// workers, at sizes around the default threshold.
+// BenchmarkParallelThreshold finds where splitting a scan across two
+// cores starts to pay: the same catalogue scanned with one and two
+// workers, at sizes around the default thresholds of the float scan
+// (ParallelMinItems) and the int8 shortlist (Int8ParallelMinItems).
 func BenchmarkParallelThreshold(b *testing.B) {
 	ctx := context.Background()
-	for _, items := range []int{10_000, 20_000, 50_000, 100_000} {
+	for _, sz := range []struct {
+		items int
+		int8  bool
+	}{
+		{10_000, false}, {20_000, false}, {50_000, false}, {100_000, false},
+		{100_000, true}, {200_000, true}, {400_000, true}, {1_000_000, true},
+	} {
+		items := sz.items
 		f := newFake("bench", clusteredData(items, 64))
+		mode := "float"
+		if sz.int8 {
+			f, mode = withInt8(b, f), "int8"
+		}
 		for _, workers := range []int{1, 2} {
-			b.Run(fmt.Sprintf("items=%d/dims=64/workers=%d", items, workers), func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/items=%d/dims=64/workers=%d", mode, items, workers), func(b *testing.B) {
 				opts := DefaultModelOptions()
-				opts.ParallelMinItems, opts.Workers, opts.Int8 = 1, workers, false
+				opts.ParallelMinItems, opts.Int8ParallelMinItems, opts.Workers, opts.Int8 = 1, 1, workers, sz.int8
 				m, err := NewModelWithOptions(f.reopen(), opts)
 				if err != nil {
 					b.Fatal(err)

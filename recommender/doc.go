@@ -48,7 +48,10 @@
 // request offers them its chunks without blocking and takes part itself;
 // each participant keeps its own top N and the request merges them. When
 // the workers are busy with other requests, the request scans alone, so
-// under load every core serves its own request. However a scan is split,
+// under load every core serves its own request. The int8 scans below
+// split only from [ModelOptions].Int8ParallelMinItems items on (by
+// default 150,000): they are so much faster per item that a second core
+// costs more than it saves on smaller catalogues. However a scan is split,
 // every item is scored by the same kernel call pattern and ties break by
 // catalogue position, so the answer is bit for bit the same.
 //

@@ -147,6 +147,8 @@ func TestModelOptionsValidate(t *testing.T) {
 		{"no workers", func(o *ModelOptions) { o.Workers = 0 }, false},
 		{"too many workers", func(o *ModelOptions) { o.Workers = maxWorkers + 1 }, false},
 		{"zero threshold", func(o *ModelOptions) { o.ParallelMinItems = 0 }, false},
+		{"zero int8 threshold", func(o *ModelOptions) { o.Int8ParallelMinItems = 0 }, false},
+		{"int8 threshold of 1", func(o *ModelOptions) { o.Int8ParallelMinItems = 1 }, true},
 		{"ann ef set", func(o *ModelOptions) { o.ANNEf = 64 }, true},
 		{"negative ann ef", func(o *ModelOptions) { o.ANNEf = -1 }, false},
 		{"ann ef too large", func(o *ModelOptions) { o.ANNEf = ann.MaxEf + 1 }, false},

@@ -68,6 +68,10 @@ type Model struct {
 	// them, or is nil when scans are not split (see ModelOptions).
 	workers int
 	pool    *scanPool
+	// splitFloat and splitInt8 say whether float and int8 scans use the
+	// pool: whether the catalogue reaches ParallelMinItems and
+	// Int8ParallelMinItems.
+	splitFloat, splitInt8 bool
 	// i8 is the int8 copy of the item vectors, or nil; maxL1 is the
 	// largest ‖item‖₁, for bounding its quantisation error.
 	i8            *int8Items
@@ -99,8 +103,9 @@ func NewModel(s Snapshot) (*Model, error) {
 // items and, with opts.Int8, checks the snapshot's int8 item vectors if it
 // has any; with opts.ANN it loads the snapshot's ANN index if it has one
 // (checking its checksums and links, about 20 ms per million items). It reads every item vector once, so it costs O(items × dims).
-// A catalogue of at least opts.ParallelMinItems items gets opts.Workers-1
-// scan goroutines, which Close stops.
+// A catalogue of at least opts.ParallelMinItems items (or
+// opts.Int8ParallelMinItems, with int8 vectors) gets opts.Workers-1 scan
+// goroutines, which Close stops.
 //
 // On success the Model owns s and closes it in Close; on error the caller
 // still owns s.
@@ -162,7 +167,9 @@ func NewModelWithOptions(s Snapshot, opts ModelOptions) (*Model, error) {
 	}
 
 	m.workers = 1
-	if opts.Workers > 1 && m.n >= opts.ParallelMinItems {
+	m.splitFloat = m.n >= opts.ParallelMinItems
+	m.splitInt8 = m.i8 != nil && m.n >= opts.Int8ParallelMinItems
+	if opts.Workers > 1 && (m.splitFloat || m.splitInt8) {
 		m.workers = min(opts.Workers, (m.n+chunkRows-1)/chunkRows)
 	}
 	m.refs.Store(1)

@@ -16,6 +16,13 @@ type ModelOptions struct {
 	// microseconds, more than it saves on a scan of 10,000 items (see
 	// benchmarks/kernel.md). At least 1.
 	ParallelMinItems int
+	// Int8ParallelMinItems is ParallelMinItems for the int8 shortlist
+	// scans (see Int8). An int8 row is a quarter of a float row's bytes
+	// and is scored several times faster, so splitting pays only on
+	// larger catalogues: with 64 factors one core is faster at 100k items
+	// and two cores at 200k (benchmarks/kernel.md), so by default int8
+	// scans split from 150,000 items. At least 1.
+	Int8ParallelMinItems int
 	// Workers is how many goroutines share one scan, the requesting one
 	// included, so a Model over a large catalogue runs Workers-1 scan
 	// goroutines until Close. 1 disables splitting.
@@ -41,15 +48,19 @@ type ModelOptions struct {
 // DefaultParallelMinItems is DefaultModelOptions' ParallelMinItems.
 const DefaultParallelMinItems = 32_768
 
+// DefaultInt8ParallelMinItems is DefaultModelOptions' Int8ParallelMinItems.
+const DefaultInt8ParallelMinItems = 150_000
+
 // DefaultModelOptions returns the options NewModel uses: split scans of at
 // least DefaultParallelMinItems items across GOMAXPROCS goroutines, and use
 // int8 vectors and the ANN index when the snapshot has them.
 func DefaultModelOptions() ModelOptions {
 	return ModelOptions{
-		ParallelMinItems: DefaultParallelMinItems,
-		Workers:          runtime.GOMAXPROCS(0),
-		Int8:             true,
-		ANN:              true,
+		ParallelMinItems:     DefaultParallelMinItems,
+		Int8ParallelMinItems: DefaultInt8ParallelMinItems,
+		Workers:              runtime.GOMAXPROCS(0),
+		Int8:                 true,
+		ANN:                  true,
 	}
 }
 
@@ -60,6 +71,9 @@ const maxWorkers = 256
 func (o ModelOptions) Validate() error {
 	if o.ParallelMinItems < 1 {
 		return fmt.Errorf("parallel min items must be at least 1, got %d", o.ParallelMinItems)
+	}
+	if o.Int8ParallelMinItems < 1 {
+		return fmt.Errorf("int8 parallel min items must be at least 1, got %d", o.Int8ParallelMinItems)
 	}
 	if o.Workers < 1 || o.Workers > maxWorkers {
 		return fmt.Errorf("workers must be between 1 and %d, got %d", maxWorkers, o.Workers)

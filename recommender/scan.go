@@ -172,7 +172,11 @@ func (m *Model) scan(sc *scratch, mode scanMode, q []float32, qi []int8, qScale 
 	}
 
 	posted := 0
-	if m.pool != nil && j.nchunks > 1 {
+	split := m.splitFloat
+	if mode == scanInt8 {
+		split = m.splitInt8
+	}
+	if m.pool != nil && split && j.nchunks > 1 {
 	post:
 		for posted+1 < len(j.lanes) && posted+1 < j.nchunks {
 			select {
@@ -333,6 +337,8 @@ func (m *Model) Int8Fallbacks() uint64 { return m.int8Fallbacks.Load() }
 // UsesInt8 reports whether Recommend shortlists with int8 item vectors.
 func (m *Model) UsesInt8() bool { return m.i8 != nil }
 
-// ScanWorkers returns how many goroutines share one catalogue scan: 1
-// when scans are not split.
+// ScanWorkers returns how many goroutines may share one catalogue scan: 1
+// when scans are not split. Int8 and float scans split from different
+// catalogue sizes (ModelOptions.Int8ParallelMinItems), so one of the two
+// may still run on one goroutine.
 func (m *Model) ScanWorkers() int { return m.workers }

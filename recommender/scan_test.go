@@ -127,7 +127,7 @@ func TestScanSplitsMatchReference(t *testing.T) {
 			for _, int8 := range []bool{false, true} {
 				name := fmt.Sprintf("items=%d/workers=%d/int8=%v", items, workers, int8)
 				opts := DefaultModelOptions()
-				opts.ParallelMinItems, opts.Workers, opts.Int8 = 1, workers, int8
+				opts.ParallelMinItems, opts.Int8ParallelMinItems, opts.Workers, opts.Int8 = 1, 1, workers, int8
 				f := newFake("v", d)
 				f.files = files
 				m, err := NewModelWithOptions(f, opts)
@@ -335,7 +335,7 @@ func TestRecommendIntoDoesNotAllocate(t *testing.T) {
 	for _, workers := range []int{1, 2} {
 		for _, int8 := range []bool{false, true} {
 			opts := DefaultModelOptions()
-			opts.ParallelMinItems, opts.Workers, opts.Int8 = 1, workers, int8
+			opts.ParallelMinItems, opts.Int8ParallelMinItems, opts.Workers, opts.Int8 = 1, 1, workers, int8
 			m, err := NewModelWithOptions(withInt8(t, newFake("v", d)), opts)
 			if err != nil {
 				t.Fatal(err)
@@ -374,5 +374,39 @@ func TestInt8EverythingExcluded(t *testing.T) {
 		if err != nil || len(got.Items) != 0 {
 			t.Errorf("Recommend(exact=%v, everything excluded) = %v, %v, want no items", exact, got.Items, err)
 		}
+	}
+}
+
+// TestSplitThresholds checks which scans a Model splits: float scans from
+// ParallelMinItems items on, int8 scans from Int8ParallelMinItems on, and
+// no pool when neither applies.
+func TestSplitThresholds(t *testing.T) {
+	const items = 3 * chunkRows
+	d := clusteredData(items, 16)
+	tests := []struct {
+		name                string
+		floatMin, int8Min   int
+		int8                bool
+		wantWorkers         int
+		wantFloat, wantInt8 bool
+	}{
+		{"both split", 1, 1, true, 2, true, true},
+		{"float only", 1, items + 1, true, 2, true, false},
+		{"int8 only", items + 1, items, true, 2, false, true},
+		{"neither", items + 1, items + 1, true, 1, false, false},
+		{"no int8 vectors", items + 1, 1, false, 1, false, false},
+	}
+	for _, tt := range tests {
+		opts := DefaultModelOptions()
+		opts.ParallelMinItems, opts.Int8ParallelMinItems, opts.Workers, opts.Int8 = tt.floatMin, tt.int8Min, 2, tt.int8
+		m, err := NewModelWithOptions(withInt8(t, newFake("v", d)), opts)
+		if err != nil {
+			t.Fatalf("%s: NewModelWithOptions: %v", tt.name, err)
+		}
+		if m.ScanWorkers() != tt.wantWorkers || m.splitFloat != tt.wantFloat || m.splitInt8 != tt.wantInt8 {
+			t.Errorf("%s: workers, split float, split int8 = %d, %v, %v, want %d, %v, %v",
+				tt.name, m.ScanWorkers(), m.splitFloat, m.splitInt8, tt.wantWorkers, tt.wantFloat, tt.wantInt8)
+		}
+		m.Close()
 	}
 }
