@@ -38,20 +38,44 @@ func compareRank(a, b candidate) int {
 // candidate that does not beat the root and O(log n) otherwise, so a scan
 // of C scores costs O(C + n log n log C) in the usual case.
 //
+// The heap orders entries by one integer key that ranks exactly as better
+// does (rankKey), so sifting compares integers the compiler can select
+// without branches, rather than a score and then an index.
+//
 // A topN is reusable: Reset keeps the backing array. Candidates whose
 // score is -Inf or NaN are never kept; callers mark excluded items that
 // way. Several topN values filled from disjoint ranges of a catalogue can
 // be combined with merge, which is how a scan is split across cores.
 type topN struct {
 	n int
-	h []candidate
+	h []rankedCandidate
+}
+
+// rankedCandidate is a candidate with its rankKey.
+type rankedCandidate struct {
+	key uint64
+	c   candidate
+}
+
+// rankKey maps a candidate with a score other than NaN to a key that is
+// greater exactly when the candidate is better: the score's bits made to
+// order as unsigned integers (with -0 read as +0, since they compare
+// equal), then the index complemented, so a lower index ranks higher.
+func rankKey(c candidate) uint64 {
+	b := math.Float32bits(c.Score)
+	if b == 1<<31 { // -0
+		b = 0
+	}
+	// Negative scores: flip every bit; others: set the sign bit.
+	b ^= uint32(int32(b)>>31) | 1<<31
+	return uint64(b)<<32 | uint64(^uint32(c.Index))
 }
 
 // reset empties t and sets its bound to n.
 func (t *topN) reset(n int) {
 	t.n = n
 	if cap(t.h) < n {
-		t.h = make([]candidate, 0, n)
+		t.h = make([]rankedCandidate, 0, n)
 	}
 	t.h = t.h[:0]
 }
@@ -67,15 +91,16 @@ func (t *topN) push(c candidate) {
 	if !(c.Score > negInf) { // -Inf marks an excluded item; NaN is never ranked
 		return
 	}
+	e := rankedCandidate{rankKey(c), c}
 	if len(t.h) < t.n {
-		t.h = append(t.h, c)
+		t.h = append(t.h, e)
 		t.up(len(t.h) - 1)
 		return
 	}
-	if t.n == 0 || !better(c, t.h[0]) {
+	if t.n == 0 || e.key <= t.h[0].key { // no better than the worst kept
 		return
 	}
-	t.h[0] = c
+	t.h[0] = e
 	t.down(0)
 }
 
@@ -99,30 +124,33 @@ func (t *topN) pushScores(scores []float32, base int32) {
 	// loses the tie: only a strictly greater score gets in, and
 	// dot.IndexAbove skips the rest many scores per instruction. It never
 	// stops at NaN.
-	floor := t.h[0].Score
+	floor := t.h[0].c.Score
 	for {
 		i += dot.IndexAbove(scores[i:], floor)
 		if i >= len(scores) {
 			return
 		}
-		t.h[0] = candidate{Index: base + int32(i), Score: scores[i]}
+		c := candidate{Index: base + int32(i), Score: scores[i]}
+		t.h[0] = rankedCandidate{rankKey(c), c}
 		t.down(0)
-		floor = t.h[0].Score
+		floor = t.h[0].c.Score
 		i++
 	}
 }
 
 // merge offers every candidate kept by o.
 func (t *topN) merge(o *topN) {
-	for _, c := range o.h {
-		t.push(c)
+	for _, e := range o.h {
+		t.push(e.c)
 	}
 }
 
 // appendSorted appends the kept candidates to dst best first and empties t.
 func (t *topN) appendSorted(dst []candidate) []candidate {
 	start := len(dst)
-	dst = append(dst, t.h...)
+	for _, e := range t.h {
+		dst = append(dst, e.c)
+	}
 	slices.SortFunc(dst[start:], compareRank)
 	t.h = t.h[:0]
 	return dst
@@ -131,37 +159,37 @@ func (t *topN) appendSorted(dst []candidate) []candidate {
 // up restores the heap property from position i towards the root.
 func (t *topN) up(i int) {
 	h := t.h
-	c := h[i]
+	e := h[i]
 	for i > 0 {
 		p := (i - 1) / 2
-		if !better(h[p], c) { // parent is no better: it belongs below c
+		if h[p].key <= e.key { // parent is no better: it belongs below e
 			break
 		}
 		h[i] = h[p]
 		i = p
 	}
-	h[i] = c
+	h[i] = e
 }
 
 // down restores the heap property from position i towards the leaves.
 func (t *topN) down(i int) {
 	h := t.h
 	n := len(h)
-	c := h[i]
+	e := h[i]
 	for {
 		l := 2*i + 1
 		if l >= n {
 			break
 		}
 		w := l // the worse child
-		if r := l + 1; r < n && better(h[l], h[r]) {
+		if r := l + 1; r < n && h[r].key < h[l].key {
 			w = r
 		}
-		if !better(c, h[w]) {
+		if e.key <= h[w].key {
 			break
 		}
 		h[i] = h[w]
 		i = w
 	}
-	h[i] = c
+	h[i] = e
 }

@@ -151,3 +151,25 @@ func BenchmarkTopN(b *testing.B) {
 		}
 	}
 }
+
+// TestRankKeyOrdersLikeBetter compares rankKey with better on every pair
+// of a set of candidates with special and tied scores.
+func TestRankKeyOrdersLikeBetter(t *testing.T) {
+	negZero := float32(math.Copysign(0, -1))
+	inf := float32(math.Inf(1))
+	scores := []float32{-inf, -3.5, -1, -math.SmallestNonzeroFloat32, negZero, 0,
+		math.SmallestNonzeroFloat32, 1, 1.0000001, 3.5, math.MaxFloat32, inf}
+	var cands []candidate
+	for _, s := range scores {
+		for _, i := range []int32{0, 1, 7, math.MaxInt32} {
+			cands = append(cands, candidate{Index: i, Score: s})
+		}
+	}
+	for _, a := range cands {
+		for _, b := range cands {
+			if got, want := rankKey(a) > rankKey(b), better(a, b); got != want {
+				t.Errorf("rankKey(%v) > rankKey(%v) = %v, want better() = %v", a, b, got, want)
+			}
+		}
+	}
+}
