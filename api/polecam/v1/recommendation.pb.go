@@ -26,7 +26,8 @@ type ItemSource int32
 
 const (
 	ItemSource_ITEM_SOURCE_UNSPECIFIED ItemSource = 0
-	// Scored by the matrix-factorisation model (iALS).
+	// Scored by the personal model: the matrix-factorisation (iALS) score,
+	// blended with the item-item (EASE) score when the snapshot has one.
 	ItemSource_ITEM_SOURCE_FACTORS ItemSource = 1
 	// Taken from the item co-occurrence model.
 	ItemSource_ITEM_SOURCE_CO_OCCURRENCE ItemSource = 2
