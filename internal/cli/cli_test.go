@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -335,6 +336,29 @@ func TestRunRejectsBadFlags(t *testing.T) {
 	for _, args := range tests {
 		if err := Run(context.Background(), args, io.Discard, io.Discard); err == nil {
 			t.Errorf("polecam %s: error = nil, want an error", strings.Join(args, " "))
+		}
+	}
+}
+
+func TestSetGCPercent(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(prev)
+	tests := []struct {
+		name    string
+		percent int
+		env     string
+		applied bool
+		want    int
+	}{
+		{"applied", 1000, "", true, 1000},
+		{"GOGC in the environment wins", 1000, "200", false, 100},
+		{"zero keeps the runtime's", 0, "", false, 100},
+	}
+	for _, tt := range tests {
+		debug.SetGCPercent(100)
+		got := setGCPercent(tt.percent, func(string) string { return tt.env })
+		if now := debug.SetGCPercent(100); got != tt.applied || now != tt.want {
+			t.Errorf("%s: setGCPercent(%d) = %v, GC percent %d; want %v, %d", tt.name, tt.percent, got, now, tt.applied, tt.want)
 		}
 	}
 }
