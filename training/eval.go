@@ -68,18 +68,37 @@ func RecallAtK(train, test *Interactions, k int, score func(u int32, dst []float
 	if k < 1 {
 		return 0
 	}
+	var sum float64
+	users := 0
+	rankTopK(train, test, k, score, func(top, want []int32) {
+		users++
+		hits := 0
+		for _, i := range top {
+			if _, ok := slices.BinarySearch(want, i); ok {
+				hits++
+			}
+		}
+		sum += float64(hits) / float64(min(k, len(want)))
+	})
+	if users == 0 {
+		return 0
+	}
+	return sum / float64(users)
+}
+
+// rankTopK calls fn, for every user with test items, with the user's k
+// best items by score (train items excluded, ties to the lower index) and
+// the user's sorted test items. Both slices are reused between calls.
+func rankTopK(train, test *Interactions, k int, score func(u int32, dst []float32), fn func(top, want []int32)) {
 	ni := train.NumItems()
 	scores := make([]float32, ni)
 	excluded := make([]bool, ni)
 	var top []int32
-	var sum float64
-	users := 0
 	for u := range test.NumUsers() {
 		want, _ := test.UserRow(int32(u))
 		if len(want) == 0 {
 			continue
 		}
-		users++
 		score(int32(u), scores)
 		seen, _ := train.UserRow(int32(u))
 		for _, i := range seen {
@@ -89,18 +108,8 @@ func RecallAtK(train, test *Interactions, k int, score func(u int32, dst []float
 		for _, i := range seen {
 			excluded[i] = false
 		}
-		hits := 0
-		for _, i := range top {
-			if _, ok := slices.BinarySearch(want, i); ok {
-				hits++
-			}
-		}
-		sum += float64(hits) / float64(min(k, len(want)))
+		fn(top, want)
 	}
-	if users == 0 {
-		return 0
-	}
-	return sum / float64(users)
 }
 
 // topItems appends to dst the indexes of the k highest scores not excluded,

@@ -139,26 +139,7 @@ func (e *Evaluator) Metrics() Metrics {
 // in-process evaluation used for tuning; polecam eval measures the served
 // model instead, through the same metrics.
 func Evaluate(train, test *Interactions, k int, score func(u int32, dst []float32)) Metrics {
-	ni := train.NumItems()
-	e := NewEvaluator(k, ni)
-	scores := make([]float32, ni)
-	excluded := make([]bool, ni)
-	var top []int32
-	for u := range test.NumUsers() {
-		want, _ := test.UserRow(int32(u))
-		if len(want) == 0 {
-			continue
-		}
-		score(int32(u), scores)
-		seen, _ := train.UserRow(int32(u))
-		for _, i := range seen {
-			excluded[i] = true
-		}
-		top = topItems(top[:0], scores, excluded, k)
-		for _, i := range seen {
-			excluded[i] = false
-		}
-		e.Add(top, want)
-	}
+	e := NewEvaluator(k, train.NumItems())
+	rankTopK(train, test, k, score, e.Add)
 	return e.Metrics()
 }
