@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -341,62 +340,51 @@ const accessTimeLayout = "02/Jan/2006:15:04:05 -0700"
 
 // readAccessLog reads the nginx/Apache combined log format.
 func (r *reader) readAccessLog(ctx context.Context, name string, br *bufio.Reader) error {
-	lr := lineReader{br: br}
 	s := &r.stats
 	o := &r.opts.AccessLog
 	var fields []string
-	for {
-		if err := r.tick(ctx, lr.line); err != nil {
-			return err
-		}
-		b, line, long, err := lr.next()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return fmt.Errorf("read %s: %w", name, err)
-		}
+	return r.eachLine(ctx, name, br, func(b []byte, line int, long bool) error {
 		if !long && len(strings.TrimSpace(string(b))) == 0 {
-			continue
+			return nil
 		}
 		s.Lines++
 		if long {
 			r.bad(name, line, fmt.Sprintf("line longer than %d bytes", maxLine))
-			continue
+			return nil
 		}
 		var reason string
 		fields, reason = splitAccessLine(fields[:0], string(b))
 		if reason != "" {
 			r.bad(name, line, reason)
-			continue
+			return nil
 		}
 		if len(fields) < fExtra {
 			r.bad(name, line, fmt.Sprintf("%d fields, want at least %d as in the combined log format", len(fields), fExtra))
-			continue
+			return nil
 		}
 		status, err := strconv.Atoi(fields[fStatus])
 		if err != nil || status < 100 || status > 999 {
 			r.bad(name, line, fmt.Sprintf("status %s is not an HTTP status", quote(fields[fStatus])))
-			continue
+			return nil
 		}
 		if status < 200 || status > 299 {
 			s.Dropped.Status++
-			continue
+			return nil
 		}
 		t, err := time.Parse(accessTimeLayout, fields[fTime])
 		if err != nil {
 			r.bad(name, line, fmt.Sprintf("time %s is not like 10/Oct/2026:13:55:36 +0200", quote(fields[fTime])))
-			continue
+			return nil
 		}
 		t = t.UTC()
 		if r.access.isBot(fields[fAgent]) {
 			s.Dropped.Bots++
-			continue
+			return nil
 		}
 		method, target, ok := parseRequest(fields[fRequest])
 		if !ok {
 			r.bad(name, line, fmt.Sprintf("request %s is not METHOD TARGET PROTOCOL", quote(fields[fRequest])))
-			continue
+			return nil
 		}
 		path, rawQuery, _ := strings.Cut(target, "?")
 		path, _, _ = strings.Cut(path, "#")
@@ -411,24 +399,25 @@ func (r *reader) readAccessLog(ctx context.Context, name string, br *bufio.Reade
 		}
 		if p == nil {
 			s.Dropped.NoItem++
-			continue
+			return nil
 		}
 		item, err := url.PathUnescape(rawItem)
 		item = strings.TrimSpace(item)
 		if err != nil || item == "" {
 			r.bad(name, line, fmt.Sprintf("item %s in %s is not a percent-encoded id", quote(rawItem), quote(target)))
-			continue
+			return nil
 		}
 		user := accessUser(o, fields)
 		if user == "" {
 			s.Dropped.NoUser++
-			continue
+			return nil
 		}
 		w := r.opts.Weights[p.event]
 		if err := r.emit(name, line, Event{Time: t, User: user, Item: item, Type: p.event, Weight: w}); err != nil {
 			return err
 		}
-	}
+		return nil
+	})
 }
 
 // accessUser returns the visitor of a request, or "" if there is none.

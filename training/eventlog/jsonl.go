@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 )
@@ -15,37 +14,26 @@ import (
 // readJSONLines reads one JSON object a line, the four fields named by
 // Options.Columns; other fields are ignored.
 func (r *reader) readJSONLines(ctx context.Context, name string, br *bufio.Reader) error {
-	lr := lineReader{br: br}
 	s := &r.stats
 	c := &r.opts.Columns
 	want := []string{c.Timestamp, c.User, c.Item, c.Event}
 	var vals [4]string
-	for {
-		if err := r.tick(ctx, lr.line); err != nil {
-			return err
-		}
-		b, line, long, err := lr.next()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return fmt.Errorf("read %s: %w", name, err)
-		}
+	return r.eachLine(ctx, name, br, func(b []byte, line int, long bool) error {
 		if line == 1 {
 			b = bytes.TrimPrefix(b, []byte("\ufeff"))
 		}
 		if !long && len(bytes.TrimSpace(b)) == 0 {
-			continue
+			return nil
 		}
 		s.Lines++
 		if long {
 			r.bad(name, line, fmt.Sprintf("line longer than %d bytes", maxLine))
-			continue
+			return nil
 		}
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(b, &obj); err != nil {
 			r.bad(name, line, "malformed JSON: "+jsonReason(err))
-			continue
+			return nil
 		}
 		reason := ""
 		for k, field := range want {
@@ -58,23 +46,24 @@ func (r *reader) readJSONLines(ctx context.Context, name string, br *bufio.Reade
 		}
 		if reason != "" {
 			r.bad(name, line, reason)
-			continue
+			return nil
 		}
 		ts, user, item, typ := vals[0], vals[1], vals[2], vals[3]
 		t, ok := parseTime(ts)
 		if !ok {
 			r.bad(name, line, fmt.Sprintf("%s %s is not RFC 3339, \"2006-01-02 15:04:05\" or Unix seconds or milliseconds", c.Timestamp, quote(ts)))
-			continue
+			return nil
 		}
 		w, ok := r.weight(typ)
 		if !ok {
 			r.bad(name, line, fmt.Sprintf("unknown %s %s (known: %s)", c.Event, quote(typ), r.known))
-			continue
+			return nil
 		}
 		if err := r.emit(name, line, Event{Time: t, User: user, Item: item, Type: typ, Weight: w}); err != nil {
 			return err
 		}
-	}
+		return nil
+	})
 }
 
 // jsonField returns a field of obj as text: a string without its quotes, or

@@ -3,7 +3,9 @@ package eventlog
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -54,5 +56,28 @@ func (lr *lineReader) next() (b []byte, n int, long bool, err error) {
 			return nil, lr.line, true, nil
 		}
 		return chunk, lr.line, false, nil
+	}
+}
+
+// eachLine calls fn with every line of br: its bytes (valid only during the
+// call), its number, and whether it was longer than maxLine (then b holds
+// nothing). It checks ctx and reports progress as it goes, and stops at the
+// end of the input (returning nil) or at fn's first error.
+func (r *reader) eachLine(ctx context.Context, name string, br *bufio.Reader, fn func(b []byte, line int, long bool) error) error {
+	lr := lineReader{br: br}
+	for {
+		if err := r.tick(ctx, lr.line); err != nil {
+			return err
+		}
+		b, line, long, err := lr.next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("read %s: %w", name, err)
+		}
+		if err := fn(b, line, long); err != nil {
+			return err
+		}
 	}
 }

@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 )
@@ -18,27 +16,16 @@ const MovieLensType = "rating"
 // line as user, item, rating and Unix timestamp separated by tabs (u.data of
 // ML-100K) or by "::" (ratings.dat of ML-1M and ML-10M).
 func (r *reader) readMovieLens(ctx context.Context, name string, br *bufio.Reader) error {
-	lr := lineReader{br: br}
 	s := &r.stats
 	var fields [][]byte
-	for {
-		if err := r.tick(ctx, lr.line); err != nil {
-			return err
-		}
-		b, line, long, err := lr.next()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return fmt.Errorf("read %s: %w", name, err)
-		}
+	return r.eachLine(ctx, name, br, func(b []byte, line int, long bool) error {
 		if long {
 			s.Lines++
 			r.bad(name, line, fmt.Sprintf("line longer than %d bytes", maxLine))
-			continue
+			return nil
 		}
 		if len(bytes.TrimSpace(b)) == 0 {
-			continue
+			return nil
 		}
 		s.Lines++
 		sep := []byte{'\t'}
@@ -48,7 +35,7 @@ func (r *reader) readMovieLens(ctx context.Context, name string, br *bufio.Reade
 		fields = splitInto(fields[:0], b, sep)
 		if len(fields) != 4 {
 			r.bad(name, line, fmt.Sprintf("%d fields, want 4: user, item, rating, timestamp", len(fields)))
-			continue
+			return nil
 		}
 		user := string(bytes.TrimSpace(fields[0]))
 		item := string(bytes.TrimSpace(fields[1]))
@@ -57,37 +44,38 @@ func (r *reader) readMovieLens(ctx context.Context, name string, br *bufio.Reade
 		switch {
 		case user == "":
 			r.bad(name, line, "empty user")
-			continue
+			return nil
 		case item == "":
 			r.bad(name, line, "empty item")
-			continue
+			return nil
 		}
 		rating, err := strconv.ParseFloat(rs, 32)
 		if err != nil || math.IsNaN(rating) || math.IsInf(rating, 0) {
 			r.bad(name, line, fmt.Sprintf("rating %s is not a number", quote(rs)))
-			continue
+			return nil
 		}
 		w := float32(1)
 		if r.opts.RatingWeights {
 			if rating <= 0 {
 				r.bad(name, line, fmt.Sprintf("rating %s is not positive, so it cannot be a weight", quote(rs)))
-				continue
+				return nil
 			}
 			w = float32(rating)
 		}
 		if !isDigits(ts) {
 			r.bad(name, line, fmt.Sprintf("timestamp %s is not Unix seconds", quote(ts)))
-			continue
+			return nil
 		}
 		t, ok := parseTime(ts)
 		if !ok {
 			r.bad(name, line, fmt.Sprintf("timestamp %s is not Unix seconds", quote(ts)))
-			continue
+			return nil
 		}
 		if err := r.emit(name, line, Event{Time: t, User: user, Item: item, Type: MovieLensType, Weight: w}); err != nil {
 			return err
 		}
-	}
+		return nil
+	})
 }
 
 // splitInto appends the sep-separated fields of b to dst.
