@@ -69,7 +69,8 @@
 // ties, say) it runs the float scan after all ([Model.Int8Fallbacks]
 // counts these). So the items,
 // their order and their scores are always those of the float scan; ties
-// included. [RecommendRequest].Exact forces the float scan, for audits.
+// included, which is why [RecommendRequest].Exact, for audits, is served
+// this way too.
 // SimilarItems always scans the float vectors.
 //
 // # Approximate search

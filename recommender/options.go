@@ -36,7 +36,7 @@ type ModelOptions struct {
 	// ANN answers a known user's Recommend with an approximate search of
 	// the snapshot's HNSW index (the ANNIndexFile auxiliary file) when it
 	// has one, instead of a catalogue scan; RecommendRequest.Exact still
-	// scans. A snapshot without the file is served as without ANN.
+	// gets the exact answer. A snapshot without the file is served as without ANN.
 	ANN bool
 	// ANNEf is the candidate-list size of an approximate search: larger
 	// is slower and finds more of the exact top N. 0 means the index's

@@ -69,8 +69,10 @@ type RecommendRequest struct {
 	Exclude []string
 	// IncludeSeen also returns items the user interacted with in training.
 	IncludeSeen bool
-	// Exact ranks by a scan of the float item vectors even when the model
-	// has faster means (int8 vectors, an approximate index), for audits.
+	// Exact bypasses the approximate index, for audits and for measuring
+	// its recall: the answer is the float scan's, bit for bit, whether the
+	// float vectors are scanned or the int8 shortlist proves the same
+	// answer (see the package documentation).
 	Exact bool
 }
 

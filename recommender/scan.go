@@ -258,15 +258,16 @@ func (m *Model) rescoreExact(cands []candidate, q []float32, buf *[4]float32) {
 // item outside the shortlist can beat the n-th rescored one. When that
 // check fails it scans the int8 vectors again for every item that could
 // (up to a bound), and when that fails too it does the float scan. Either
-// way the answer is the float scan's, bit for bit. With an ANN index
-// loaded and exact unset, it searches the index instead (see searchANN).
+// way the answer is the float scan's, bit for bit, so an exact request
+// takes this path too. With an ANN index loaded and exact unset, it
+// searches the index instead (see searchANN).
 func (m *Model) rankFactors(sc *scratch, q []float32, n int, exact bool) {
 	if m.ann != nil && !exact {
 		m.searchANN(sc, q, n)
 		return
 	}
 	k := shortlistSize(n)
-	if m.i8 == nil || exact || k >= m.n {
+	if m.i8 == nil || k >= m.n {
 		m.scan(sc, scanDot, q, nil, 0, n)
 		return
 	}

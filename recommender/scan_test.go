@@ -233,9 +233,10 @@ func TestRescoreExactMatchesScan(t *testing.T) {
 	}
 }
 
-// TestExactRequestSkipsInt8 checks that Exact answers like the float scan
-// and does not count as an int8 fallback.
-func TestExactRequestSkipsInt8(t *testing.T) {
+// TestExactRequestWithInt8 checks that Exact answers with the brute-force
+// top N when the model shortlists with int8 vectors, and that on clustered
+// data it does so through the proved shortlist, without a float scan.
+func TestExactRequestWithInt8(t *testing.T) {
 	d := clusteredData(20_000, 16)
 	m, err := NewModel(withInt8(t, newFake("v", d)))
 	if err != nil {
@@ -257,7 +258,7 @@ func TestExactRequestSkipsInt8(t *testing.T) {
 		}
 	}
 	if f := m.Int8Fallbacks(); f != 0 {
-		t.Errorf("Int8Fallbacks() = %d after exact requests only, want 0", f)
+		t.Errorf("Int8Fallbacks() = %d after 5 exact requests on clustered data, want 0", f)
 	}
 }
 
@@ -266,8 +267,9 @@ func sameIDs(a, b []ScoredItem) bool {
 }
 
 // TestInt8MatchesExact checks identical top N — ids, order and scores —
-// from the int8 shortlist and from the float scan, on the benchmark's
-// clustered data and on data full of ties.
+// from the int8 shortlist (with and without Exact) and from the float scan
+// of a model without int8 vectors, on the benchmark's clustered data and
+// on data full of ties.
 func TestInt8MatchesExact(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -293,7 +295,17 @@ func TestInt8MatchesExact(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: NewModel: %v", tt.name, err)
 		}
-		var got, want []ScoredItem
+		floatOpts := DefaultModelOptions()
+		floatOpts.Int8 = false
+		mf, err := NewModelWithOptions(newFake("v", tt.d), floatOpts)
+		if err != nil {
+			t.Fatalf("%s: NewModel without int8: %v", tt.name, err)
+		}
+		if mf.UsesInt8() {
+			t.Fatalf("%s: UsesInt8() = true with ModelOptions.Int8 unset", tt.name)
+		}
+		var got, gotExact, want []ScoredItem
+		requests := 0
 		for i := range tt.queries {
 			for _, n := range []int{10, 100} {
 				req := RecommendRequest{UserID: tt.d.users[i%len(tt.d.users)], N: n, Exclude: []string{tt.d.items[i]}}
@@ -302,24 +314,33 @@ func TestInt8MatchesExact(t *testing.T) {
 					t.Fatalf("%s: Recommend: %v", tt.name, err)
 				}
 				got = res.Items
-				req.Exact = true
-				if res, err = m.RecommendInto(ctx, req, want); err != nil {
-					t.Fatalf("%s: exact Recommend: %v", tt.name, err)
+				if res, err = mf.RecommendInto(ctx, req, want); err != nil {
+					t.Fatalf("%s: float Recommend: %v", tt.name, err)
 				}
 				want = res.Items
+				req.Exact = true
+				if res, err = m.RecommendInto(ctx, req, gotExact); err != nil {
+					t.Fatalf("%s: exact Recommend: %v", tt.name, err)
+				}
+				gotExact = res.Items
+				requests += 2
 				if diff := gocmp.Diff(want, got); diff != "" {
-					t.Fatalf("%s: Recommend(%s, n=%d) int8 differs from exact (-exact +int8):\n%s", tt.name, req.UserID, n, diff)
+					t.Fatalf("%s: Recommend(%s, n=%d) int8 differs from the float scan (-float +int8):\n%s", tt.name, req.UserID, n, diff)
+				}
+				if diff := gocmp.Diff(want, gotExact); diff != "" {
+					t.Fatalf("%s: exact Recommend(%s, n=%d) differs from the float scan (-float +exact):\n%s", tt.name, req.UserID, n, diff)
 				}
 			}
 		}
-		t.Logf("%s: %d of %d requests fell back to the float scan", tt.name, m.Int8Fallbacks(), 2*tt.queries)
-		switch all := m.Int8Fallbacks() == uint64(2*tt.queries); {
+		t.Logf("%s: %d of %d requests fell back to the float scan", tt.name, m.Int8Fallbacks(), requests)
+		switch all := m.Int8Fallbacks() == uint64(requests); {
 		case strings.HasPrefix(tt.name, "all equal") && !all:
-			t.Errorf("%s: %d of %d requests fell back to the float scan, want all", tt.name, m.Int8Fallbacks(), 2*tt.queries)
+			t.Errorf("%s: %d of %d requests fell back to the float scan, want all", tt.name, m.Int8Fallbacks(), requests)
 		case strings.HasPrefix(tt.name, "clustered") && all:
 			t.Errorf("%s: every request fell back to the float scan: the shortlist never proved itself", tt.name)
 		}
 		m.Close()
+		mf.Close()
 	}
 }
 

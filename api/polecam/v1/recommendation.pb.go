@@ -155,9 +155,12 @@ type RecommendRequest struct {
 	ExcludeItemIds []string `protobuf:"bytes,3,rep,name=exclude_item_ids,json=excludeItemIds,proto3" json:"exclude_item_ids,omitempty"`
 	// Also return items the user has already interacted with.
 	IncludeSeen bool `protobuf:"varint,4,opt,name=include_seen,json=includeSeen,proto3" json:"include_seen,omitempty"`
-	// Score the whole catalogue exactly with float vectors, bypassing the
-	// int8 shortlist and any approximate index. Slower; meant for audits and
-	// for measuring the recall of the fast path.
+	// Return the exact top n of the factor model, bypassing any approximate
+	// index: the same items, order and scores as a scan of the whole
+	// catalogue with float vectors (an int8 shortlist may find them, but only
+	// when it proves that no other item could rank higher). Slower on large
+	// catalogues; meant for audits and for measuring the recall of the fast
+	// path.
 	Exact         bool `protobuf:"varint,5,opt,name=exact,proto3" json:"exact,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
