@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/polecam/polecam/internal/server"
@@ -27,6 +29,10 @@ type ServeOptions struct {
 	// MetricsAddr is where Prometheus metrics are served over HTTP
 	// (/metrics); empty disables them.
 	MetricsAddr string
+	// Pprof also serves the Go profiler's /debug/pprof/ endpoints on
+	// MetricsAddr, for profiling a live server. Off by default: profiles
+	// reveal internals, so expose them only where /metrics is private.
+	Pprof bool
 	// PollInterval is how often the published pointer and the tombstone
 	// list are checked for changes.
 	PollInterval time.Duration
@@ -68,6 +74,9 @@ func (o ServeOptions) Validate() error {
 	if o.PollInterval <= 0 {
 		return fmt.Errorf("poll interval must be positive, got %v", o.PollInterval)
 	}
+	if o.Pprof && o.MetricsAddr == "" {
+		return errors.New("pprof is served on the metrics address, which is empty")
+	}
 	return o.Server.Validate()
 }
 
@@ -103,6 +112,7 @@ func addServeFlags(cmd *cobra.Command, o *ServeOptions, addr *string) {
 	f.StringVar(&o.DataDir, "data-dir", o.DataDir, "data directory holding the snapshots")
 	f.StringVar(addr, "addr", "127.0.0.1:50051", "gRPC listen address")
 	f.StringVar(&o.MetricsAddr, "metrics-addr", o.MetricsAddr, "Prometheus /metrics listen address (empty disables)")
+	f.BoolVar(&o.Pprof, "pprof", false, "also serve Go profiles under /debug/pprof/ on --metrics-addr")
 	f.DurationVar(&o.PollInterval, "poll-interval", o.PollInterval, "how often to check for a newly published version and newly forgotten users")
 	f.BoolVar(&o.VerifyChecksums, "verify-checksums", o.VerifyChecksums, "check every file checksum of a version before serving it")
 	f.StringVar(&o.AdminTokenFile, "admin-token-file", "", "file holding the bearer token for polecam.v1.ModelService (default $"+adminTokenEnv+"; unset disables the admin service)")
@@ -190,9 +200,7 @@ func Serve(ctx context.Context, lis net.Listener, o ServeOptions) error {
 			lis.Close()
 			return fmt.Errorf("serve: metrics listen: %w", err)
 		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", server.MetricsHandler(o.Server.Registry))
-		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		hs := &http.Server{Handler: metricsMux(o.Server.Registry, o.Pprof), ReadHeaderTimeout: 5 * time.Second}
 		wg.Go(func() {
 			if err := hs.Serve(mlis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("metrics server stopped", "err", err)
@@ -223,6 +231,21 @@ func Serve(ctx context.Context, lis net.Listener, o ServeOptions) error {
 	cancel()
 	log.Info("stopped")
 	return err
+}
+
+// metricsMux serves reg's metrics on /metrics and, with withPprof, the Go
+// profiles under /debug/pprof/.
+func metricsMux(reg *prometheus.Registry, withPprof bool) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", server.MetricsHandler(reg))
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	return mux
 }
 
 // readAdminToken returns the admin token from file, or else from the

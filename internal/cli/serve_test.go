@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	polecamv1 "github.com/polecam/polecam/api/polecam/v1"
+	"github.com/polecam/polecam/internal/server"
 	"github.com/polecam/polecam/store"
 )
 
@@ -168,4 +171,40 @@ func TestServeAdmin(t *testing.T) {
 		t.Fatalf("ForgetUser() error = %v", err)
 	}
 	eventually("after ForgetUser", user, func(r *polecamv1.RecommendResponse) bool { return r.GetFallback() })
+}
+
+// TestMetricsMux checks that the metrics listener serves /metrics always
+// and the Go profiles only when asked to.
+func TestMetricsMux(t *testing.T) {
+	tests := []struct {
+		path      string
+		withPprof bool
+		want      int
+	}{
+		{"/metrics", false, http.StatusOK},
+		{"/metrics", true, http.StatusOK},
+		{"/debug/pprof/", false, http.StatusNotFound},
+		{"/debug/pprof/", true, http.StatusOK},
+		{"/debug/pprof/goroutine?debug=1", true, http.StatusOK},
+		{"/debug/pprof/cmdline", true, http.StatusOK},
+	}
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		metricsMux(server.NewRegistry(), tt.withPprof).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, nil))
+		if rec.Code != tt.want {
+			t.Errorf("GET %s with pprof %v = %d, want %d", tt.path, tt.withPprof, rec.Code, tt.want)
+		}
+	}
+}
+
+func TestServeOptionsPprofNeedsMetrics(t *testing.T) {
+	o := DefaultServeOptions()
+	o.Pprof = true
+	if err := o.Validate(); err != nil {
+		t.Errorf("Validate() with pprof on the default metrics address = %v, want nil", err)
+	}
+	o.MetricsAddr = ""
+	if err := o.Validate(); err == nil {
+		t.Error("Validate() with pprof and no metrics address = nil, want an error")
+	}
 }
