@@ -220,6 +220,9 @@ func TestOptionsValidate(t *testing.T) {
 		{"no logger", func(o *Options) { o.Logger = nil }, false},
 		{"zero timeout", func(o *Options) { o.ShutdownTimeout = 0 }, false},
 		{"zero message size", func(o *Options) { o.MaxRecvMsgSize = 0 }, false},
+		{"negative stream workers", func(o *Options) { o.StreamWorkers = -1 }, false},
+		{"no stream workers", func(o *Options) { o.StreamWorkers = 0 }, true},
+		{"too many stream workers", func(o *Options) { o.StreamWorkers = maxStreamWorkers + 1 }, false},
 	}
 	for _, tt := range tests {
 		o := DefaultOptions()
