@@ -225,3 +225,74 @@ func BenchmarkOpen1M(b *testing.B) {
 	b.ReportMetric(float64(rss1-rss0)/(1<<20), "MiB-rss-open")
 	b.ReportMetric(float64(rss2-rss0)/(1<<20), "MiB-rss-all-items")
 }
+
+// buildIDBenchVersion writes a version with n items "sku-%08d" and n users
+// "user-%08d" and one factor each (the id lookups do not read factors).
+func buildIDBenchVersion(b *testing.B, d *Dir, n int) string {
+	b.Helper()
+	ctx := context.Background()
+	bl, err := d.NewBuilder(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bl.Abort()
+	must := func(err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	items, users := make([]string, n), make([]string, n)
+	for i := range n {
+		items[i], users[i] = fmt.Sprintf("sku-%08d", i), fmt.Sprintf("user-%08d", i)
+	}
+	must(bl.SetItems(items))
+	must(bl.SetUsers(users))
+	factors := make([]float32, n)
+	must(bl.SetItemFactors(n, 1, factors))
+	must(bl.SetUserFactors(n, 1, factors))
+	must(bl.SetPopularity(factors))
+	m, err := bl.Commit(ctx, Manifest{})
+	must(err)
+	return m.Version
+}
+
+// BenchmarkIDIndex sweeps the number of ids for the id -> index lookups a
+// request makes (UserIndex once, ItemIndex per excluded or seed item), for
+// ids present and absent.
+func BenchmarkIDIndex(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			d, err := OpenDir(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			s, err := d.Open(buildIDBenchVersion(b, d, n), OpenOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			r := rand.New(rand.NewPCG(3, 4))
+			items, users, absent := make([]string, 4096), make([]string, 4096), make([]string, 4096)
+			for i := range items {
+				items[i] = fmt.Sprintf("sku-%08d", r.IntN(n))
+				users[i] = fmt.Sprintf("user-%08d", r.IntN(n))
+				absent[i] = fmt.Sprintf("user-%08d", n+r.IntN(n))
+			}
+			run := func(name string, ids []string, want bool, lookup func(string) (int32, bool, error)) {
+				b.Run(name, func(b *testing.B) {
+					b.ReportAllocs()
+					i := 0
+					for b.Loop() {
+						if _, ok, err := lookup(ids[i%len(ids)]); err != nil || ok != want {
+							b.Fatal(ok, err)
+						}
+						i++
+					}
+				})
+			}
+			run("UserIndex", users, true, s.UserIndex)
+			run("ItemIndex", items, true, s.ItemIndex)
+			run("UserIndexAbsent", absent, false, s.UserIndex)
+		})
+	}
+}
