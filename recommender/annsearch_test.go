@@ -69,15 +69,32 @@ var (
 // the exact top 10 (93 % of the top 100) (the Exact request's answer) on clustered
 // data, never returns a seen or excluded item, orders its answer by score
 // and scores every item exactly as the float scan does.
+// It does so with the float walk and with the int8 walk a snapshot with
+// int8 item vectors gets.
 func TestANNRecall(t *testing.T) {
 	d, idx := annData(t)
-	m, err := NewModel(withANN(newFake("v", d), idx))
+	for _, walk := range []string{"float", "int8"} {
+		t.Run(walk, func(t *testing.T) {
+			snap := withANN(newFake("v", d), idx)
+			if walk == "int8" {
+				snap = withInt8(t, snap)
+			}
+			testANNRecall(t, d, snap, walk == "int8")
+		})
+	}
+}
+
+func testANNRecall(t *testing.T, d *modelData, snap *fakeSnapshot, int8Walk bool) {
+	m, err := NewModel(snap)
 	if err != nil {
 		t.Fatalf("NewModel: %v", err)
 	}
 	defer m.Close()
 	if !m.UsesANN() {
 		t.Fatal("UsesANN() = false with an index file")
+	}
+	if got := m.ann.UsesInt8(); got != int8Walk {
+		t.Fatalf("the index walks with int8 rows: %v, want %v", got, int8Walk)
 	}
 	users := 200
 	if raceEnabled {
@@ -161,6 +178,7 @@ func TestANNExactAndAbsent(t *testing.T) {
 		wantANN bool
 	}{
 		{"index, exact request", withANN(newFake("v", d), idx), plainOpts, true, true},
+		{"index, int8, exact request", withANN(withInt8(t, newFake("v", d)), idx), DefaultModelOptions(), true, true},
 		{"index, ANN off", withANN(newFake("v", d), idx), offOpts, false, false},
 		{"no index file", newFake("v", d), plainOpts, false, false},
 		{"no index file, int8", withInt8(t, newFake("v", d)), DefaultModelOptions(), false, false},
@@ -359,8 +377,9 @@ func TestANNRecommendIntoDoesNotAllocate(t *testing.T) {
 }
 
 // BenchmarkRecommendANN compares, on clustered 100k x 64 vectors with 50
-// seen items per user, Recommend answered from the ANN index (at the
-// index's default ef and at 256) with the exact answers of the int8
+// seen items per user, Recommend answered from the ANN index (walked with
+// the int8 rows at the index's default ef and at 256, and with the float
+// rows at the default ef) with the exact answers of the int8
 // shortlist (ANN off) and of the float scan (Exact), and reports the
 // recall@n of each against the float scan.
 func BenchmarkRecommendANN(b *testing.B) {
@@ -372,7 +391,7 @@ func BenchmarkRecommendANN(b *testing.B) {
 	idx := aligned(buf.Bytes())
 	ctx := context.Background()
 	for _, n := range []int{10, 100} {
-		for _, mode := range []string{"ann", "ann-ef256", "int8", "exact"} {
+		for _, mode := range []string{"ann", "ann-ef256", "ann-float", "int8", "exact"} {
 			b.Run(fmt.Sprintf("items=100000/dims=64/n=%d/%s", n, mode), func(b *testing.B) {
 				opts := DefaultModelOptions()
 				switch mode {
@@ -381,7 +400,11 @@ func BenchmarkRecommendANN(b *testing.B) {
 				case "int8":
 					opts.ANN = false
 				}
-				m, err := NewModelWithOptions(withANN(withInt8(b, newFake("v", d)), idx), opts)
+				snap := withANN(newFake("v", d), idx)
+				if mode != "ann-float" {
+					snap = withInt8(b, snap) // the ANN modes walk with it
+				}
+				m, err := NewModelWithOptions(snap, opts)
 				if err != nil {
 					b.Fatal(err)
 				}

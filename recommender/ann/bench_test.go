@@ -61,41 +61,68 @@ func BenchmarkBuild(b *testing.B) {
 // BenchmarkSearch times one query (n 10) per op over a fixed set of
 // queries, and reports recall@10 against the exact inner-product top 10
 // and the p50/p99 latency of the queries timed.
+//
+// The walk=int8 variants walk the graph with int8 rows (WithInt8, default
+// re-ranking); the others with the float rows.
 func BenchmarkSearch(b *testing.B) {
 	for _, sz := range benchSizes() {
 		for _, filtered := range []bool{false, true} {
 			for _, ef := range []int{32, 64, 128, 256, 512, 1024} {
-				name := fmt.Sprintf("rows=%d/dims=%d/ef=%d", sz.rows, sz.dims, ef)
-				var filter Filter
-				if filtered {
-					name += "/filter=half"
-					filter = func(i int32) bool { return i%2 == 0 }
-				}
-				b.Run(name, func(b *testing.B) {
-					ix, data := benchIndex(b, sz)
-					qs := queries(22, 200, sz.dims)
-					r := meanRecall(ix, data, qs, 10, ef, filter)
-					s := NewScratch(ix)
-					dst := make([]Result, 0, 10)
-					lat := make([]time.Duration, 0, 1<<16)
-					i := 0
-					b.ReportAllocs()
-					for b.Loop() {
-						t0 := time.Now()
-						dst = ix.Search(qs[i%len(qs)], 10, ef, filter, dst, s)
-						if len(lat) < cap(lat) {
-							lat = append(lat, time.Since(t0))
-						}
-						i++
+				for _, walk8 := range []bool{false, true} {
+					name := fmt.Sprintf("rows=%d/dims=%d/ef=%d", sz.rows, sz.dims, ef)
+					var filter Filter
+					if filtered {
+						name += "/filter=half"
+						filter = func(i int32) bool { return i%2 == 0 }
 					}
-					slices.Sort(lat)
-					b.ReportMetric(r, "recall@10")
-					b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
-					b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
-				})
+					if walk8 {
+						name += "/walk=int8"
+					}
+					b.Run(name, func(b *testing.B) {
+						ix, data := benchIndex(b, sz)
+						if walk8 {
+							ix = benchInt8(b, sz, ix, data)
+						}
+						qs := queries(22, 200, sz.dims)
+						r := meanRecall(ix, data, qs, 10, ef, filter)
+						s := NewScratch(ix)
+						dst := make([]Result, 0, 10)
+						lat := make([]time.Duration, 0, 1<<16)
+						i := 0
+						b.ReportAllocs()
+						for b.Loop() {
+							t0 := time.Now()
+							dst = ix.Search(qs[i%len(qs)], 10, ef, filter, dst, s)
+							if len(lat) < cap(lat) {
+								lat = append(lat, time.Since(t0))
+							}
+							i++
+						}
+						slices.Sort(lat)
+						b.ReportMetric(r, "recall@10")
+						b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
+						b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
+					})
+				}
 			}
 		}
 	}
+}
+
+// built8 caches the int8 rows of each benchmark index.
+var built8 sync.Map // benchSize -> func() *Index
+
+// benchInt8 returns ix walked with int8 rows of data.
+func benchInt8(b *testing.B, sz benchSize, ix *Index, data []float32) *Index {
+	f, _ := built8.LoadOrStore(sz, sync.OnceValue(func() *Index {
+		r8, sc := quantised(data, sz.rows, sz.dims)
+		x, err := ix.WithInt8(r8, dot.Int8Width(sz.dims), sc, 0)
+		if err != nil {
+			panic(err)
+		}
+		return x
+	}))
+	return f.(func() *Index)()
 }
 
 // BenchmarkSearchParallel runs queries on every core at the default ef.

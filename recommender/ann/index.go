@@ -41,6 +41,9 @@ type Index struct {
 	// locks guard the lists while Build links nodes concurrently; nil
 	// afterwards.
 	locks []sync.Mutex
+
+	// i8, when set (WithInt8), holds the int8 rows Search walks with.
+	i8 *int8Rows
 }
 
 // Result is one item of a search answer.
@@ -86,6 +89,14 @@ type Scratch struct {
 	gather  []float32 // rows gathered for score
 	one     [1]uint32
 
+	// the int8 walk (WithInt8): the quantised query, and the rows and
+	// scales gathered for scoreInt8. walk8 is set while Search walks.
+	walk8   bool
+	qi      []int8
+	qScale  float32
+	gather8 []int8
+	gscales []float32
+
 	// used by Build only
 	sel     []cand
 	selRows []float32 // the rows of sel, contiguous
@@ -113,6 +124,16 @@ func (s *Scratch) fit(ix *Index) {
 	}
 	if n := (ix.m0 + 1) * ix.dims; len(s.gather) < n {
 		s.gather = make([]float32, n)
+	}
+	if ix.i8 != nil {
+		w := ix.i8.width
+		if len(s.qi) != w {
+			s.qi = make([]int8, w)
+		}
+		if n := (ix.m0 + 1) * w; len(s.gather8) < n {
+			s.gather8 = make([]int8, n)
+			s.gscales = make([]float32, ix.m0+1)
+		}
 	}
 }
 
@@ -161,7 +182,13 @@ func (ix *Index) links(id uint32, level int, locked bool, buf []uint32) []uint32
 // gathers the rows into one contiguous block first and scores them with
 // one kernel call: the copies overlap their cache misses, which one kernel
 // call per row does not (benchmarks/ann.md).
+// While Search walks an index with int8 rows (s.walk8) it scores them
+// instead (scoreInt8).
 func (ix *Index) score(q []float32, ids []uint32, s *Scratch) {
+	if s.walk8 {
+		ix.scoreInt8(ids, s)
+		return
+	}
 	d := ix.dims
 	buf := s.gather[:len(ids)*d]
 	for k, id := range ids {
@@ -276,12 +303,20 @@ func (ix *Index) Search(q []float32, n, ef int, filter Filter, dst []Result, scr
 	}
 	scratch.fit(ix)
 	s := scratch
+	if ix.i8 != nil {
+		s.qScale = dot.QuantizeVector(s.qi, q)
+		s.walk8 = true
+	}
 	ep := cand{id: ix.entry, sim: ix.score1(q, ix.entry, s)}
 	for l := ix.maxLevel; l > 0; l-- {
 		ep = ix.greedy(q, ep, l, false, s)
 	}
 	ix.searchLayer(q, ep, ef, 0, filter, false, s)
 	s.sorted = s.res.drainSorted(s.sorted)
+	if s.walk8 {
+		s.walk8 = false
+		ix.rerank(q, n, s)
+	}
 	for _, c := range s.sorted[:min(n, len(s.sorted))] {
 		dst = append(dst, Result{Item: int32(c.id), Score: c.sim})
 	}
