@@ -37,7 +37,13 @@
 // quarter of the bytes of float32 rows; QuantizeVector does the same for a
 // query, and ScoresInt8 scores int8 rows with an exact integer inner
 // product, scaled back to float32. The AVX-512 int8 kernel needs AVX512BW
-// as well; without it the generic loop is used. Quantisation moves a score
+// as well; without it the generic loop is used. Where the CPU also has
+// AVX-512 VNNI, "avx512" scores int8 rows with VPDPBUSD, 64 bytes and 16
+// rows at a time (see int8vnni_amd64.s), and the AVX512BW kernel
+// (VPMOVSXBW and VPMADDWD, 4 rows at a time) is kept as "avx512bw" for
+// tests and benchmarks. Every int8 implementation returns the same bits:
+// the integer sums are exact and all scale them as float32(sum)*rowScale,
+// then *qScale. Quantisation moves a score
 // by at most about (qScale*sum|row| + rowScale*sum|q|)/2, so use int8 rows
 // to shortlist candidates and rescore the shortlist with Scores when exact
 // order matters.

@@ -11,13 +11,22 @@ func available() []implementation {
 	var impls []implementation
 	if cpu.X86.HasAVX512F {
 		im := implementation{name: "avx512", kernel: scoresAVX512}
-		if cpu.X86.HasAVX512BW {
-			im.int8 = scoresInt8AVX512
-		}
 		if cpu.X86.HasAVX2 {
 			im.above = indexAboveAVX2
 		}
-		impls = append(impls, im)
+		if cpu.X86.HasAVX512BW {
+			im.int8 = scoresInt8AVX512
+		}
+		if cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VNNI {
+			// The VNNI int8 kernel goes first; the AVX512BW one stays
+			// available, under its own name, so tests compare the two.
+			bw := im
+			bw.name = "avx512bw"
+			im.int8 = scoresInt8VNNI
+			impls = append(impls, im, bw)
+		} else {
+			impls = append(impls, im)
+		}
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		impls = append(impls, implementation{name: "avx2", kernel: scoresAVX2, int8: scoresInt8AVX2, above: indexAboveAVX2})
@@ -39,6 +48,12 @@ func scoresAVX2(dst *float32, n int, data *float32, stride int, q *float32, d in
 //
 //go:noescape
 func scoresInt8AVX512(dst *float32, n int, rows *int8, stride int, q *int8, w int, scales *float32, qScale float32)
+
+// scoresInt8VNNI is the kernelInt8 type's contract using AVX-512 VNNI
+// (VPDPBUSD) and AVX512BW; see int8vnni_amd64.s.
+//
+//go:noescape
+func scoresInt8VNNI(dst *float32, n int, rows *int8, stride int, q *int8, w int, scales *float32, qScale float32)
 
 // scoresInt8AVX2 is the kernelInt8 type's contract using AVX2.
 //

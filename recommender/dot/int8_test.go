@@ -88,8 +88,11 @@ func quantizedMatrix(rng *rand.Rand, n, d, stride int) (rows []int8, scales, dat
 }
 
 func TestScoresInt8(t *testing.T) {
-	dims := []int{1, 3, 8, 15, 16, 17, 31, 32, 63, 64, 100, 128}
-	counts := []int{0, 1, 3, 4, 5, 17, 1000}
+	// Widths 32, 64, 96, 128, 224 and 256 take every path of the kernels
+	// (64-byte steps, a 32-byte tail step, both); the counts cover blocks
+	// of 4 and 16 rows and every kind of tail.
+	dims := []int{1, 3, 8, 15, 16, 17, 31, 32, 63, 64, 65, 96, 100, 128, 200, 256}
+	counts := []int{0, 1, 3, 4, 5, 15, 16, 17, 31, 33, 1000}
 	const guard = 8
 	for _, d := range dims {
 		w := Int8Width(d)
@@ -208,4 +211,145 @@ func BenchmarkScoresInt8(b *testing.B) {
 			}
 		}
 	}
+}
+
+// int8Case is a ScoresInt8 input with arbitrary int8 values, including
+// -128, which QuantizeRows never writes but the kernels must still score
+// exactly.
+type int8Case struct {
+	n, w, stride int
+	rows         []int8
+	scales       []float32
+	q            []int8
+	qScale       float32
+}
+
+// checkInt8Impls scores c with every implementation and reports any that
+// differs from the generic loop in a single bit or writes past len(dst).
+func checkInt8Impls(t *testing.T, name string, c int8Case) {
+	t.Helper()
+	const guard = 17
+	want := make([]float32, c.n)
+	scoresInt8Generic(want, c.rows, c.stride, c.scales, c.q, c.qScale)
+	for _, im := range available() {
+		buf := make([]float32, c.n+guard)
+		for i := range buf {
+			buf[i] = -12345
+		}
+		scoresInt8With(im, buf[:c.n], c.rows, c.stride, c.scales, c.q, c.qScale)
+		for i := range c.n {
+			if math.Float32bits(buf[i]) != math.Float32bits(want[i]) {
+				t.Errorf("%s/%s: ScoresInt8 row %d = %v, want generic's %v", im.name, name, i, buf[i], want[i])
+				break
+			}
+		}
+		for i, x := range buf[c.n:] {
+			if x != -12345 {
+				t.Errorf("%s/%s: wrote %v to dst[%d], past len(dst)", im.name, name, x, c.n+i)
+			}
+		}
+	}
+}
+
+// randomInt8Case fills a case of n rows of width w with bytes from fill.
+func randomInt8Case(rng *rand.Rand, n, w, stride int, fill func() int8) int8Case {
+	c := int8Case{n: n, w: w, stride: stride, qScale: rng.Float32() + 0.01}
+	c.rows = make([]int8, max(0, (n-1)*stride+w))
+	for i := range c.rows {
+		c.rows[i] = fill()
+	}
+	c.q = make([]int8, w)
+	for i := range c.q {
+		c.q[i] = fill()
+	}
+	c.scales = make([]float32, n)
+	for i := range c.scales {
+		c.scales[i] = rng.Float32() / 127
+	}
+	return c
+}
+
+func TestScoresInt8ExtremeValues(t *testing.T) {
+	// All bytes at one extreme make the integer sums as large as they get:
+	// at w = 65536, (-128)*(-128)*w = 1<<30, and VPDPBUSD's bias
+	// 128*sum(q) is as large again, so its int32 sum wraps and must still
+	// come out exact.
+	values := []struct {
+		name string
+		r, q int8
+	}{
+		{"127x127", 127, 127},
+		{"-127x127", -127, 127},
+		{"127x-127", 127, -127},
+		{"-127x-127", -127, -127},
+		{"-128x-128", -128, -128},
+		{"-128x127", -128, 127},
+		{"127x-128", 127, -128},
+	}
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, v := range values {
+		for _, w := range []int{32, 96, 128, 256, 1 << 16} {
+			for _, n := range []int{1, 16, 17, 35} {
+				c := randomInt8Case(rng, n, w, w, func() int8 { return 0 })
+				for i := range c.rows {
+					c.rows[i] = v.r
+				}
+				for i := range c.q {
+					c.q[i] = v.q
+				}
+				checkInt8Impls(t, fmt.Sprintf("%s/w=%d/n=%d", v.name, w, n), c)
+			}
+		}
+	}
+	// Alternating signs, and random picks among the extremes.
+	extremes := []int8{-128, -127, 127, 0}
+	for _, w := range []int{32, 64, 96, 160, 4096} {
+		for _, n := range []int{5, 16, 47} {
+			c := randomInt8Case(rng, n, w, w+32, func() int8 { return extremes[rng.IntN(len(extremes))] })
+			checkInt8Impls(t, fmt.Sprintf("mixed/w=%d/n=%d", w, n), c)
+		}
+	}
+}
+
+// TestScoresInt8RandomSweep compares every implementation with the generic
+// loop on seeded random widths, strides, counts and bytes.
+func TestScoresInt8RandomSweep(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	for k := range 300 {
+		w := Int8Block * (1 + rng.IntN(24))
+		stride := w + rng.IntN(3)*rng.IntN(70)
+		n := rng.IntN(80)
+		c := randomInt8Case(rng, n, w, stride, func() int8 { return int8(rng.Uint32()) })
+		checkInt8Impls(t, fmt.Sprintf("case%d/w=%d/stride=%d/n=%d", k, w, stride, n), c)
+	}
+}
+
+// FuzzScoresInt8 checks that every implementation matches the generic loop
+// bit for bit on arbitrary bytes: data supplies q (the first w bytes) and
+// then the rows; the shape comes from the other arguments.
+func FuzzScoresInt8(f *testing.F) {
+	f.Add(uint8(1), uint8(0), uint8(3), []byte{1, 2, 3, 0x80, 0x7f, 0xff})
+	f.Add(uint8(2), uint8(5), uint8(17), []byte{0x80, 0x80, 0x7f, 0x81, 9})
+	f.Add(uint8(3), uint8(1), uint8(33), []byte{})
+	f.Fuzz(func(t *testing.T, blocks, pad, rows uint8, data []byte) {
+		w := Int8Block * (1 + int(blocks)%16)
+		stride := w + int(pad)%64
+		n := int(rows) % 64
+		size := w
+		if n > 0 {
+			size += (n-1)*stride + w
+		}
+		b := make([]int8, size)
+		for i := range b {
+			if len(data) > 0 {
+				b[i] = int8(data[i%len(data)] + byte(i/len(data)))
+			}
+		}
+		c := int8Case{n: n, w: w, stride: stride, q: b[:w], rows: b[w:], qScale: 0.37}
+		c.scales = make([]float32, n)
+		for i := range c.scales {
+			c.scales[i] = float32(i+1) / 381
+		}
+		checkInt8Impls(t, fmt.Sprintf("w=%d/stride=%d/n=%d", w, stride, n), c)
+	})
 }
