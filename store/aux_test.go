@@ -94,6 +94,7 @@ func TestValidAuxName(t *testing.T) {
 		{"items.vec", false},
 		{"users.vec", false},
 		{"items.ids", false},
+		{"users.ids", false},
 		{"manifest.json", false},
 		{"badger", false},
 		{"COMPLETE", false},

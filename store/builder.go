@@ -35,6 +35,7 @@ type Builder struct {
 	userFactors *VecHeader
 	popularity  bool
 	aux         map[string]string // auxiliary file name -> FileInfo.Kind
+	idsFormat   uint32            // id table format written; tests set 1 to write what older builds wrote
 	done        bool              // committed or aborted
 	committed   bool
 }
@@ -60,7 +61,8 @@ func (d *Dir) NewBuilder(ctx context.Context) (*Builder, error) {
 		dir: d, version: v, staging: staging,
 		db: db, wb: db.NewWriteBatch(),
 		nItems: -1, nUsers: -1,
-		aux: map[string]string{},
+		aux:       map[string]string{},
+		idsFormat: idsFormatVersion,
 	}, nil
 }
 
@@ -136,7 +138,7 @@ func (b *Builder) setItems(ids []string) error {
 	if err := b.putIDs(ids, prefItemID, prefItemIdx); err != nil {
 		return err
 	}
-	if err := writeIDsFile(filepath.Join(b.staging, itemsIDsFile), ids); err != nil {
+	if err := writeIDsFileVersion(filepath.Join(b.staging, itemsIDsFile), ids, b.idsFormat); err != nil {
 		return err
 	}
 	b.nItems = len(ids)
@@ -167,6 +169,12 @@ func (b *Builder) setUsers(ids []string) error {
 	}
 	if err := b.putIDs(ids, prefUserID, prefUserIdx); err != nil {
 		return err
+	}
+	// Builds before id table format 2 wrote no users.ids.
+	if b.idsFormat >= 2 {
+		if err := writeIDsFile(filepath.Join(b.staging, usersIDsFile), ids); err != nil {
+			return err
+		}
 	}
 	b.nUsers = len(ids)
 	return nil
@@ -408,7 +416,11 @@ func (b *Builder) complete(m Manifest) (Manifest, error) {
 		m.CreatedAt = time.Now().UTC()
 	}
 	m.Files = m.Files[:0:0]
-	for _, name := range []string{itemsVecFile, usersVecFile, itemsIDsFile} {
+	own := []string{itemsVecFile, usersVecFile, itemsIDsFile}
+	if b.idsFormat >= 2 {
+		own = append(own, usersIDsFile)
+	}
+	for _, name := range own {
 		size, sum, err := crcOf(filepath.Join(b.staging, name))
 		if err != nil {
 			return m, err

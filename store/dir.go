@@ -23,6 +23,7 @@ const (
 	itemsVecFile  = "items.vec"
 	usersVecFile  = "users.vec"
 	itemsIDsFile  = "items.ids"
+	usersIDsFile  = "users.ids"
 	manifestFile  = "manifest.json"
 	completeFile  = "COMPLETE"
 	lockFile      = "LOCK"

@@ -34,7 +34,8 @@
 //	      badger/              Badger v4 DB: manifest, id maps, seen items, neighbours, popularity
 //	      items.vec            item factors (vector file, below)
 //	      users.vec            user factors
-//	      items.ids            item id table: dense index -> external id (below)
+//	      items.ids            item id table: dense index <-> external id (below)
+//	      users.ids            user id table, same format (absent in versions written before it)
 //	      manifest.json        a copy of the manifest, so Versions need not open Badger
 //	      <aux name>           auxiliary files (Builder.AddFile, Builder.SetMatrix), e.g. itemitem.vec
 //	      COMPLETE             written last; see below. Without it a version is not listed or opened
@@ -113,17 +114,46 @@
 // (page aligned, nothing decoded; a matrix's header is validated) and
 // Snapshot.File and Snapshot.Matrix return the mapped bytes or matrix.
 //
-// # Item id table
+// # Id tables
 //
-// ItemID is called for every recommended item, so besides Badger's "i/"
-// keys the ids live in items.ids, mapped like the vector files: a 64-byte
-// header (magic "PCIDS\x00\x00\x00", version uint32 = 1, zero uint32, count
-// uint64, blob length uint64, payload CRC-32C uint32, header CRC-32C uint32
-// over bytes 0..35, zero padding), then count+1 uint64 offsets into the
-// blob, then the blob of concatenated ids. Id i is blob[off[i]:off[i+1]].
-// A lookup is a bounds-checked slice and a copy: about 0.1 µs against 4-5 µs
-// for a Badger Get, with nothing decoded at open. The reverse maps (id to
-// index) stay in Badger: they are needed once per request.
+// ItemID is called for every recommended item, ItemIndex for every excluded
+// or seed item and UserIndex once a request, so besides Badger's "i/", "I/",
+// "u/" and "U/" keys (which stay the source of truth) the ids live in
+// items.ids and users.ids, mapped like the vector files and read in place:
+// nothing is decoded or built at open. All integers little-endian.
+//
+//	offset size  field
+//	0      8     magic "PCIDS\x00\x00\x00"
+//	8      4     format version uint32 (= 2; 1 is still read)
+//	12     4     hash bits uint32: the hash table has 2^bits slots (0 in version 1)
+//	16     8     count uint64 (<= 2^31-1)
+//	24     8     blob length uint64
+//	32     4     payload CRC-32C over all bytes from offset 64, padding included
+//	36     4     header CRC-32C over bytes 0..35
+//	40     24    reserved, zero
+//	64     ...   payload:
+//	             (count+1) uint64 offsets into the blob; id i is blob[off[i]:off[i+1]]
+//	             the blob: the ids concatenated, zero-padded to a multiple of 8 bytes
+//	             2^bits uint32 slots (version 2 only)
+//
+// The file size is exactly 64 + 8*(count+1) + padded blob + 4*2^bits.
+// The slots are an open-addressing hash table of id -> index: 2^bits >=
+// 2*count (so at least half the slots are empty), a slot holds index+1 of
+// the id stored there or 0 if empty, and an id starts at slot h & (2^bits-1)
+// and probes linearly, wrapping at the end. h is the 64-bit FNV-1a of the
+// id's bytes with the high half XORed into the low half (h ^ h>>32), so it
+// is the same on every machine. A lookup hashes, probes until an empty
+// slot, and at each occupied slot compares the candidate's bytes in the
+// blob with the id; nothing is allocated. Every slot and offset read is
+// bounds-checked on use, so a damaged table yields ErrCorrupt or a miss,
+// never another id's index; the payload CRC is checked with VerifyChecksums
+// and by Verify, which also checks that the table maps every id to its own
+// index and holds nothing else. An id lookup costs about 0.1 µs against
+// 4-8 µs and 16-22 allocations for a Badger Get (benchmarks/store.md).
+//
+// Versions written before format 2 have a version-1 items.ids (no table)
+// and no users.ids; their ItemIndex and UserIndex read Badger as before.
+// Builds that read only version 1 refuse a version-2 table with ErrFormat.
 //
 // # Badger keys
 //

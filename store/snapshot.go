@@ -24,6 +24,7 @@ type Snapshot struct {
 	items    *vecFile
 	users    *vecFile
 	itemIDs  *idTable
+	userIDs  *idTable // nil in versions written before users.ids
 	aux      map[string]*auxFile
 	lock     *os.File // shared flock on versions/<v>/LOCK, held until Close
 	nItems   int
@@ -33,8 +34,8 @@ type Snapshot struct {
 	closeErr  error
 }
 
-// Open opens version read-only for serving. The factor matrices and the item
-// id table are memory-mapped, not read, so opening costs the same for any
+// Open opens version read-only for serving. The factor matrices and the id
+// tables are memory-mapped, not read, so opening costs the same for any
 // model size unless opts.VerifyChecksums is set. Several Snapshots of the
 // same version may be open at once.
 func (d *Dir) Open(version string, opts OpenOptions) (*Snapshot, error) {
@@ -120,7 +121,17 @@ func (d *Dir) open(version string, opts OpenOptions) (_ *Snapshot, err error) {
 	if s.itemIDs.count != s.nItems {
 		return nil, fmt.Errorf("%w: %s has %d ids, manifest counts %d items", ErrCorrupt, itemsIDsFile, s.itemIDs.count, s.nItems)
 	}
-	for _, name := range []string{itemsVecFile, usersVecFile, itemsIDsFile} {
+	names := []string{itemsVecFile, usersVecFile, itemsIDsFile}
+	if _, ok := m.File(usersIDsFile); ok {
+		if s.userIDs, err = openIDTable(filepath.Join(vdir, usersIDsFile), opts.VerifyChecksums); err != nil {
+			return nil, fmt.Errorf("%s: %w", usersIDsFile, err)
+		}
+		if s.userIDs.count != s.nUsers {
+			return nil, fmt.Errorf("%w: %s has %d ids, manifest counts %d users", ErrCorrupt, usersIDsFile, s.userIDs.count, s.nUsers)
+		}
+		names = append(names, usersIDsFile)
+	}
+	for _, name := range names {
 		fi, ok := m.File(name)
 		if !ok {
 			return nil, fmt.Errorf("%w: manifest does not list %s", ErrCorrupt, name)
@@ -191,9 +202,18 @@ func (s *Snapshot) NumItems() int { return s.nItems }
 // NumUsers returns the number of users.
 func (s *Snapshot) NumUsers() int { return s.nUsers }
 
-func (s *Snapshot) index(prefix, id string, n int) (int32, bool, error) {
+// index returns the dense index of id: from the mapped hash table t when
+// the version has one, else from Badger's prefix+id key.
+func (s *Snapshot) index(t *idTable, name, prefix, id string, n int) (int32, bool, error) {
 	if id == "" {
 		return 0, false, nil
+	}
+	if t.hashed() {
+		i, ok, err := t.index(id)
+		if err != nil {
+			return 0, false, fmt.Errorf("%s: %w", name, err)
+		}
+		return int32(i), ok, nil
 	}
 	var buf [4]byte
 	v, found, err := s.get(strKey(prefix, id), buf[:0])
@@ -211,9 +231,11 @@ func (s *Snapshot) index(prefix, id string, n int) (int32, bool, error) {
 }
 
 // ItemIndex returns the dense index of the item with external id, and
-// whether it exists.
+// whether it exists. It reads the hash table of the memory-mapped id table
+// and does not allocate; versions written before the table existed are
+// answered from Badger.
 func (s *Snapshot) ItemIndex(id string) (int32, bool, error) {
-	i, ok, err := s.index(prefItemIdx, id, s.nItems)
+	i, ok, err := s.index(s.itemIDs, itemsIDsFile, prefItemIdx, id, s.nItems)
 	if err != nil {
 		return 0, false, fmt.Errorf("item index of %q in %s: %w", id, s.version, err)
 	}
@@ -221,9 +243,10 @@ func (s *Snapshot) ItemIndex(id string) (int32, bool, error) {
 }
 
 // UserIndex returns the dense index of the user with external id, and
-// whether it exists.
+// whether it exists. Like ItemIndex it reads the mapped users id table, or
+// Badger in versions without one.
 func (s *Snapshot) UserIndex(id string) (int32, bool, error) {
-	i, ok, err := s.index(prefUserIdx, id, s.nUsers)
+	i, ok, err := s.index(s.userIDs, usersIDsFile, prefUserIdx, id, s.nUsers)
 	if err != nil {
 		return 0, false, fmt.Errorf("user index of %q in %s: %w", id, s.version, err)
 	}
@@ -339,7 +362,7 @@ func (s *Snapshot) Close() error {
 		if s.db != nil {
 			errs = append(errs, s.db.Close())
 		}
-		errs = append(errs, s.items.close(), s.users.close(), s.itemIDs.close(), closeAux(s.aux))
+		errs = append(errs, s.items.close(), s.users.close(), s.itemIDs.close(), s.userIDs.close(), closeAux(s.aux))
 		if s.lock != nil {
 			errs = append(errs, s.lock.Close())
 		}

@@ -12,9 +12,10 @@ import (
 )
 
 // Verify checks version thoroughly: the manifest against COMPLETE, the size
-// and CRC-32C of every listed file, the vector and id table checksums, every
-// Badger table and value checksum, and that every Badger record is well
-// formed and agrees with the manifest counts and the id table. It reads the
+// and CRC-32C of every listed file, the vector and id table checksums, that
+// each id table's hash index maps every id to its own index, every Badger
+// table and value checksum, and that every Badger record is well formed and
+// agrees with the manifest counts and the id tables. It reads the
 // whole version, so it is for operators and publishing pipelines, not for
 // serving start-up. Errors wrap ErrNotFound, ErrCorrupt or ErrFormat.
 func (d *Dir) Verify(ctx context.Context, version string) error {
@@ -74,6 +75,14 @@ func (d *Dir) verify(ctx context.Context, version string) error {
 		return err
 	} else if !bytes.Equal(bm, mj) {
 		return fmt.Errorf("%w: manifest in badger differs from %s", ErrCorrupt, manifestFile)
+	}
+	for _, t := range []struct {
+		name string
+		ids  *idTable
+	}{{itemsIDsFile, s.itemIDs}, {usersIDsFile, s.userIDs}} {
+		if err := t.ids.checkIndex(); err != nil {
+			return fmt.Errorf("%s: %w", t.name, err)
+		}
 	}
 	return s.verifyRecords(ctx)
 }
@@ -175,6 +184,15 @@ func (c *recordCheck) record(k, v []byte) error {
 		}
 		if i >= s.nUsers {
 			return fmt.Errorf("%w: user %d out of range [0, %d)", ErrCorrupt, i, s.nUsers)
+		}
+		if s.userIDs != nil {
+			id, err := s.userIDs.id(i)
+			if err != nil {
+				return err
+			}
+			if id != string(v) {
+				return fmt.Errorf("%w: user %d is %q in badger, %q in %s", ErrCorrupt, i, v, id, usersIDsFile)
+			}
 		}
 		c.nUserID++
 	case bytes.HasPrefix(k, []byte(prefUserIdx)):
