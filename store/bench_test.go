@@ -258,7 +258,8 @@ func buildIDBenchVersion(b *testing.B, d *Dir, n int) string {
 
 // BenchmarkIDIndex sweeps the number of ids for the id -> index lookups a
 // request makes (UserIndex once, ItemIndex per excluded or seed item), for
-// ids present and absent.
+// ids present and absent, through the mapped hash tables (path=table) and
+// through Badger (path=badger, what versions without the tables use).
 func BenchmarkIDIndex(b *testing.B) {
 	for _, n := range []int{100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
@@ -278,7 +279,7 @@ func BenchmarkIDIndex(b *testing.B) {
 				users[i] = fmt.Sprintf("user-%08d", r.IntN(n))
 				absent[i] = fmt.Sprintf("user-%08d", n+r.IntN(n))
 			}
-			run := func(name string, ids []string, want bool, lookup func(string) (int32, bool, error)) {
+			run := func(b *testing.B, name string, ids []string, want bool, lookup func(string) (int32, bool, error)) {
 				b.Run(name, func(b *testing.B) {
 					b.ReportAllocs()
 					i := 0
@@ -290,9 +291,31 @@ func BenchmarkIDIndex(b *testing.B) {
 					}
 				})
 			}
-			run("UserIndex", users, true, s.UserIndex)
-			run("ItemIndex", items, true, s.ItemIndex)
-			run("UserIndexAbsent", absent, false, s.UserIndex)
+			itemSlots, userSlots := s.itemIDs.slots, s.userIDs.slots
+			for _, path := range []string{"table", "badger"} {
+				if path == "badger" {
+					s.itemIDs.slots, s.userIDs.slots = nil, nil
+				}
+				b.Run("path="+path, func(b *testing.B) {
+					run(b, "UserIndex", users, true, s.UserIndex)
+					run(b, "ItemIndex", items, true, s.ItemIndex)
+					run(b, "UserIndexAbsent", absent, false, s.UserIndex)
+					b.Run("ItemIndexParallel", func(b *testing.B) {
+						b.ReportAllocs()
+						b.RunParallel(func(pb *testing.PB) {
+							i := 0
+							for pb.Next() {
+								if _, ok, err := s.ItemIndex(items[i%len(items)]); err != nil || !ok {
+									b.Error(ok, err)
+									return
+								}
+								i++
+							}
+						})
+					})
+				})
+			}
+			s.itemIDs.slots, s.userIDs.slots = itemSlots, userSlots
 		})
 	}
 }
