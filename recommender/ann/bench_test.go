@@ -5,6 +5,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -15,6 +17,11 @@ import (
 
 // large adds the 1M-row sizes to the benchmarks: go test -bench . -ann.large
 var large = flag.Bool("ann.large", false, "benchmark 1M rows as well (minutes to build)")
+
+// cacheDir keeps the benchmark indexes between runs: go test -bench .
+// -ann.cache /tmp/anncache builds each size once, later runs load it.
+// Delete the files after changing Build.
+var cacheDir = flag.String("ann.cache", "", "directory to keep built benchmark indexes in (delete after changing Build)")
 
 type benchSize struct{ rows, dims int }
 
@@ -32,12 +39,33 @@ var built sync.Map // benchSize -> func() (*Index, []float32, time.Duration)
 func benchIndex(b *testing.B, sz benchSize) (*Index, []float32) {
 	f, _ := built.LoadOrStore(sz, sync.OnceValues(func() (*Index, []float32) {
 		data := clustered(21, sz.rows, sz.dims)
+		path := ""
+		if *cacheDir != "" {
+			path = filepath.Join(*cacheDir, fmt.Sprintf("bench-%d-%d-v%d.ann", sz.rows, sz.dims, formatVersion))
+			if raw, err := os.ReadFile(path); err == nil {
+				ix, err := Load(raw, data, sz.rows, sz.dims, sz.dims)
+				if err != nil {
+					panic(err)
+				}
+				fmt.Printf("loaded %d x %d from %s\n", sz.rows, sz.dims, path)
+				return ix, data
+			}
+		}
 		start := time.Now()
 		ix, err := Build(context.Background(), data, sz.rows, sz.dims, sz.dims, DefaultOptions())
 		if err != nil {
 			panic(err)
 		}
 		fmt.Printf("built %d x %d in %v\n", sz.rows, sz.dims, time.Since(start))
+		if path != "" {
+			var buf bytes.Buffer
+			if _, err := ix.WriteTo(&buf); err != nil {
+				panic(err)
+			}
+			if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+				panic(err)
+			}
+		}
 		return ix, data
 	}))
 	return f.(func() (*Index, []float32))()
@@ -67,7 +95,7 @@ func BenchmarkBuild(b *testing.B) {
 func BenchmarkSearch(b *testing.B) {
 	for _, sz := range benchSizes() {
 		for _, filtered := range []bool{false, true} {
-			for _, ef := range []int{32, 64, 128, 256, 512, 1024} {
+			for _, ef := range []int{32, 64, 128, 256, 384, 512, 1024} {
 				for _, walk8 := range []bool{false, true} {
 					name := fmt.Sprintf("rows=%d/dims=%d/ef=%d", sz.rows, sz.dims, ef)
 					var filter Filter

@@ -83,23 +83,44 @@ func (ix *Index) rerank(q []float32, n int, s *Scratch) {
 }
 
 // rescoreAll rescores every candidate of s.sorted with the float rows
-// and sorts them by the exact score, ties by row.
+// and sorts them by the exact score, ties by row. Each row is scored as
+// dot.Scores scores it in a scan of all the rows: the vector kernels sum a
+// row in a group of four in a different order from a lone row (package
+// dot, "reproducible"), so rows below the last multiple of four are scored
+// in groups of four (padding a block with copies of its last row) and the
+// rest one by one. The scores are then bit-identical to a scan's.
 func (ix *Index) rescoreAll(q []float32, s *Scratch) {
 	top := s.sorted
-	r := len(top)
-	chunk := ix.m0 + 1 // the size s.ids and s.gather hold
-	for lo := 0; lo < r; lo += chunk {
-		hi := min(lo+chunk, r)
-		ids := s.ids[:0]
-		for _, c := range top[lo:hi] {
-			ids = append(ids, c.id)
+	tail := uint32(ix.rows &^ 3)
+	chunk := (ix.m0 + 1) &^ 3 // rows s.ids and s.gather hold, a multiple of 4
+	pos := s.links[:0]        // the positions in top of the rows in s.ids
+	flush := func() {
+		ids := s.ids
+		for len(ids)%4 != 0 {
+			ids = append(ids, ids[len(ids)-1])
 		}
-		s.ids = ids
 		ix.score(q, ids, s)
-		for k := range ids {
-			top[lo+k].sim = s.sims[k]
+		for k, p := range pos {
+			top[p].sim = s.sims[k]
+		}
+		s.ids, pos = s.ids[:0], pos[:0]
+	}
+	s.ids = s.ids[:0]
+	for p, c := range top {
+		if c.id >= tail {
+			top[p].sim = ix.score1(q, c.id, s)
+			continue
+		}
+		s.ids = append(s.ids, c.id)
+		pos = append(pos, uint32(p))
+		if len(s.ids) == chunk {
+			flush()
 		}
 	}
+	if len(s.ids) > 0 {
+		flush()
+	}
+	s.links = pos
 	slices.SortFunc(top, func(a, b cand) int {
 		if c := cmp.Compare(b.sim, a.sim); c != 0 {
 			return c

@@ -1,6 +1,7 @@
 package ann
 
 import (
+	"context"
 	"math"
 	"strings"
 	"testing"
@@ -63,24 +64,42 @@ func TestInt8Recall(t *testing.T) {
 }
 
 // TestInt8ScoresExact checks that the int8 walk returns float inner
-// products bit-identical to dot.Scores over the float rows, best first,
-// ties by row.
+// products bit-identical to dot.Scores over all the float rows, best
+// first, ties by row, also for the last rows of a matrix whose row count
+// is not a multiple of four (which a scan scores one by one).
 func TestInt8ScoresExact(t *testing.T) {
-	x8, data := int8Fixture(t, 0)
-	d := x8.Dims()
-	all := make([]float32, x8.Rows())
-	for _, q := range queries(3, 20, d) {
-		dot.Scores(all, data, d, q)
-		got := x8.Search(q, 30, 0, nil, nil, nil)
-		if len(got) != 30 {
-			t.Fatalf("Search(n=30) returned %d results", len(got))
-		}
-		for i, r := range got {
-			if math.Float32bits(r.Score) != math.Float32bits(all[r.Item]) {
-				t.Errorf("result %d: item %d score %v, dot.Scores gives %v", i, r.Item, r.Score, all[r.Item])
+	big, bigData := int8Fixture(t, 0)
+	const rows, dims = 1003, 32
+	data := clustered(6, rows, dims)
+	ix, err := Build(context.Background(), data, rows, dims, dims, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r8, sc := quantised(data, rows, dims)
+	small, err := ix.WithInt8(r8, dot.Int8Width(dims), sc, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		x    *Index
+		data []float32
+		n    int
+	}{{big, bigData, 30}, {small, data, 30}, {small, data, rows}} {
+		d := tc.x.Dims()
+		all := make([]float32, tc.x.Rows())
+		for _, q := range queries(3, 20, d) {
+			dot.Scores(all, tc.data, d, q)
+			got := tc.x.Search(q, tc.n, 0, nil, nil, nil)
+			if len(got) != tc.n {
+				t.Fatalf("%d rows: Search(n=%d) returned %d results", tc.x.Rows(), tc.n, len(got))
 			}
-			if i > 0 && (r.Score > got[i-1].Score || r.Score == got[i-1].Score && r.Item < got[i-1].Item) {
-				t.Errorf("result %d (%d, %v) is out of order after (%d, %v)", i, r.Item, r.Score, got[i-1].Item, got[i-1].Score)
+			for i, r := range got {
+				if math.Float32bits(r.Score) != math.Float32bits(all[r.Item]) {
+					t.Errorf("%d rows: result %d: item %d score %v, dot.Scores gives %v", tc.x.Rows(), i, r.Item, r.Score, all[r.Item])
+				}
+				if i > 0 && (r.Score > got[i-1].Score || r.Score == got[i-1].Score && r.Item < got[i-1].Item) {
+					t.Errorf("%d rows: result %d (%d, %v) is out of order after (%d, %v)", tc.x.Rows(), i, r.Item, r.Score, got[i-1].Item, got[i-1].Score)
+				}
 			}
 		}
 	}
