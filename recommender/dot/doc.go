@@ -43,8 +43,10 @@
 // (VPMOVSXBW and VPMADDWD, 4 rows at a time) is kept as "avx512bw" for
 // tests and benchmarks. Every int8 implementation returns the same bits:
 // the integer sums are exact and all scale them as float32(sum)*rowScale,
-// then *qScale. Quantisation moves a score
-// by at most about (qScale*sum|row| + rowScale*sum|q|)/2, so use int8 rows
+// then *qScale.
+//
+// Quantisation moves a score by at most about
+// (qScale*sum|row| + rowScale*sum|q|)/2, so use int8 rows
 // to shortlist candidates and rescore the shortlist with Scores when exact
 // order matters.
 //

@@ -111,8 +111,8 @@ vnni_block:
 	JZ    vnni_block_tail
 
 vnni_block_loop:
-	// Prefetch 1 KiB ahead of each row: for rows stride w apart that
-	// is the block after next.
+	// Prefetch 1 KiB ahead of each row: for 64-byte rows, the same row
+	// of the next block.
 	PREFETCHT0 1024(SI)
 	PREFETCHT0 1024(SI)(R8*1)
 	PREFETCHT0 1024(SI)(R8*2)
