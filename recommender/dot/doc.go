@@ -14,6 +14,9 @@
 //
 //   - "avx512": AVX-512F assembly, 16 floats per instruction, 4 rows per
 //     iteration (amd64 with AVX512F and OS support for its state).
+//   - "avx512bw": the same float kernel with the AVX512BW int8 kernel;
+//     never chosen, listed after "avx512" on CPUs with AVX-512 VNNI so
+//     that tests and benchmarks can compare the two int8 kernels.
 //   - "avx2": AVX2+FMA assembly, 8 floats per instruction, 4 rows per
 //     iteration.
 //   - "generic": a plain Go loop, used on every other CPU and architecture
