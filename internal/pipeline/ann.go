@@ -31,9 +31,12 @@ type ANNOptions struct {
 }
 
 // DefaultANNEfSearch is the default search width DefaultANNOptions stores
-// in the index: on 1M x 64 clustered vectors ef 512 finds 0.960 of the
-// exact top 10 and ef 256 0.941, at about 1.1 and 0.55 ms per query on one
-// core (benchmarks/ann.md); package ann's default of 128 suits 100k.
+// in the index: on 1M x 64 clustered vectors ef 512 finds 0.960 (± 0.004
+// between builds) of the exact top 10, ef 384 0.953 and ef 256 0.942. The
+// server walks the graph with the snapshot's int8 item rows, where ef 512
+// costs about 0.6 ms per query on one core and ef 384 0.45 ms
+// (benchmarks/ann.md); 512 keeps a margin above 0.95 for factors less
+// kind than the test data. Package ann's default of 128 suits 100k.
 const DefaultANNEfSearch = 512
 
 // DefaultANNOptions returns an index for catalogues of at least
