@@ -18,11 +18,11 @@ type int8Rows struct {
 	rerank int
 }
 
-// DefaultReRank is how many of the best candidates of an int8 walk are
-// rescored with the float vectors when WithInt8 is given rerank <= 0, at
-// least n and at most the beam: on 1M x 64 clustered rows recall@10 after
-// re-ranking 40 is within 0.003 of re-ranking the whole beam of 256
-// (benchmarks/ann.md).
+// DefaultReRank is how many candidates beyond the n requested an int8
+// walk rescores with the float vectors when WithInt8 is given rerank <= 0
+// (at most the whole beam): on 100k x 64 clustered rows re-ranking the
+// best 20 or more for n 10 gave the recall of re-ranking the whole beam at
+// every ef from 64 to 512, and 10 lost up to 0.011 (benchmarks/ann.md).
 const DefaultReRank = 40
 
 // WithInt8 returns an index that shares ix's graph and float rows but
@@ -30,8 +30,8 @@ const DefaultReRank = 40
 // holds row i at rows[i*stride:], Int8Width(Dims()) bytes of it read, and
 // scales[i] is its scale, as dot.QuantizeRows writes them (a snapshot's
 // int8 item file holds exactly this). A row then costs one 64-byte cache
-// line at 64 dimensions instead of four. The best rerank candidates of the
-// walk (DefaultReRank when rerank <= 0; at least n, at most the beam) are
+// line at 64 dimensions instead of four. The best n+rerank candidates of
+// the walk (rerank DefaultReRank when <= 0; at most the beam) are
 // rescored with the float rows, so Search still returns exact inner
 // products, bit-identical to dot.Scores over the float rows, and recall is
 // that of the re-ranked answer. The int8 rows must not change while the
@@ -73,11 +73,11 @@ func (ix *Index) scoreInt8(ids []uint32, s *Scratch) {
 	dot.ScoresInt8(s.sims[:len(ids)], buf, w, sc, s.qi, s.qScale)
 }
 
-// rerank rescores the best candidates of s.sorted (most similar first by
-// the int8 estimate) with the float rows and sorts them by the exact
-// score, ties by row, leaving them in s.sorted. It keeps at least n.
+// rerank rescores the best n+rerank candidates of s.sorted (most similar
+// first by the int8 estimate) with the float rows and sorts them by the
+// exact score, ties by row, leaving them in s.sorted.
 func (ix *Index) rerank(q []float32, n int, s *Scratch) {
-	r := min(len(s.sorted), max(n, ix.i8.rerank))
+	r := min(len(s.sorted), n+ix.i8.rerank)
 	s.sorted = s.sorted[:r]
 	ix.rescoreAll(q, s)
 }

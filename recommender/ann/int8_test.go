@@ -52,7 +52,7 @@ func TestInt8Recall(t *testing.T) {
 		rf := meanRecall(ix, data, qs, 10, tc.ef, tc.filter)
 		r8 := meanRecall(x8, data, qs, 10, tc.ef, tc.filter)
 		t.Logf("%s: recall@10 float walk %.4f, int8 walk %.4f", tc.name, rf, r8)
-		// Re-ranking the best DefaultReRank of the beam with float rows
+		// Re-ranking the best n+DefaultReRank of the beam with float rows
 		// recovers the float walk's answer up to a few near-ties.
 		if r8 < rf-0.01 {
 			t.Errorf("%s: int8-walk recall@10 %.4f, want within 0.01 of the float walk's %.4f", tc.name, r8, rf)
@@ -107,7 +107,7 @@ func TestInt8ScoresExact(t *testing.T) {
 
 // TestInt8ReRankDepth checks that a deeper re-ranking never loses an item
 // a shallower one finds on this data, and that n above rerank still
-// returns n exactly scored items.
+// returns n items.
 func TestInt8ReRankDepth(t *testing.T) {
 	_, data := fixture()
 	qs := queries(5, 100, 32)
