@@ -245,3 +245,28 @@ func TestWritePlot(t *testing.T) {
 		t.Errorf("WritePlot wrote %d bytes (%v), want a PNG", len(b), err)
 	}
 }
+
+func TestMixExact(t *testing.T) {
+	for _, exact := range []bool{false, true} {
+		o := DefaultOptions("127.0.0.1:1")
+		o.Users, o.Items, o.Similar, o.Exact = 50, 30, 0.5, exact
+		mixes, err := NewMixes(o, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var recommends int
+		for range 200 {
+			r := mixes[0].Next()
+			if r.Recommend == nil {
+				continue
+			}
+			recommends++
+			if got := r.Recommend.GetExact(); got != exact {
+				t.Fatalf("Options.Exact %v: Recommend request has exact %v", exact, got)
+			}
+		}
+		if recommends == 0 {
+			t.Fatalf("Options.Exact %v: no Recommend request in 200 draws with Similar 0.5", exact)
+		}
+	}
+}

@@ -81,5 +81,5 @@ func (m *Mix) Next() Request {
 	} else {
 		user = fixture.UserID(m.users.Next())
 	}
-	return Request{Recommend: &polecamv1.RecommendRequest{UserId: user, N: n}}
+	return Request{Recommend: &polecamv1.RecommendRequest{UserId: user, N: n, Exact: m.o.Exact}}
 }

@@ -34,6 +34,9 @@ type Options struct {
 	Similar float64 `json:"similar"`
 	// N is the number of items asked for.
 	N int `json:"n"`
+	// Exact sets exact on every Recommend request: the audit path, which
+	// bypasses any approximate index.
+	Exact bool `json:"exact,omitempty"`
 	// Warmup is run before measuring and not recorded.
 	Warmup time.Duration `json:"warmup"`
 	// Duration is how long requests are measured.

@@ -126,6 +126,7 @@ func newBenchLoadCmd(e *env) *cobra.Command {
 	f.Float64Var(&o.Unknown, "unknown", o.Unknown, "share of Recommend requests for unknown users")
 	f.Float64Var(&o.Similar, "similar", o.Similar, "share of SimilarItems requests")
 	f.IntVar(&o.N, "n", o.N, "items per request")
+	f.BoolVar(&o.Exact, "exact", false, "ask Recommend for the exact answer (bypassing an approximate index)")
 	f.DurationVar(&o.Warmup, "warmup", o.Warmup, "warm-up, not measured")
 	f.DurationVar(&o.Duration, "duration", o.Duration, "measured duration")
 	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "per-request timeout")
