@@ -21,12 +21,12 @@ const maxAuxNameLen = 100
 
 // reservedNames are the names the store uses itself inside a version
 // directory (LOCK and COMPLETE are upper case and so never valid anyway).
-var reservedNames = []string{badgerDir, itemsVecFile, usersVecFile, itemsIDsFile, usersIDsFile, manifestFile, completeFile, lockFile}
+var reservedNames = []string{badgerDir, itemsVecFile, usersVecFile, itemsIDsFile, usersIDsFile, seenCSRFile, neighborsCSRFile, manifestFile, completeFile, lockFile}
 
 // ValidAuxName reports whether name may be used for an auxiliary file: it
 // matches [a-z0-9][a-z0-9._-]*, is at most 100 bytes long and is not a name
 // the store uses itself (items.vec, users.vec, items.ids, users.ids,
-// manifest.json, badger).
+// seen.csr, neighbors.csr, manifest.json, badger).
 func ValidAuxName(name string) bool {
 	if name == "" || len(name) > maxAuxNameLen || slices.Contains(reservedNames, name) {
 		return false
@@ -44,7 +44,11 @@ func ValidAuxName(name string) bool {
 
 // isAux reports whether a manifest file entry is an auxiliary file.
 func isAux(name string) bool {
-	return name != itemsVecFile && name != usersVecFile && name != itemsIDsFile && name != usersIDsFile
+	switch name {
+	case itemsVecFile, usersVecFile, itemsIDsFile, usersIDsFile, seenCSRFile, neighborsCSRFile:
+		return false
+	}
+	return true
 }
 
 func (b *Builder) checkAux(name string) error {

@@ -36,7 +36,11 @@ type Builder struct {
 	popularity  bool
 	aux         map[string]string // auxiliary file name -> FileInfo.Kind
 	idsFormat   uint32            // id table format written; tests set 1 to write what older builds wrote
-	done        bool              // committed or aborted
+	noLists     bool              // write no seen.csr and neighbors.csr; tests set it to write what older builds wrote
+	seen        *csrWriter        // nil until SetUsers and SetItems
+	nbrs        *csrWriter        // nil until SetItems
+	scratch     []byte
+	done        bool // committed or aborted
 	committed   bool
 }
 
@@ -142,7 +146,20 @@ func (b *Builder) setItems(ids []string) error {
 		return err
 	}
 	b.nItems = len(ids)
+	b.nbrs = newCSRWriter(csrKindNeighbors, b.nItems, filepath.Join(b.staging, neighborsCSRFile+tmpSuffix))
+	b.startSeen()
 	return nil
+}
+
+// tmpSuffix marks the temporary files a Builder streams lists to; Commit
+// removes them before listing the version's files.
+const tmpSuffix = ".tmp"
+
+// startSeen creates the seen list writer once users and items are set.
+func (b *Builder) startSeen() {
+	if b.nUsers >= 0 && b.nItems >= 0 && b.seen == nil {
+		b.seen = newCSRWriter(csrKindSeen, b.nUsers, filepath.Join(b.staging, seenCSRFile+tmpSuffix))
+	}
 }
 
 // SetUsers sets the users: the dense index of a user is its position in
@@ -177,6 +194,7 @@ func (b *Builder) setUsers(ids []string) error {
 		}
 	}
 	b.nUsers = len(ids)
+	b.startSeen()
 	return nil
 }
 
@@ -290,7 +308,14 @@ func (b *Builder) putSeen(user int32, items []int32) error {
 	if len(s) > 0 && (s[0] < 0 || int(s[len(s)-1]) >= b.nItems) {
 		return fmt.Errorf("item index out of range [0, %d)", b.nItems)
 	}
-	return b.set(idxKey(prefSeen, user), encodeSeen(s))
+	if err := b.set(idxKey(prefSeen, user), encodeSeen(s)); err != nil {
+		return err
+	}
+	b.scratch = b.scratch[:0]
+	for _, it := range s {
+		b.scratch = binary.LittleEndian.AppendUint32(b.scratch, uint32(it))
+	}
+	return b.seen.put(int(user), b.scratch)
 }
 
 // PutNeighbors records the co-occurrence neighbours of item, best first.
@@ -321,7 +346,10 @@ func (b *Builder) putNeighbors(item int32, nbrs []Neighbor) error {
 		binary.LittleEndian.PutUint32(v[8*i:], uint32(n.Item))
 		binary.LittleEndian.PutUint32(v[8*i+4:], math.Float32bits(n.Score))
 	}
-	return b.set(idxKey(prefNeighbors, item), v)
+	if err := b.set(idxKey(prefNeighbors, item), v); err != nil {
+		return err
+	}
+	return b.nbrs.put(int(item), v)
 }
 
 // SetPopularity records one popularity score per item.
@@ -420,6 +448,17 @@ func (b *Builder) complete(m Manifest) (Manifest, error) {
 	if b.idsFormat >= 2 {
 		own = append(own, usersIDsFile)
 	}
+	if !b.noLists {
+		// Assembled here, after the checks above, so that an incomplete
+		// version writes nothing; rewritten if Commit is called again.
+		if err := b.seen.writeFile(filepath.Join(b.staging, seenCSRFile)); err != nil {
+			return m, fmt.Errorf("write %s: %w", seenCSRFile, err)
+		}
+		if err := b.nbrs.writeFile(filepath.Join(b.staging, neighborsCSRFile)); err != nil {
+			return m, fmt.Errorf("write %s: %w", neighborsCSRFile, err)
+		}
+		own = append(own, seenCSRFile, neighborsCSRFile)
+	}
 	for _, name := range own {
 		size, sum, err := crcOf(filepath.Join(b.staging, name))
 		if err != nil {
@@ -474,6 +513,9 @@ func (b *Builder) Commit(ctx context.Context, m Manifest) (Manifest, error) {
 }
 
 func (b *Builder) commit(ctx context.Context, m Manifest) error {
+	if err := errors.Join(b.seen.close(), b.nbrs.close()); err != nil {
+		return fmt.Errorf("remove list temporaries: %w", err)
+	}
 	mj, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("encode manifest: %w", err)
@@ -541,7 +583,7 @@ func (b *Builder) Abort() error {
 
 func (b *Builder) abort() error {
 	b.done = true
-	var errs []error
+	errs := []error{b.seen.close(), b.nbrs.close()}
 	if b.wb != nil {
 		b.wb.Cancel()
 		b.wb = nil

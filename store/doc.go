@@ -36,6 +36,8 @@
 //	      users.vec            user factors
 //	      items.ids            item id table: dense index <-> external id (below)
 //	      users.ids            user id table, same format (absent in versions written before it)
+//	      seen.csr             every user's seen items (list file, below; absent in older versions)
+//	      neighbors.csr        every item's neighbours, same format (absent in older versions)
 //	      manifest.json        a copy of the manifest, so Versions need not open Badger
 //	      <aux name>           auxiliary files (Builder.AddFile, Builder.SetMatrix), e.g. itemitem.vec
 //	      COMPLETE             written last; see below. Without it a version is not listed or opened
@@ -154,6 +156,45 @@
 // Versions written before format 2 have a version-1 items.ids (no table)
 // and no users.ids; their ItemIndex and UserIndex read Badger as before.
 // Builds that read only version 1 refuse a version-2 table with ErrFormat.
+//
+// # List files
+//
+// Seen is called once per Recommend of a known user and Neighbors once per
+// SimilarItems, so besides Badger's "s/" and "n/" records (which stay the
+// source of truth) the lists live in seen.csr and neighbors.csr: a
+// compressed-sparse-row layout, mapped and read in place like the id
+// tables, so that a request never opens a Badger transaction (each one
+// hands off twice to Badger's watermark goroutine). All integers
+// little-endian.
+//
+//	offset size  field
+//	0      8     magic "PCCSR\x00\x00\x00"
+//	8      4     format version uint32 (= 1)
+//	12     4     kind uint32: 1 = seen (entry: int32 item, each list strictly ascending),
+//	             2 = neighbours (entry: int32 item, float32 score; best first)
+//	16     8     count uint64: lists, one per user (seen) or item (neighbours); <= 2^31-1
+//	24     8     entries uint64: entries of all lists
+//	32     4     payload CRC-32C over all bytes from offset 64
+//	36     4     header CRC-32C over bytes 0..35
+//	40     24    reserved, zero
+//	64     ...   payload:
+//	             (count+1) uint64 offsets, in entries; list i is entries[off[i]:off[i+1]]
+//	             the entries, 4 (seen) or 8 (neighbours) bytes each, lists in index order
+//
+// The file size is exactly 64 + 8*(count+1) + entries*entry size, and the
+// entries start 8-byte aligned, so Seen and Neighbors copy a list straight
+// out of the mapping into the caller's buffer without allocating. An index
+// without a list (the builder was never given one) has an empty list.
+// Offsets are checked on use and every entry is range-checked as it is
+// copied (and seen lists for order), so a damaged file yields ErrCorrupt,
+// never a panic or another index's list; the payload CRC is checked with
+// VerifyChecksums and by Verify, which also checks that every index's list
+// equals its Badger record. The Builder streams lists to a temporary file
+// in staging/ as they come, in any order, keeping 12 bytes per index in
+// memory, and writes the final file in index order at Commit.
+//
+// Versions written before the list files have neither; their Seen and
+// Neighbors read Badger.
 //
 // # Badger keys
 //

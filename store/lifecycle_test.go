@@ -412,7 +412,7 @@ func TestInfoAndVersionsMarkPublishedAndPrevious(t *testing.T) {
 		names = append(names, f.Name)
 		total += f.Size
 	}
-	for _, want := range []string{"items.vec", "users.vec", "items.ids", "users.ids", "manifest.json", "itemitem.vec", "notes.txt", "badger/MANIFEST"} {
+	for _, want := range []string{"items.vec", "users.vec", "items.ids", "users.ids", "seen.csr", "neighbors.csr", "manifest.json", "itemitem.vec", "notes.txt", "badger/MANIFEST"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("Info(%s).Files = %v, missing %s", v[1], names, want)
 		}

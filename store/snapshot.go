@@ -25,6 +25,8 @@ type Snapshot struct {
 	users    *vecFile
 	itemIDs  *idTable
 	userIDs  *idTable // nil in versions written before users.ids
+	seen     *csrFile // nil in versions written before seen.csr
+	nbrs     *csrFile // nil in versions written before neighbors.csr
 	aux      map[string]*auxFile
 	lock     *os.File // shared flock on versions/<v>/LOCK, held until Close
 	nItems   int
@@ -34,8 +36,8 @@ type Snapshot struct {
 	closeErr  error
 }
 
-// Open opens version read-only for serving. The factor matrices and the id
-// tables are memory-mapped, not read, so opening costs the same for any
+// Open opens version read-only for serving. The factor matrices, the id
+// tables and the seen and neighbour list files are memory-mapped, not read, so opening costs the same for any
 // model size unless opts.VerifyChecksums is set. Several Snapshots of the
 // same version may be open at once.
 func (d *Dir) Open(version string, opts OpenOptions) (*Snapshot, error) {
@@ -130,6 +132,23 @@ func (d *Dir) open(version string, opts OpenOptions) (_ *Snapshot, err error) {
 			return nil, fmt.Errorf("%w: %s has %d ids, manifest counts %d users", ErrCorrupt, usersIDsFile, s.userIDs.count, s.nUsers)
 		}
 		names = append(names, usersIDsFile)
+	}
+	for _, l := range []struct {
+		name string
+		kind uint32
+		n    int
+		dst  **csrFile
+	}{{seenCSRFile, csrKindSeen, s.nUsers, &s.seen}, {neighborsCSRFile, csrKindNeighbors, s.nItems, &s.nbrs}} {
+		if _, ok := m.File(l.name); !ok {
+			continue
+		}
+		if *l.dst, err = openCSRFile(filepath.Join(vdir, l.name), l.kind, opts.VerifyChecksums); err != nil {
+			return nil, fmt.Errorf("%s: %w", l.name, err)
+		}
+		if got := (*l.dst).count; got != l.n {
+			return nil, fmt.Errorf("%w: %s has %d lists for %d", ErrCorrupt, l.name, got, l.n)
+		}
+		names = append(names, l.name)
 	}
 	for _, name := range names {
 		fi, ok := m.File(name)
@@ -265,12 +284,25 @@ func (s *Snapshot) ItemID(idx int32) (string, error) {
 }
 
 // Seen appends to buf[:0] the items user interacted with in training, in
-// ascending order. A user without any has an empty list.
+// ascending order. A user without any has an empty list. It reads the
+// memory-mapped seen.csr and does not allocate when buf is large enough;
+// versions written before the file existed are answered from Badger.
 func (s *Snapshot) Seen(user int32, buf []int32) ([]int32, error) {
 	buf = buf[:0]
 	if user < 0 || int(user) >= s.nUsers {
 		return buf, fmt.Errorf("seen items of user %d in %s: %w: index out of range [0, %d)", user, s.version, ErrNotFound, s.nUsers)
 	}
+	if s.seen != nil {
+		buf, err := s.seen.seenList(buf, int(user), s.nItems)
+		if err != nil {
+			return buf, fmt.Errorf("seen items of user %d in %s: %s: %w", user, s.version, seenCSRFile, err)
+		}
+		return buf, nil
+	}
+	return s.badgerSeen(user, buf)
+}
+
+func (s *Snapshot) badgerSeen(user int32, buf []int32) ([]int32, error) {
 	var key [6]byte
 	copy(key[:], prefSeen)
 	binary.BigEndian.PutUint32(key[2:], uint32(user))
@@ -294,12 +326,24 @@ func (s *Snapshot) Seen(user int32, buf []int32) ([]int32, error) {
 }
 
 // Neighbors appends to buf[:0] the co-occurrence neighbours of item, best
-// first. An item without any has an empty list.
+// first. An item without any has an empty list. Like Seen it reads a
+// memory-mapped file, neighbors.csr, or Badger in versions without one.
 func (s *Snapshot) Neighbors(item int32, buf []Neighbor) ([]Neighbor, error) {
 	buf = buf[:0]
 	if item < 0 || int(item) >= s.nItems {
 		return buf, fmt.Errorf("neighbours of item %d in %s: %w: index out of range [0, %d)", item, s.version, ErrNotFound, s.nItems)
 	}
+	if s.nbrs != nil {
+		buf, err := s.nbrs.neighborList(buf, int(item), s.nItems)
+		if err != nil {
+			return buf, fmt.Errorf("neighbours of item %d in %s: %s: %w", item, s.version, neighborsCSRFile, err)
+		}
+		return buf, nil
+	}
+	return s.badgerNeighbors(item, buf)
+}
+
+func (s *Snapshot) badgerNeighbors(item int32, buf []Neighbor) ([]Neighbor, error) {
 	var key [6]byte
 	copy(key[:], prefNeighbors)
 	binary.BigEndian.PutUint32(key[2:], uint32(item))
@@ -362,7 +406,7 @@ func (s *Snapshot) Close() error {
 		if s.db != nil {
 			errs = append(errs, s.db.Close())
 		}
-		errs = append(errs, s.items.close(), s.users.close(), s.itemIDs.close(), s.userIDs.close(), closeAux(s.aux))
+		errs = append(errs, s.items.close(), s.users.close(), s.itemIDs.close(), s.userIDs.close(), s.seen.close(), s.nbrs.close(), closeAux(s.aux))
 		if s.lock != nil {
 			errs = append(errs, s.lock.Close())
 		}

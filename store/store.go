@@ -66,7 +66,7 @@ type SourceFile struct {
 }
 
 // FileInfo describes one data file of a version: the vector files, the
-// item id table and any auxiliary files (Builder.AddFile, SetMatrix).
+// id tables, the list files and any auxiliary files (Builder.AddFile, SetMatrix).
 // CRC32C is the CRC-32C (Castagnoli) of the whole file. Kind is empty for
 // plain files and FileKindMatrix for auxiliary matrices.
 type FileInfo struct {
@@ -112,8 +112,8 @@ type VersionInfo struct {
 
 // OpenOptions controls Dir.Open.
 type OpenOptions struct {
-	// VerifyChecksums reads every vector file and the id table whole and
-	// checks their CRCs before returning. Off by default: opening is then
+	// VerifyChecksums reads every vector file, id table and list file
+	// whole and checks their CRCs before returning. Off by default: opening is then
 	// O(1) in the model size.
 	VerifyChecksums bool
 }

@@ -55,7 +55,7 @@ func TestRoundTrip(t *testing.T) {
 	for _, fi := range m.Files {
 		names = append(names, fi.Name+":"+fi.Kind)
 	}
-	if want := []string{"items.vec:", "users.vec:", "items.ids:", "users.ids:", "empty.bin:", "itemitem.vec:matrix", "notes.txt:"}; !slices.Equal(names, want) {
+	if want := []string{"items.vec:", "users.vec:", "items.ids:", "users.ids:", "seen.csr:", "neighbors.csr:", "empty.bin:", "itemitem.vec:matrix", "notes.txt:"}; !slices.Equal(names, want) {
 		t.Errorf("manifest files = %v, want %v", names, want)
 	}
 
@@ -568,7 +568,7 @@ func TestLayoutPermissions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"badger", "items.vec", "users.vec", "items.ids", "users.ids", "manifest.json", "COMPLETE"} {
+	for _, name := range []string{"badger", "items.vec", "users.vec", "items.ids", "users.ids", "seen.csr", "neighbors.csr", "manifest.json", "COMPLETE"} {
 		if _, err := os.Stat(filepath.Join(d.Path(), "versions", v, name)); err != nil {
 			t.Errorf("version file missing: %v", err)
 		}

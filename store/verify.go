@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -15,7 +17,9 @@ import (
 // and CRC-32C of every listed file, the vector and id table checksums, that
 // each id table's hash index maps every id to its own index, every Badger
 // table and value checksum, and that every Badger record is well formed and
-// agrees with the manifest counts and the id tables. It reads the
+// agrees with the manifest counts, the id tables and the list files
+// (seen.csr, neighbors.csr: every index's list equals its Badger record,
+// or is empty without one). It reads the
 // whole version, so it is for operators and publishing pipelines, not for
 // serving start-up. Errors wrap ErrNotFound, ErrCorrupt or ErrFormat.
 func (d *Dir) Verify(ctx context.Context, version string) error {
@@ -95,6 +99,60 @@ type recordCheck struct {
 	havePop                              bool
 	seen                                 []int32
 	nbrs                                 []Neighbor
+	fileSeen                             []int32
+	fileNbrs                             []Neighbor
+	// The next user and item whose list file entry is unchecked: Badger
+	// iterates the "s/" and "n/" keys in index order, so the lists of the
+	// indexes skipped between two keys must be empty.
+	nextSeen, nextNbrs int
+}
+
+// checkSeenFile checks that seen.csr holds badger's list for every user in
+// [c.nextSeen, u), empty lists before u and want for u (if u < nUsers).
+func (c *recordCheck) checkSeenFile(u int, want []int32) error {
+	s := c.s
+	if s.seen == nil {
+		return nil
+	}
+	for ; c.nextSeen <= u && c.nextSeen < s.nUsers; c.nextSeen++ {
+		var err error
+		if c.fileSeen, err = s.seen.seenList(c.fileSeen[:0], c.nextSeen, s.nItems); err != nil {
+			return fmt.Errorf("%s: %w", seenCSRFile, err)
+		}
+		w := want
+		if c.nextSeen < u {
+			w = nil
+		}
+		if !slices.Equal(c.fileSeen, w) {
+			return fmt.Errorf("%w: seen list of user %d is %v in %s, %v in badger", ErrCorrupt, c.nextSeen, c.fileSeen, seenCSRFile, w)
+		}
+	}
+	return nil
+}
+
+// checkNeighborsFile is checkSeenFile for neighbors.csr. Scores are
+// compared bit for bit.
+func (c *recordCheck) checkNeighborsFile(i int, want []Neighbor) error {
+	s := c.s
+	if s.nbrs == nil {
+		return nil
+	}
+	for ; c.nextNbrs <= i && c.nextNbrs < s.nItems; c.nextNbrs++ {
+		var err error
+		if c.fileNbrs, err = s.nbrs.neighborList(c.fileNbrs[:0], c.nextNbrs, s.nItems); err != nil {
+			return fmt.Errorf("%s: %w", neighborsCSRFile, err)
+		}
+		w := want
+		if c.nextNbrs < i {
+			w = nil
+		}
+		if !slices.EqualFunc(c.fileNbrs, w, func(a, b Neighbor) bool {
+			return a.Item == b.Item && math.Float32bits(a.Score) == math.Float32bits(b.Score)
+		}) {
+			return fmt.Errorf("%w: neighbours of item %d are %v in %s, %v in badger", ErrCorrupt, c.nextNbrs, c.fileNbrs, neighborsCSRFile, w)
+		}
+	}
+	return nil
 }
 
 func (s *Snapshot) verifyRecords(ctx context.Context) error {
@@ -133,7 +191,10 @@ func (s *Snapshot) verifyRecords(ctx context.Context) error {
 	if !c.havePop {
 		return fmt.Errorf("%w: no popularity", ErrCorrupt)
 	}
-	return nil
+	if err := c.checkSeenFile(s.nUsers, nil); err != nil {
+		return err
+	}
+	return c.checkNeighborsFile(s.nItems, nil)
 }
 
 func (c *recordCheck) record(k, v []byte) error {
@@ -223,6 +284,9 @@ func (c *recordCheck) record(k, v []byte) error {
 		if c.seen, err = decodeSeen(c.seen[:0], v, s.nItems); err != nil {
 			return fmt.Errorf("seen list of user %d: %w", u, err)
 		}
+		if err := c.checkSeenFile(u, c.seen); err != nil {
+			return err
+		}
 	case bytes.HasPrefix(k, []byte(prefNeighbors)):
 		i, err := idx()
 		if err != nil {
@@ -233,6 +297,9 @@ func (c *recordCheck) record(k, v []byte) error {
 		}
 		if c.nbrs, err = decodeNeighbors(c.nbrs[:0], v, s.nItems); err != nil {
 			return fmt.Errorf("neighbours of item %d: %w", i, err)
+		}
+		if err := c.checkNeighborsFile(i, c.nbrs); err != nil {
+			return err
 		}
 	default:
 		return fmt.Errorf("%w: unknown key %q", ErrCorrupt, k)
