@@ -319,3 +319,76 @@ func BenchmarkIDIndex(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLists compares Seen and Neighbors read from the mapped list
+// files (path=file) with the Badger records (path=badger, as versions
+// without the files are served), at 100k and 1M users and items with 10
+// entries a list, sequentially and from all Ps at once.
+func BenchmarkLists(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			d, err := OpenDir(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			s, err := d.Open(buildBenchVersion(b, d, n, 16), OpenOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			r := rand.New(rand.NewPCG(5, 6))
+			idx := make([]int32, 4096)
+			for i := range idx {
+				idx[i] = int32(r.IntN(n))
+			}
+			seenFile, nbrsFile := s.seen, s.nbrs
+			defer func() { s.seen, s.nbrs = seenFile, nbrsFile }()
+			for _, path := range []string{"file", "badger"} {
+				if path == "badger" {
+					s.seen, s.nbrs = nil, nil
+				}
+				b.Run("path="+path, func(b *testing.B) {
+					b.Run("Seen", func(b *testing.B) {
+						b.ReportAllocs()
+						buf := make([]int32, 0, 64)
+						i := 0
+						for b.Loop() {
+							var err error
+							if buf, err = s.Seen(idx[i%len(idx)], buf); err != nil || len(buf) == 0 {
+								b.Fatal(len(buf), err)
+							}
+							i++
+						}
+					})
+					b.Run("Neighbors", func(b *testing.B) {
+						b.ReportAllocs()
+						buf := make([]Neighbor, 0, 64)
+						i := 0
+						for b.Loop() {
+							var err error
+							if buf, err = s.Neighbors(idx[i%len(idx)], buf); err != nil || len(buf) != 10 {
+								b.Fatal(len(buf), err)
+							}
+							i++
+						}
+					})
+					b.Run("SeenParallel", func(b *testing.B) {
+						b.ReportAllocs()
+						b.RunParallel(func(pb *testing.PB) {
+							buf := make([]int32, 0, 64)
+							i := 0
+							for pb.Next() {
+								var err error
+								if buf, err = s.Seen(idx[i%len(idx)], buf); err != nil || len(buf) == 0 {
+									b.Error(len(buf), err)
+									return
+								}
+								i++
+							}
+						})
+					})
+				})
+			}
+		})
+	}
+}
