@@ -21,12 +21,14 @@ const maxAuxNameLen = 100
 
 // reservedNames are the names the store uses itself inside a version
 // directory (LOCK and COMPLETE are upper case and so never valid anyway).
-var reservedNames = []string{badgerDir, itemsVecFile, usersVecFile, itemsIDsFile, usersIDsFile, seenCSRFile, neighborsCSRFile, manifestFile, completeFile, lockFile}
+var reservedNames = []string{badgerDir, itemsVecFile, usersVecFile, itemsIDsFile, usersIDsFile, seenCSRFile, neighborsCSRFile,
+	seenCSRFile + tmpSuffix, neighborsCSRFile + tmpSuffix, manifestFile, completeFile, lockFile}
 
 // ValidAuxName reports whether name may be used for an auxiliary file: it
 // matches [a-z0-9][a-z0-9._-]*, is at most 100 bytes long and is not a name
 // the store uses itself (items.vec, users.vec, items.ids, users.ids,
-// seen.csr, neighbors.csr, manifest.json, badger).
+// seen.csr, neighbors.csr and their .tmp files while building,
+// manifest.json, badger).
 func ValidAuxName(name string) bool {
 	if name == "" || len(name) > maxAuxNameLen || slices.Contains(reservedNames, name) {
 		return false
