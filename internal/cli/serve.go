@@ -117,6 +117,7 @@ func addServeFlags(cmd *cobra.Command, o *ServeOptions, addr *string) {
 	f.BoolVar(&o.VerifyChecksums, "verify-checksums", o.VerifyChecksums, "check every file checksum of a version before serving it")
 	f.StringVar(&o.AdminTokenFile, "admin-token-file", "", "file holding the bearer token for polecam.v1.ModelService (default $"+adminTokenEnv+"; unset disables the admin service)")
 	f.DurationVar(&o.Server.ShutdownTimeout, "shutdown-timeout", o.Server.ShutdownTimeout, "how long a graceful stop waits for requests in flight")
+	f.IntVar(&o.Server.StreamWorkers, "stream-workers", o.Server.StreamWorkers, "long-lived goroutines that run requests (0: a new goroutine per request)")
 	f.IntVar(&o.GCPercent, "gc-percent", o.GCPercent, "garbage-collection target while serving, as GOGC (GOGC in the environment wins; 0 keeps the runtime's)")
 }
 
