@@ -43,8 +43,7 @@ type Index struct {
 	locks []sync.Mutex
 
 	// i8, when set (WithInt8), holds the int8 rows Search walks with.
-	i8    *int8Rows
-	norms []float32
+	i8 *int8Rows
 }
 
 // Result is one item of a search answer.
