@@ -62,8 +62,18 @@ func DefaultServeOptions() ServeOptions {
 		PollInterval:    5 * time.Second,
 		VerifyChecksums: true,
 		GCPercent:       1000,
-		Server:          server.DefaultOptions(),
+		Server:          serverDefaults(),
 	}
+}
+
+// serverDefaults are server.DefaultOptions with adaptive parallelism,
+// which a whole process may use: polecam serve owns its process. A
+// GOMAXPROCS set in the environment is the operator's choice and turns it
+// off.
+func serverDefaults() server.Options {
+	o := server.DefaultOptions()
+	o.AdaptiveProcs = os.Getenv("GOMAXPROCS") == ""
+	return o
 }
 
 // Validate reports whether the options can be used.
@@ -117,6 +127,7 @@ func addServeFlags(cmd *cobra.Command, o *ServeOptions, addr *string) {
 	f.BoolVar(&o.VerifyChecksums, "verify-checksums", o.VerifyChecksums, "check every file checksum of a version before serving it")
 	f.StringVar(&o.AdminTokenFile, "admin-token-file", "", "file holding the bearer token for polecam.v1.ModelService (default $"+adminTokenEnv+"; unset disables the admin service)")
 	f.DurationVar(&o.Server.ShutdownTimeout, "shutdown-timeout", o.Server.ShutdownTimeout, "how long a graceful stop waits for requests in flight")
+	f.BoolVar(&o.Server.AdaptiveProcs, "adaptive-procs", o.Server.AdaptiveProcs, "run on one core while requests come one at a time, on all as soon as two overlap (off when GOMAXPROCS is set)")
 	f.IntVar(&o.Server.StreamWorkers, "stream-workers", o.Server.StreamWorkers, "long-lived goroutines that run requests (0: a new goroutine per request)")
 	f.IntVar(&o.GCPercent, "gc-percent", o.GCPercent, "garbage-collection target while serving, as GOGC (GOGC in the environment wins; 0 keeps the runtime's)")
 }
@@ -175,6 +186,8 @@ func Serve(ctx context.Context, lis net.Listener, o ServeOptions) error {
 		lis.Close()
 		return fmt.Errorf("serve: %w", err)
 	}
+	// Scans split over the cores the process started with, whatever
+	// GOMAXPROCS adaptive parallelism has set when a version is loaded.
 	wo := serving.DefaultOptions()
 	wo.PollInterval = o.PollInterval
 	wo.VerifyChecksums = o.VerifyChecksums

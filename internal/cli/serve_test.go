@@ -208,3 +208,14 @@ func TestServeOptionsPprofNeedsMetrics(t *testing.T) {
 		t.Error("Validate() with pprof and no metrics address = nil, want an error")
 	}
 }
+
+func TestServerDefaultsAdaptiveProcs(t *testing.T) {
+	t.Setenv("GOMAXPROCS", "")
+	if !serverDefaults().AdaptiveProcs {
+		t.Error("AdaptiveProcs off by default without GOMAXPROCS in the environment, want on")
+	}
+	t.Setenv("GOMAXPROCS", "2")
+	if serverDefaults().AdaptiveProcs {
+		t.Error("AdaptiveProcs on with GOMAXPROCS=2 in the environment, want the operator's choice kept")
+	}
+}

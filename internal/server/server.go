@@ -52,6 +52,12 @@ type Options struct {
 	// benchmarks/serving.md); when all are busy a request gets a goroutine
 	// of its own, as with 0, which starts one per request.
 	StreamWorkers int
+	// AdaptiveProcs lets Serve set GOMAXPROCS from the load: one P while
+	// recommendation requests come one at a time, all of them (the value
+	// at Serve's start) as soon as two overlap. It changes process-wide
+	// state, so only the process's owner should set it, and not while
+	// another Server runs in the process. See procs.go for the figures.
+	AdaptiveProcs bool
 }
 
 // DefaultOptions returns the options polecam serves with.
@@ -89,6 +95,7 @@ type Server struct {
 	opts   Options
 	grpc   *grpc.Server
 	health *health.Server
+	procs  *procGovernor // nil unless Options.AdaptiveProcs
 }
 
 // serviceName is the health-checked name of the recommendation service.
@@ -142,6 +149,11 @@ func New(rec Recommender, opts Options) (*Server, error) {
 	// Authorisation runs after logging, so refused calls are logged (at
 	// info: Unauthenticated and PermissionDenied are callers' mistakes).
 	auth := newAuthorizer(opts.AdminToken)
+	var procs *procGovernor
+	if opts.AdaptiveProcs {
+		procs = newProcGovernor()
+		unary = append(unary, procs.unary)
+	}
 	unary = append(unary,
 		logging.UnaryServerInterceptor(interceptorLogger(log), logOpts...),
 		auth.unary,
@@ -170,7 +182,7 @@ func New(rec Recommender, opts Options) (*Server, error) {
 	if metrics != nil {
 		metrics.InitializeMetrics(gs)
 	}
-	return &Server{opts: opts, grpc: gs, health: hs}, nil
+	return &Server{opts: opts, grpc: gs, health: hs, procs: procs}, nil
 }
 
 // SetServing sets the health of the server and of the recommendation
@@ -189,6 +201,18 @@ func (s *Server) SetServing(ok bool) {
 // requests in flight finish, up to Options.ShutdownTimeout, after which
 // they are cancelled. It returns nil after a shutdown caused by ctx.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
+	if s.procs != nil {
+		pctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.procs.run(pctx)
+		}()
+		defer func() {
+			stop()
+			<-done
+		}()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.grpc.Serve(lis) }()
 	select {

@@ -50,6 +50,10 @@ type Options struct {
 	OnLoad func(version string)
 	// Tombstones, if set, supplies the forgotten users.
 	Tombstones TombstoneSource
+	// Model configures every model loaded. Its Workers default is the
+	// GOMAXPROCS of the DefaultOptions call, so models keep splitting scans
+	// over that many cores if GOMAXPROCS is lowered later.
+	Model recommender.ModelOptions
 }
 
 // DefaultOptions returns the options polecam serves with.
@@ -58,6 +62,7 @@ func DefaultOptions() Options {
 		PollInterval:    5 * time.Second,
 		VerifyChecksums: true,
 		Logger:          slog.Default(),
+		Model:           recommender.DefaultModelOptions(),
 	}
 }
 
@@ -68,6 +73,9 @@ func (o Options) Validate() error {
 	}
 	if o.Logger == nil {
 		return errors.New("logger is required")
+	}
+	if err := o.Model.Validate(); err != nil {
+		return fmt.Errorf("model options: %w", err)
 	}
 	return nil
 }
@@ -247,7 +255,7 @@ func (w *Watcher) load(ctx context.Context, v string) (*recommender.Model, error
 	if err != nil {
 		return nil, fmt.Errorf("load version %s: %w", v, err)
 	}
-	m, err := recommender.NewModel(snap)
+	m, err := recommender.NewModelWithOptions(snap, w.opts.Model)
 	if err != nil {
 		snap.Close()
 		return nil, fmt.Errorf("load version %s: %w", v, err)
