@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/polecam/polecam/recommender/ann"
+	"github.com/polecam/polecam/recommender/dot"
 	"github.com/polecam/polecam/store"
 )
 
@@ -21,22 +22,86 @@ const ANNIndexFile = "items.hnsw"
 // unless ModelOptions.ANNEf sets it.
 const annEfPerN = 4
 
+// ANNCalibration asks WriteANNIndex to choose the index's default search
+// width from measured recall instead of taking ann.Options.EfSearch.
+type ANNCalibration struct {
+	// Queries are vectors like the serving queries: a sample of the user
+	// factors. With no rows the index keeps ann.Options.EfSearch.
+	Queries store.Matrix
+	// Target is the mean recall@10 (against the exact inner-product top
+	// 10) the width must reach.
+	Target float64
+}
+
+// CalibrationSample returns up to n rows of m spread evenly over it, as a
+// Matrix viewing m's data (for ANNCalibration.Queries).
+func CalibrationSample(m store.Matrix, n int) store.Matrix {
+	if m.Rows <= n || n <= 0 {
+		if n <= 0 {
+			m.Rows = 0
+		}
+		return m
+	}
+	step := m.Rows / n
+	return store.Matrix{Rows: n, Dims: m.Dims, Stride: m.Stride * step, Data: m.Data}
+}
+
+// DefaultANNRecallTarget is the recall@10 the training pipeline calibrates
+// its indexes to: a margin above the 0.95 the serving targets ask for,
+// since the recall of other users varies around the sample's.
+const DefaultANNRecallTarget = 0.97
+
 // WriteANNIndex builds an HNSW index over every row of items with opts
-// (see ann.Build) and writes it to w in the ANNIndexFile format. It honours
-// ctx while building. The training pipeline calls it with the item factors
-// of the snapshot it is writing, for catalogues large enough to need it.
-func WriteANNIndex(ctx context.Context, w io.Writer, items store.Matrix, opts ann.Options) error {
+// (see ann.Build) and writes it to w in the ANNIndexFile format. With
+// calibration queries, the stored default search width is the smallest of
+// ann.CalibrationEfs reaching calib.Target on them, measured with the int8
+// walk the server uses (see ann.Index.Calibrate); the calibration is
+// returned. It honours ctx. The training pipeline calls it with the item
+// factors of the snapshot it is writing, for catalogues large enough to
+// need it.
+func WriteANNIndex(ctx context.Context, w io.Writer, items store.Matrix, opts ann.Options, calib ANNCalibration) (ann.Calibration, error) {
 	if err := checkMatrix(items); err != nil {
-		return fmt.Errorf("write ann index: %w", err)
+		return ann.Calibration{}, fmt.Errorf("write ann index: %w", err)
 	}
 	ix, err := ann.Build(ctx, items.Data, items.Rows, items.Dims, items.Stride, opts)
 	if err != nil {
-		return fmt.Errorf("write ann index: %w", err)
+		return ann.Calibration{}, fmt.Errorf("write ann index: %w", err)
+	}
+	var c ann.Calibration
+	if calib.Queries.Rows > 0 {
+		if c, err = calibrateANN(ctx, ix, items, calib); err != nil {
+			return ann.Calibration{}, fmt.Errorf("write ann index: %w", err)
+		}
+		if ix, err = ix.WithEfSearch(c.Ef); err != nil {
+			return ann.Calibration{}, fmt.Errorf("write ann index: %w", err)
+		}
 	}
 	if _, err := ix.WriteTo(w); err != nil {
-		return fmt.Errorf("write ann index: %w", err)
+		return ann.Calibration{}, fmt.Errorf("write ann index: %w", err)
 	}
-	return nil
+	return c, nil
+}
+
+// calibrateANN measures ix as the server will search it: walking the
+// graph with the int8 rows of items (quantised here as WriteInt8Items
+// does) and re-ranking with the float rows.
+func calibrateANN(ctx context.Context, ix *ann.Index, items store.Matrix, calib ANNCalibration) (ann.Calibration, error) {
+	if calib.Queries.Dims != items.Dims {
+		return ann.Calibration{}, fmt.Errorf("calibration queries have %d dimensions, items %d", calib.Queries.Dims, items.Dims)
+	}
+	if err := checkMatrix(calib.Queries); err != nil {
+		return ann.Calibration{}, fmt.Errorf("calibration queries: %w", err)
+	}
+	width := dot.Int8Width(items.Dims)
+	rows := make([]int8, items.Rows*width)
+	scales := make([]float32, items.Rows)
+	dot.QuantizeRows(rows, width, scales, items.Data, items.Stride, items.Dims)
+	walk, err := ix.WithInt8(rows, width, scales, 0)
+	if err != nil {
+		return ann.Calibration{}, err
+	}
+	q := calib.Queries
+	return walk.Calibrate(ctx, q.Data, q.Rows, q.Stride, 10, calib.Target)
 }
 
 // loadANN loads the snapshot's ANN index, if it has one, over the mapped

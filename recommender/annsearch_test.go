@@ -14,6 +14,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 
 	"github.com/polecam/polecam/recommender/ann"
+	"github.com/polecam/polecam/store"
 )
 
 // annFile returns the ANN index file for d's item vectors, built with the
@@ -24,7 +25,7 @@ func annFile(t testing.TB, d *modelData) []byte {
 	opts := ann.DefaultOptions()
 	opts.Workers = 1
 	var buf bytes.Buffer
-	if err := WriteANNIndex(context.Background(), &buf, packMatrix(d.itemVecs, d.dims()), opts); err != nil {
+	if _, err := WriteANNIndex(context.Background(), &buf, packMatrix(d.itemVecs, d.dims()), opts, ANNCalibration{}); err != nil {
 		t.Fatalf("WriteANNIndex: %v", err)
 	}
 	return aligned(buf.Bytes())
@@ -315,7 +316,8 @@ func TestANNStoreSnapshot(t *testing.T) {
 	d := clusteredData(5000, 16)
 	s := openStoreWith(t, d, map[string]func(io.Writer) error{
 		ANNIndexFile: func(w io.Writer) error {
-			return WriteANNIndex(context.Background(), w, packMatrix(d.itemVecs, d.dims()), ann.DefaultOptions())
+			_, err := WriteANNIndex(context.Background(), w, packMatrix(d.itemVecs, d.dims()), ann.DefaultOptions(), ANNCalibration{})
+			return err
 		},
 	})
 	m, err := NewModel(s)
@@ -385,7 +387,7 @@ func TestANNRecommendIntoDoesNotAllocate(t *testing.T) {
 func BenchmarkRecommendANN(b *testing.B) {
 	d := clusteredData(100_000, 64)
 	var buf bytes.Buffer
-	if err := WriteANNIndex(context.Background(), &buf, packMatrix(d.itemVecs, d.dims()), ann.DefaultOptions()); err != nil {
+	if _, err := WriteANNIndex(context.Background(), &buf, packMatrix(d.itemVecs, d.dims()), ann.DefaultOptions(), ANNCalibration{}); err != nil {
 		b.Fatal(err)
 	}
 	idx := aligned(buf.Bytes())
@@ -436,6 +438,58 @@ func BenchmarkRecommendANN(b *testing.B) {
 				}
 				b.ReportMetric(float64(found)/float64(200*n), "recall")
 			})
+		}
+	}
+}
+
+// TestWriteANNIndexCalibrates checks that a calibrated index stores the
+// search width the calibration chose, and that serving it at that width
+// reaches the target recall on the calibration users.
+func TestWriteANNIndexCalibrates(t *testing.T) {
+	d := clusteredData(3_000, 16)
+	opts := ann.DefaultOptions()
+	opts.Workers, opts.EfConstruction, opts.EfConstruction0, opts.EfSearch = 1, 40, 0, 1000
+	users := CalibrationSample(packMatrix(d.userVecs, d.dims()), 100)
+	if users.Rows != 100 {
+		t.Fatalf("CalibrationSample(%d users, 100) has %d rows", len(d.userVecs), users.Rows)
+	}
+	var buf bytes.Buffer
+	c, err := WriteANNIndex(context.Background(), &buf, packMatrix(d.itemVecs, d.dims()), opts, ANNCalibration{Queries: users, Target: 0.95})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Reached || c.Recall < 0.95 || c.Queries != 100 || c.Ef >= 1000 {
+		t.Fatalf("calibration = %+v, want 0.95 reached over 100 queries below the uncalibrated ef 1000", c)
+	}
+	ix, err := ann.Load(aligned(buf.Bytes()), packMatrix(d.itemVecs, d.dims()).Data, len(d.itemVecs), d.dims(), d.dims())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ix.EfSearch() != c.Ef {
+		t.Errorf("stored EfSearch() = %d, want the calibrated %d", ix.EfSearch(), c.Ef)
+	}
+	wrong := store.Matrix{Rows: 2, Dims: d.dims() - 1, Stride: d.dims(), Data: make([]float32, 2*d.dims())}
+	if _, err := WriteANNIndex(context.Background(), io.Discard, packMatrix(d.itemVecs, d.dims()), opts, ANNCalibration{Queries: wrong, Target: 0.9}); err == nil {
+		t.Error("WriteANNIndex with calibration queries of the wrong width = nil error, want one")
+	}
+}
+
+func TestCalibrationSample(t *testing.T) {
+	m := store.Matrix{Rows: 10, Dims: 2, Stride: 3, Data: make([]float32, 30)}
+	tests := []struct {
+		n        int
+		wantRows int
+		wantStr  int
+	}{
+		{0, 0, 3}, {3, 3, 9}, {10, 10, 3}, {20, 10, 3},
+	}
+	for _, tt := range tests {
+		got := CalibrationSample(m, tt.n)
+		if got.Rows != tt.wantRows || got.Stride != tt.wantStr || got.Dims != 2 {
+			t.Errorf("CalibrationSample(10 rows, %d) = %d rows of stride %d, want %d of %d", tt.n, got.Rows, got.Stride, tt.wantRows, tt.wantStr)
+		}
+		if got.Rows > 0 && (got.Rows-1)*got.Stride+got.Dims > len(got.Data) {
+			t.Errorf("CalibrationSample(10 rows, %d) overruns its data", tt.n)
 		}
 	}
 }

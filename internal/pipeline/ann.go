@@ -36,8 +36,16 @@ type ANNOptions struct {
 // server walks the graph with the snapshot's int8 item rows, where ef 512
 // costs about 0.6 ms per query on one core and ef 384 0.45 ms
 // (benchmarks/ann.md); 512 keeps a margin above 0.95 for factors less
-// kind than the test data. Package ann's default of 128 suits 100k.
+// kind than the test data. Package ann's default of 128 suits 100k. It is
+// the fallback: annAux calibrates the stored width on a sample of the
+// user vectors (recommender.WriteANNIndex), which on the 1M benchmark
+// fixture chooses a smaller one.
 const DefaultANNEfSearch = 512
+
+// annCalibrationQueries is how many users' vectors the index's search
+// width is calibrated on (recommender.WriteANNIndex): at 1M items their
+// exact top 10 take about a second to compute.
+const annCalibrationQueries = 256
 
 // DefaultANNOptions returns an index for catalogues of at least
 // DefaultANNMinItems items, with ann.DefaultOptions searched at
@@ -76,10 +84,14 @@ func annAux(ctx context.Context, opts Options, x *training.Interactions, f *trai
 	items := store.Matrix{Rows: x.NumItems(), Dims: f.Dims, Stride: f.Dims, Data: f.Item}
 	return []auxFile{{name: recommender.ANNIndexFile, write: func(w io.Writer) error {
 		start := time.Now()
-		if err := recommender.WriteANNIndex(ctx, w, items, opts.ANN.Index); err != nil {
+		users := store.Matrix{Rows: x.NumUsers(), Dims: f.Dims, Stride: f.Dims, Data: f.User}
+		calib := recommender.ANNCalibration{Queries: recommender.CalibrationSample(users, annCalibrationQueries), Target: recommender.DefaultANNRecallTarget}
+		c, err := recommender.WriteANNIndex(ctx, w, items, opts.ANN.Index, calib)
+		if err != nil {
 			return err
 		}
-		opts.Logger.Info("built ann index", "items", items.Rows, "elapsed", time.Since(start).Round(time.Millisecond))
+		opts.Logger.Info("built ann index", "items", items.Rows, "ef_search", c.Ef, "recall_at_10", c.Recall,
+			"calibration_queries", c.Queries, "target_reached", c.Reached, "elapsed", time.Since(start).Round(time.Millisecond))
 		return nil
 	}}}
 }

@@ -1,9 +1,7 @@
 package ann
 
 import (
-	"cmp"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/polecam/polecam/recommender/dot"
 )
@@ -41,37 +39,14 @@ func queries(seed uint64, n, dims int) [][]float32 {
 }
 
 // exact returns the exact inner-product top k of q among the rows that
-// pass filter, best first, ties by row. It keeps the best k in a sorted
-// slice rather than sorting every row, so that recall over 1M rows is
-// cheap.
+// pass filter, best first, ties by row.
 func exact(data []float32, rows, dims, stride int, q []float32, k int, filter Filter) []Result {
 	if k <= 0 {
 		return nil
 	}
 	scores := make([]float32, rows)
 	dot.Scores(scores, data, stride, q)
-	better := func(a, b Result) int {
-		if c := cmp.Compare(b.Score, a.Score); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Item, b.Item)
-	}
-	top := make([]Result, 0, k+1)
-	for i, s := range scores {
-		r := Result{Item: int32(i), Score: s}
-		if len(top) == k && better(r, top[k-1]) >= 0 {
-			continue
-		}
-		if filter != nil && !filter(int32(i)) {
-			continue
-		}
-		at, _ := slices.BinarySearchFunc(top, r, better)
-		top = slices.Insert(top, at, r)
-		if len(top) > k {
-			top = top[:k]
-		}
-	}
-	return top
+	return exactTop(scores, k, filter)
 }
 
 // recall is the share of want's items found in got.
