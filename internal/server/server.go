@@ -53,8 +53,9 @@ type Options struct {
 	// of its own, as with 0, which starts one per request.
 	StreamWorkers int
 	// AdaptiveProcs lets Serve set GOMAXPROCS from the load: one P while
-	// recommendation requests come one at a time, all of them (the value
-	// at Serve's start) as soon as two overlap. It changes process-wide
+	// recommendation requests come one at a time, all of them (GOMAXPROCS
+	// when New made the Server, restored when Serve returns) as soon as
+	// two overlap. It changes process-wide
 	// state, so only the process's owner should set it, and not while
 	// another Server runs in the process. See procs.go for the figures.
 	AdaptiveProcs bool
