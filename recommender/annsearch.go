@@ -158,6 +158,11 @@ func (m *Model) searchANN(sc *scratch, q []float32, n int) {
 	for _, r := range sc.annRes {
 		sc.cands = append(sc.cands, candidate{Index: r.Item, Score: r.Score})
 	}
+	if m.ann.UsesInt8() {
+		// The int8 walk already rescored its answer as a scan scores it
+		// and ordered it best first, ties by row (ann.Index.WithInt8).
+		return
+	}
 	m.rescoreTop(sc, q, n)
 }
 
