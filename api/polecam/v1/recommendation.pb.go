@@ -33,6 +33,15 @@ const (
 	ItemSource_ITEM_SOURCE_CO_OCCURRENCE ItemSource = 2
 	// Taken from the popularity ranking (fallback or fill).
 	ItemSource_ITEM_SOURCE_POPULARITY ItemSource = 3
+	// Taken from the co-occurrence of items in carts and purchases
+	// (RecommendForBasket).
+	ItemSource_ITEM_SOURCE_BASKET ItemSource = 4
+	// Taken from the trending list (decayed recent popularity).
+	ItemSource_ITEM_SOURCE_TRENDING ItemSource = 5
+	// Taken from the bestseller list (purchase counts).
+	ItemSource_ITEM_SOURCE_BESTSELLERS ItemSource = 6
+	// Put into its slot by a merchandising rule (pin).
+	ItemSource_ITEM_SOURCE_PINNED ItemSource = 7
 )
 
 // Enum value maps for ItemSource.
@@ -42,12 +51,20 @@ var (
 		1: "ITEM_SOURCE_FACTORS",
 		2: "ITEM_SOURCE_CO_OCCURRENCE",
 		3: "ITEM_SOURCE_POPULARITY",
+		4: "ITEM_SOURCE_BASKET",
+		5: "ITEM_SOURCE_TRENDING",
+		6: "ITEM_SOURCE_BESTSELLERS",
+		7: "ITEM_SOURCE_PINNED",
 	}
 	ItemSource_value = map[string]int32{
 		"ITEM_SOURCE_UNSPECIFIED":   0,
 		"ITEM_SOURCE_FACTORS":       1,
 		"ITEM_SOURCE_CO_OCCURRENCE": 2,
 		"ITEM_SOURCE_POPULARITY":    3,
+		"ITEM_SOURCE_BASKET":        4,
+		"ITEM_SOURCE_TRENDING":      5,
+		"ITEM_SOURCE_BESTSELLERS":   6,
+		"ITEM_SOURCE_PINNED":        7,
 	}
 )
 
@@ -78,6 +95,303 @@ func (ItemSource) EnumDescriptor() ([]byte, []int) {
 	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{0}
 }
 
+// ItemFilter restricts the items an answer may contain. An item passes
+// when its category is one of categories (when any are given; a category
+// matches itself and its sub-categories: "shoes" matches "shoes/running"),
+// is none of exclude_categories (with their sub-categories), and every
+// attribute condition holds. An empty filter passes every item. Filters
+// need the snapshot's catalogue (train --catalog); without one, any
+// non-empty filter is INVALID_ARGUMENT.
+type ItemFilter struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Categories        []string               `protobuf:"bytes,1,rep,name=categories,proto3" json:"categories,omitempty"`
+	ExcludeCategories []string               `protobuf:"bytes,2,rep,name=exclude_categories,json=excludeCategories,proto3" json:"exclude_categories,omitempty"`
+	Attributes        []*AttributeCondition  `protobuf:"bytes,3,rep,name=attributes,proto3" json:"attributes,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ItemFilter) Reset() {
+	*x = ItemFilter{}
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ItemFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ItemFilter) ProtoMessage() {}
+
+func (x *ItemFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ItemFilter.ProtoReflect.Descriptor instead.
+func (*ItemFilter) Descriptor() ([]byte, []int) {
+	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ItemFilter) GetCategories() []string {
+	if x != nil {
+		return x.Categories
+	}
+	return nil
+}
+
+func (x *ItemFilter) GetExcludeCategories() []string {
+	if x != nil {
+		return x.ExcludeCategories
+	}
+	return nil
+}
+
+func (x *ItemFilter) GetAttributes() []*AttributeCondition {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
+// AttributeCondition is one condition on a catalogue attribute. An item
+// without a value for the attribute fails every condition but not_equals.
+// An attribute the catalogue does not have, or a condition without a
+// value, is INVALID_ARGUMENT naming the condition.
+type AttributeCondition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The catalogue column, e.g. "brand" or "price".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Types that are valid to be assigned to Condition:
+	//
+	//	*AttributeCondition_Equals
+	//	*AttributeCondition_NotEquals
+	//	*AttributeCondition_AnyOf
+	//	*AttributeCondition_Range
+	Condition     isAttributeCondition_Condition `protobuf_oneof:"condition"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttributeCondition) Reset() {
+	*x = AttributeCondition{}
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttributeCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttributeCondition) ProtoMessage() {}
+
+func (x *AttributeCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttributeCondition.ProtoReflect.Descriptor instead.
+func (*AttributeCondition) Descriptor() ([]byte, []int) {
+	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AttributeCondition) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AttributeCondition) GetCondition() isAttributeCondition_Condition {
+	if x != nil {
+		return x.Condition
+	}
+	return nil
+}
+
+func (x *AttributeCondition) GetEquals() string {
+	if x != nil {
+		if x, ok := x.Condition.(*AttributeCondition_Equals); ok {
+			return x.Equals
+		}
+	}
+	return ""
+}
+
+func (x *AttributeCondition) GetNotEquals() string {
+	if x != nil {
+		if x, ok := x.Condition.(*AttributeCondition_NotEquals); ok {
+			return x.NotEquals
+		}
+	}
+	return ""
+}
+
+func (x *AttributeCondition) GetAnyOf() *StringList {
+	if x != nil {
+		if x, ok := x.Condition.(*AttributeCondition_AnyOf); ok {
+			return x.AnyOf
+		}
+	}
+	return nil
+}
+
+func (x *AttributeCondition) GetRange() *Range {
+	if x != nil {
+		if x, ok := x.Condition.(*AttributeCondition_Range); ok {
+			return x.Range
+		}
+	}
+	return nil
+}
+
+type isAttributeCondition_Condition interface {
+	isAttributeCondition_Condition()
+}
+
+type AttributeCondition_Equals struct {
+	// The value equals this text exactly.
+	Equals string `protobuf:"bytes,2,opt,name=equals,proto3,oneof"`
+}
+
+type AttributeCondition_NotEquals struct {
+	// The value is missing or differs from this text.
+	NotEquals string `protobuf:"bytes,3,opt,name=not_equals,json=notEquals,proto3,oneof"`
+}
+
+type AttributeCondition_AnyOf struct {
+	// The value is one of these texts.
+	AnyOf *StringList `protobuf:"bytes,4,opt,name=any_of,json=anyOf,proto3,oneof"`
+}
+
+type AttributeCondition_Range struct {
+	// The value is a number within the range; only for numeric
+	// attributes (every value of the column is a number).
+	Range *Range `protobuf:"bytes,5,opt,name=range,proto3,oneof"`
+}
+
+func (*AttributeCondition_Equals) isAttributeCondition_Condition() {}
+
+func (*AttributeCondition_NotEquals) isAttributeCondition_Condition() {}
+
+func (*AttributeCondition_AnyOf) isAttributeCondition_Condition() {}
+
+func (*AttributeCondition_Range) isAttributeCondition_Condition() {}
+
+// StringList is a list of attribute values.
+type StringList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Values        []string               `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StringList) Reset() {
+	*x = StringList{}
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StringList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StringList) ProtoMessage() {}
+
+func (x *StringList) ProtoReflect() protoreflect.Message {
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StringList.ProtoReflect.Descriptor instead.
+func (*StringList) Descriptor() ([]byte, []int) {
+	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *StringList) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+// Range is a closed numeric interval; a missing bound is open.
+type Range struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Min           *float64               `protobuf:"fixed64,1,opt,name=min,proto3,oneof" json:"min,omitempty"`
+	Max           *float64               `protobuf:"fixed64,2,opt,name=max,proto3,oneof" json:"max,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Range) Reset() {
+	*x = Range{}
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Range) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Range) ProtoMessage() {}
+
+func (x *Range) ProtoReflect() protoreflect.Message {
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Range.ProtoReflect.Descriptor instead.
+func (*Range) Descriptor() ([]byte, []int) {
+	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Range) GetMin() float64 {
+	if x != nil && x.Min != nil {
+		return *x.Min
+	}
+	return 0
+}
+
+func (x *Range) GetMax() float64 {
+	if x != nil && x.Max != nil {
+		return *x.Max
+	}
+	return 0
+}
+
 // ScoredItem is one recommended item.
 type ScoredItem struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -87,14 +401,24 @@ type ScoredItem struct {
 	// source; the list is ordered best first.
 	Score float32 `protobuf:"fixed32,2,opt,name=score,proto3" json:"score,omitempty"`
 	// Which model produced this item.
-	Source        ItemSource `protobuf:"varint,3,opt,name=source,proto3,enum=polecam.v1.ItemSource" json:"source,omitempty"`
+	Source ItemSource `protobuf:"varint,3,opt,name=source,proto3,enum=polecam.v1.ItemSource" json:"source,omitempty"`
+	// The catalogue values of the attributes the request asked for in
+	// return_attributes (those the item has).
+	Attributes map[string]string `protobuf:"bytes,4,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// With explain: the one to three items of the user's history, session
+	// or basket that contributed most to this item (for co-occurrence, the
+	// seed it is a neighbour of; for factors, the history items closest to
+	// it in the factor space).
+	BecauseItemIds []string `protobuf:"bytes,5,rep,name=because_item_ids,json=becauseItemIds,proto3" json:"because_item_ids,omitempty"`
+	// With explain: the names of the merchandising rules applied to it.
+	Rules         []string `protobuf:"bytes,6,rep,name=rules,proto3" json:"rules,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ScoredItem) Reset() {
 	*x = ScoredItem{}
-	mi := &file_polecam_v1_recommendation_proto_msgTypes[0]
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -106,7 +430,7 @@ func (x *ScoredItem) String() string {
 func (*ScoredItem) ProtoMessage() {}
 
 func (x *ScoredItem) ProtoReflect() protoreflect.Message {
-	mi := &file_polecam_v1_recommendation_proto_msgTypes[0]
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -119,7 +443,7 @@ func (x *ScoredItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoredItem.ProtoReflect.Descriptor instead.
 func (*ScoredItem) Descriptor() ([]byte, []int) {
-	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{0}
+	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ScoredItem) GetItemId() string {
@@ -143,6 +467,27 @@ func (x *ScoredItem) GetSource() ItemSource {
 	return ItemSource_ITEM_SOURCE_UNSPECIFIED
 }
 
+func (x *ScoredItem) GetAttributes() map[string]string {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
+func (x *ScoredItem) GetBecauseItemIds() []string {
+	if x != nil {
+		return x.BecauseItemIds
+	}
+	return nil
+}
+
+func (x *ScoredItem) GetRules() []string {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
 // RecommendRequest asks for the top-n items for one user.
 type RecommendRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -160,15 +505,30 @@ type RecommendRequest struct {
 	// catalogue with float vectors (an int8 shortlist may find them, but only
 	// when it proves that no other item could rank higher). Slower on large
 	// catalogues; meant for audits and for measuring the recall of the fast
-	// path.
-	Exact         bool `protobuf:"varint,5,opt,name=exact,proto3" json:"exact,omitempty"`
+	// path. Filters keep this guarantee: the answer is then the float scan's
+	// over the items that pass.
+	Exact bool `protobuf:"varint,5,opt,name=exact,proto3" json:"exact,omitempty"`
+	// The visitor's interactions in the current browsing session, newest
+	// last. They are folded into the user's vector at request time (for a
+	// user the model does not know, they make the answer personal) and are
+	// never returned. Ids the model does not know are ignored.
+	RecentItemIds []string `protobuf:"bytes,6,rep,name=recent_item_ids,json=recentItemIds,proto3" json:"recent_item_ids,omitempty"`
+	// Only items passing the filter are returned.
+	Filter *ItemFilter `protobuf:"bytes,7,opt,name=filter,proto3" json:"filter,omitempty"`
+	// The next_page_token of an earlier response to the same request, for
+	// the following page.
+	PageToken string `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Catalogue attributes to return with each item (ScoredItem.attributes).
+	ReturnAttributes []string `protobuf:"bytes,9,rep,name=return_attributes,json=returnAttributes,proto3" json:"return_attributes,omitempty"`
+	// Fill ScoredItem.because_item_ids and ScoredItem.rules.
+	Explain       bool `protobuf:"varint,10,opt,name=explain,proto3" json:"explain,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RecommendRequest) Reset() {
 	*x = RecommendRequest{}
-	mi := &file_polecam_v1_recommendation_proto_msgTypes[1]
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -180,7 +540,7 @@ func (x *RecommendRequest) String() string {
 func (*RecommendRequest) ProtoMessage() {}
 
 func (x *RecommendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_polecam_v1_recommendation_proto_msgTypes[1]
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -193,7 +553,7 @@ func (x *RecommendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecommendRequest.ProtoReflect.Descriptor instead.
 func (*RecommendRequest) Descriptor() ([]byte, []int) {
-	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{1}
+	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RecommendRequest) GetUserId() string {
@@ -231,6 +591,41 @@ func (x *RecommendRequest) GetExact() bool {
 	return false
 }
 
+func (x *RecommendRequest) GetRecentItemIds() []string {
+	if x != nil {
+		return x.RecentItemIds
+	}
+	return nil
+}
+
+func (x *RecommendRequest) GetFilter() *ItemFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+func (x *RecommendRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *RecommendRequest) GetReturnAttributes() []string {
+	if x != nil {
+		return x.ReturnAttributes
+	}
+	return nil
+}
+
+func (x *RecommendRequest) GetExplain() bool {
+	if x != nil {
+		return x.Explain
+	}
+	return false
+}
+
 // RecommendResponse carries the recommended items, best first.
 type RecommendResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -239,14 +634,20 @@ type RecommendResponse struct {
 	ModelVersion string `protobuf:"bytes,2,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
 	// True when the model does not know the user and the items come from the
 	// popularity fallback.
-	Fallback      bool `protobuf:"varint,3,opt,name=fallback,proto3" json:"fallback,omitempty"`
+	Fallback bool `protobuf:"varint,3,opt,name=fallback,proto3" json:"fallback,omitempty"`
+	// A token for the next page of the same request; empty on the last page.
+	// It is valid for this model_version only: a later version answers
+	// FAILED_PRECONDITION and the caller starts again from the first page.
+	NextPageToken string `protobuf:"bytes,4,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// True when the filter and exclusions left fewer than n items.
+	Exhausted     bool `protobuf:"varint,5,opt,name=exhausted,proto3" json:"exhausted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RecommendResponse) Reset() {
 	*x = RecommendResponse{}
-	mi := &file_polecam_v1_recommendation_proto_msgTypes[2]
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -258,7 +659,7 @@ func (x *RecommendResponse) String() string {
 func (*RecommendResponse) ProtoMessage() {}
 
 func (x *RecommendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_polecam_v1_recommendation_proto_msgTypes[2]
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -271,7 +672,7 @@ func (x *RecommendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecommendResponse.ProtoReflect.Descriptor instead.
 func (*RecommendResponse) Descriptor() ([]byte, []int) {
-	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{2}
+	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RecommendResponse) GetItems() []*ScoredItem {
@@ -295,22 +696,52 @@ func (x *RecommendResponse) GetFallback() bool {
 	return false
 }
 
-// SimilarItemsRequest asks for the items most related to one item.
+func (x *RecommendResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *RecommendResponse) GetExhausted() bool {
+	if x != nil {
+		return x.Exhausted
+	}
+	return false
+}
+
+// SimilarItemsRequest asks for the items most related to one item or to
+// several (a wishlist).
 type SimilarItemsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The shop's own item id. Required; must be known to the model.
+	// The shop's own item id. Required unless item_ids is given; item_id
+	// and item_ids together are the seeds. At least one seed must be known
+	// to the model (NOT_FOUND otherwise); unknown ones are ignored.
 	ItemId string `protobuf:"bytes,1,opt,name=item_id,json=itemId,proto3" json:"item_id,omitempty"`
 	// How many items to return: 1 to 1000.
 	N int32 `protobuf:"varint,2,opt,name=n,proto3" json:"n,omitempty"`
 	// Items never to return. Ids the model does not know are ignored.
 	ExcludeItemIds []string `protobuf:"bytes,3,rep,name=exclude_item_ids,json=excludeItemIds,proto3" json:"exclude_item_ids,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// More seeds.
+	ItemIds []string `protobuf:"bytes,4,rep,name=item_ids,json=itemIds,proto3" json:"item_ids,omitempty"`
+	// The viewer, to personalise: their seen items are left out and their
+	// vector orders close candidates. Optional.
+	UserId string `protobuf:"bytes,5,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// Only items passing the filter are returned.
+	Filter *ItemFilter `protobuf:"bytes,6,opt,name=filter,proto3" json:"filter,omitempty"`
+	// See RecommendRequest.page_token.
+	PageToken string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// See RecommendRequest.return_attributes.
+	ReturnAttributes []string `protobuf:"bytes,8,rep,name=return_attributes,json=returnAttributes,proto3" json:"return_attributes,omitempty"`
+	// See RecommendRequest.explain.
+	Explain       bool `protobuf:"varint,9,opt,name=explain,proto3" json:"explain,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SimilarItemsRequest) Reset() {
 	*x = SimilarItemsRequest{}
-	mi := &file_polecam_v1_recommendation_proto_msgTypes[3]
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -322,7 +753,7 @@ func (x *SimilarItemsRequest) String() string {
 func (*SimilarItemsRequest) ProtoMessage() {}
 
 func (x *SimilarItemsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_polecam_v1_recommendation_proto_msgTypes[3]
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -335,7 +766,7 @@ func (x *SimilarItemsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SimilarItemsRequest.ProtoReflect.Descriptor instead.
 func (*SimilarItemsRequest) Descriptor() ([]byte, []int) {
-	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{3}
+	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SimilarItemsRequest) GetItemId() string {
@@ -359,19 +790,68 @@ func (x *SimilarItemsRequest) GetExcludeItemIds() []string {
 	return nil
 }
 
+func (x *SimilarItemsRequest) GetItemIds() []string {
+	if x != nil {
+		return x.ItemIds
+	}
+	return nil
+}
+
+func (x *SimilarItemsRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *SimilarItemsRequest) GetFilter() *ItemFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+func (x *SimilarItemsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *SimilarItemsRequest) GetReturnAttributes() []string {
+	if x != nil {
+		return x.ReturnAttributes
+	}
+	return nil
+}
+
+func (x *SimilarItemsRequest) GetExplain() bool {
+	if x != nil {
+		return x.Explain
+	}
+	return false
+}
+
 // SimilarItemsResponse carries the related items, best first.
 type SimilarItemsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Items []*ScoredItem          `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
 	// The snapshot version that answered.
-	ModelVersion  string `protobuf:"bytes,2,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	ModelVersion string `protobuf:"bytes,2,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	// See RecommendResponse.next_page_token.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// See RecommendResponse.exhausted.
+	Exhausted bool `protobuf:"varint,4,opt,name=exhausted,proto3" json:"exhausted,omitempty"`
+	// True when no seed has neighbours or a factor vector, so every item is
+	// popular.
+	Fallback      bool `protobuf:"varint,5,opt,name=fallback,proto3" json:"fallback,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SimilarItemsResponse) Reset() {
 	*x = SimilarItemsResponse{}
-	mi := &file_polecam_v1_recommendation_proto_msgTypes[4]
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -383,7 +863,7 @@ func (x *SimilarItemsResponse) String() string {
 func (*SimilarItemsResponse) ProtoMessage() {}
 
 func (x *SimilarItemsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_polecam_v1_recommendation_proto_msgTypes[4]
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -396,7 +876,7 @@ func (x *SimilarItemsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SimilarItemsResponse.ProtoReflect.Descriptor instead.
 func (*SimilarItemsResponse) Descriptor() ([]byte, []int) {
-	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{4}
+	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SimilarItemsResponse) GetItems() []*ScoredItem {
@@ -413,43 +893,815 @@ func (x *SimilarItemsResponse) GetModelVersion() string {
 	return ""
 }
 
+func (x *SimilarItemsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *SimilarItemsResponse) GetExhausted() bool {
+	if x != nil {
+		return x.Exhausted
+	}
+	return false
+}
+
+func (x *SimilarItemsResponse) GetFallback() bool {
+	if x != nil {
+		return x.Fallback
+	}
+	return false
+}
+
+// RecommendForBasketRequest asks for items that complete a basket.
+type RecommendForBasketRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The basket. At least one id is required; unknown ids are ignored.
+	ItemIds []string `protobuf:"bytes,1,rep,name=item_ids,json=itemIds,proto3" json:"item_ids,omitempty"`
+	// The shopper, to leave out what they have seen and order close
+	// candidates. Optional.
+	UserId string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// How many items to return: 1 to 1000.
+	N int32 `protobuf:"varint,3,opt,name=n,proto3" json:"n,omitempty"`
+	// Only items passing the filter are returned.
+	Filter *ItemFilter `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// See RecommendRequest.return_attributes.
+	ReturnAttributes []string `protobuf:"bytes,5,rep,name=return_attributes,json=returnAttributes,proto3" json:"return_attributes,omitempty"`
+	// Also fill ScoredItem.rules (because_item_ids is always filled).
+	Explain       bool `protobuf:"varint,6,opt,name=explain,proto3" json:"explain,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecommendForBasketRequest) Reset() {
+	*x = RecommendForBasketRequest{}
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecommendForBasketRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecommendForBasketRequest) ProtoMessage() {}
+
+func (x *RecommendForBasketRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecommendForBasketRequest.ProtoReflect.Descriptor instead.
+func (*RecommendForBasketRequest) Descriptor() ([]byte, []int) {
+	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RecommendForBasketRequest) GetItemIds() []string {
+	if x != nil {
+		return x.ItemIds
+	}
+	return nil
+}
+
+func (x *RecommendForBasketRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *RecommendForBasketRequest) GetN() int32 {
+	if x != nil {
+		return x.N
+	}
+	return 0
+}
+
+func (x *RecommendForBasketRequest) GetFilter() *ItemFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+func (x *RecommendForBasketRequest) GetReturnAttributes() []string {
+	if x != nil {
+		return x.ReturnAttributes
+	}
+	return nil
+}
+
+func (x *RecommendForBasketRequest) GetExplain() bool {
+	if x != nil {
+		return x.Explain
+	}
+	return false
+}
+
+// RecommendForBasketResponse carries the items that complete the basket.
+type RecommendForBasketResponse struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Items        []*ScoredItem          `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	ModelVersion string                 `protobuf:"bytes,2,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	Exhausted    bool                   `protobuf:"varint,3,opt,name=exhausted,proto3" json:"exhausted,omitempty"`
+	// True when no basket item is known to the model, so every item is
+	// popular.
+	Fallback      bool `protobuf:"varint,4,opt,name=fallback,proto3" json:"fallback,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecommendForBasketResponse) Reset() {
+	*x = RecommendForBasketResponse{}
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecommendForBasketResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecommendForBasketResponse) ProtoMessage() {}
+
+func (x *RecommendForBasketResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecommendForBasketResponse.ProtoReflect.Descriptor instead.
+func (*RecommendForBasketResponse) Descriptor() ([]byte, []int) {
+	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RecommendForBasketResponse) GetItems() []*ScoredItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *RecommendForBasketResponse) GetModelVersion() string {
+	if x != nil {
+		return x.ModelVersion
+	}
+	return ""
+}
+
+func (x *RecommendForBasketResponse) GetExhausted() bool {
+	if x != nil {
+		return x.Exhausted
+	}
+	return false
+}
+
+func (x *RecommendForBasketResponse) GetFallback() bool {
+	if x != nil {
+		return x.Fallback
+	}
+	return false
+}
+
+// RankRequest asks to order a caller's candidates for one user.
+type RankRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The shop's own user id. Optional when recent_item_ids are given.
+	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The visitor's interactions in the current session, newest last.
+	RecentItemIds []string `protobuf:"bytes,2,rep,name=recent_item_ids,json=recentItemIds,proto3" json:"recent_item_ids,omitempty"`
+	// The items to order: 1 to 10,000 ids.
+	CandidateItemIds []string `protobuf:"bytes,3,rep,name=candidate_item_ids,json=candidateItemIds,proto3" json:"candidate_item_ids,omitempty"`
+	// See RecommendRequest.return_attributes.
+	ReturnAttributes []string `protobuf:"bytes,4,rep,name=return_attributes,json=returnAttributes,proto3" json:"return_attributes,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *RankRequest) Reset() {
+	*x = RankRequest{}
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RankRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RankRequest) ProtoMessage() {}
+
+func (x *RankRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RankRequest.ProtoReflect.Descriptor instead.
+func (*RankRequest) Descriptor() ([]byte, []int) {
+	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RankRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *RankRequest) GetRecentItemIds() []string {
+	if x != nil {
+		return x.RecentItemIds
+	}
+	return nil
+}
+
+func (x *RankRequest) GetCandidateItemIds() []string {
+	if x != nil {
+		return x.CandidateItemIds
+	}
+	return nil
+}
+
+func (x *RankRequest) GetReturnAttributes() []string {
+	if x != nil {
+		return x.ReturnAttributes
+	}
+	return nil
+}
+
+// RankResponse carries every known candidate, best first.
+type RankResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Candidates with a factor vector first, by the score Recommend gives
+	// them, then the others by popularity.
+	Items        []*ScoredItem `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	ModelVersion string        `protobuf:"bytes,2,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	// Candidates the model does not know, in request order.
+	UnknownItemIds []string `protobuf:"bytes,3,rep,name=unknown_item_ids,json=unknownItemIds,proto3" json:"unknown_item_ids,omitempty"`
+	// True when the model knows nothing of the user or session, so the
+	// order is popularity.
+	Fallback      bool `protobuf:"varint,4,opt,name=fallback,proto3" json:"fallback,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RankResponse) Reset() {
+	*x = RankResponse{}
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RankResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RankResponse) ProtoMessage() {}
+
+func (x *RankResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RankResponse.ProtoReflect.Descriptor instead.
+func (*RankResponse) Descriptor() ([]byte, []int) {
+	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RankResponse) GetItems() []*ScoredItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *RankResponse) GetModelVersion() string {
+	if x != nil {
+		return x.ModelVersion
+	}
+	return ""
+}
+
+func (x *RankResponse) GetUnknownItemIds() []string {
+	if x != nil {
+		return x.UnknownItemIds
+	}
+	return nil
+}
+
+func (x *RankResponse) GetFallback() bool {
+	if x != nil {
+		return x.Fallback
+	}
+	return false
+}
+
+// TrendingRequest asks for a non-personal list.
+type TrendingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many items to return: 1 to 1000.
+	N int32 `protobuf:"varint,1,opt,name=n,proto3" json:"n,omitempty"`
+	// Only items passing the filter are returned.
+	Filter *ItemFilter `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
+	// "trending" (the default when empty: decayed recent popularity, window
+	// and half-life set at training), "bestsellers" (purchase counts in the
+	// same window) or "popular" (all-time popularity).
+	Metric string `protobuf:"bytes,3,opt,name=metric,proto3" json:"metric,omitempty"`
+	// See RecommendRequest.page_token.
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// See RecommendRequest.return_attributes.
+	ReturnAttributes []string `protobuf:"bytes,5,rep,name=return_attributes,json=returnAttributes,proto3" json:"return_attributes,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *TrendingRequest) Reset() {
+	*x = TrendingRequest{}
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrendingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrendingRequest) ProtoMessage() {}
+
+func (x *TrendingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrendingRequest.ProtoReflect.Descriptor instead.
+func (*TrendingRequest) Descriptor() ([]byte, []int) {
+	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *TrendingRequest) GetN() int32 {
+	if x != nil {
+		return x.N
+	}
+	return 0
+}
+
+func (x *TrendingRequest) GetFilter() *ItemFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+func (x *TrendingRequest) GetMetric() string {
+	if x != nil {
+		return x.Metric
+	}
+	return ""
+}
+
+func (x *TrendingRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *TrendingRequest) GetReturnAttributes() []string {
+	if x != nil {
+		return x.ReturnAttributes
+	}
+	return nil
+}
+
+// TrendingResponse carries the list, best first.
+type TrendingResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*ScoredItem          `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	ModelVersion  string                 `protobuf:"bytes,2,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	Exhausted     bool                   `protobuf:"varint,4,opt,name=exhausted,proto3" json:"exhausted,omitempty"`
+	// True when the snapshot has no list for the metric (trained without
+	// event times or types) and the items come from popularity.
+	Fallback      bool `protobuf:"varint,5,opt,name=fallback,proto3" json:"fallback,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrendingResponse) Reset() {
+	*x = TrendingResponse{}
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrendingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrendingResponse) ProtoMessage() {}
+
+func (x *TrendingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrendingResponse.ProtoReflect.Descriptor instead.
+func (*TrendingResponse) Descriptor() ([]byte, []int) {
+	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *TrendingResponse) GetItems() []*ScoredItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *TrendingResponse) GetModelVersion() string {
+	if x != nil {
+		return x.ModelVersion
+	}
+	return ""
+}
+
+func (x *TrendingResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *TrendingResponse) GetExhausted() bool {
+	if x != nil {
+		return x.Exhausted
+	}
+	return false
+}
+
+func (x *TrendingResponse) GetFallback() bool {
+	if x != nil {
+		return x.Fallback
+	}
+	return false
+}
+
+// BatchRecommendRequest is one entry of a batch.
+type BatchRecommendRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Echoed in the answer, to match answers with entries.
+	RequestId     string            `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Request       *RecommendRequest `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchRecommendRequest) Reset() {
+	*x = BatchRecommendRequest{}
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchRecommendRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchRecommendRequest) ProtoMessage() {}
+
+func (x *BatchRecommendRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchRecommendRequest.ProtoReflect.Descriptor instead.
+func (*BatchRecommendRequest) Descriptor() ([]byte, []int) {
+	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *BatchRecommendRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *BatchRecommendRequest) GetRequest() *RecommendRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// BatchRecommendResponse answers one entry: a response or an error.
+type BatchRecommendResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Response  *RecommendResponse     `protobuf:"bytes,2,opt,name=response,proto3" json:"response,omitempty"`
+	// Set instead of response when the entry failed.
+	Error         *BatchError `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchRecommendResponse) Reset() {
+	*x = BatchRecommendResponse{}
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchRecommendResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchRecommendResponse) ProtoMessage() {}
+
+func (x *BatchRecommendResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchRecommendResponse.ProtoReflect.Descriptor instead.
+func (*BatchRecommendResponse) Descriptor() ([]byte, []int) {
+	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *BatchRecommendResponse) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *BatchRecommendResponse) GetResponse() *RecommendResponse {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+func (x *BatchRecommendResponse) GetError() *BatchError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// BatchError is the status an entry would have got as a unary call.
+type BatchError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A gRPC status code (google.rpc.Code).
+	Code          int32  `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchError) Reset() {
+	*x = BatchError{}
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchError) ProtoMessage() {}
+
+func (x *BatchError) ProtoReflect() protoreflect.Message {
+	mi := &file_polecam_v1_recommendation_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchError.ProtoReflect.Descriptor instead.
+func (*BatchError) Descriptor() ([]byte, []int) {
+	return file_polecam_v1_recommendation_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *BatchError) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *BatchError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 var File_polecam_v1_recommendation_proto protoreflect.FileDescriptor
 
 const file_polecam_v1_recommendation_proto_rawDesc = "" +
 	"\n" +
 	"\x1fpolecam/v1/recommendation.proto\x12\n" +
-	"polecam.v1\"k\n" +
+	"polecam.v1\"\x9b\x01\n" +
+	"\n" +
+	"ItemFilter\x12\x1e\n" +
+	"\n" +
+	"categories\x18\x01 \x03(\tR\n" +
+	"categories\x12-\n" +
+	"\x12exclude_categories\x18\x02 \x03(\tR\x11excludeCategories\x12>\n" +
+	"\n" +
+	"attributes\x18\x03 \x03(\v2\x1e.polecam.v1.AttributeConditionR\n" +
+	"attributes\"\xcc\x01\n" +
+	"\x12AttributeCondition\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\x06equals\x18\x02 \x01(\tH\x00R\x06equals\x12\x1f\n" +
+	"\n" +
+	"not_equals\x18\x03 \x01(\tH\x00R\tnotEquals\x12/\n" +
+	"\x06any_of\x18\x04 \x01(\v2\x16.polecam.v1.StringListH\x00R\x05anyOf\x12)\n" +
+	"\x05range\x18\x05 \x01(\v2\x11.polecam.v1.RangeH\x00R\x05rangeB\v\n" +
+	"\tcondition\"$\n" +
+	"\n" +
+	"StringList\x12\x16\n" +
+	"\x06values\x18\x01 \x03(\tR\x06values\"E\n" +
+	"\x05Range\x12\x15\n" +
+	"\x03min\x18\x01 \x01(\x01H\x00R\x03min\x88\x01\x01\x12\x15\n" +
+	"\x03max\x18\x02 \x01(\x01H\x01R\x03max\x88\x01\x01B\x06\n" +
+	"\x04_minB\x06\n" +
+	"\x04_max\"\xb2\x02\n" +
 	"\n" +
 	"ScoredItem\x12\x17\n" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x02R\x05score\x12.\n" +
-	"\x06source\x18\x03 \x01(\x0e2\x16.polecam.v1.ItemSourceR\x06source\"\x9c\x01\n" +
+	"\x06source\x18\x03 \x01(\x0e2\x16.polecam.v1.ItemSourceR\x06source\x12F\n" +
+	"\n" +
+	"attributes\x18\x04 \x03(\v2&.polecam.v1.ScoredItem.AttributesEntryR\n" +
+	"attributes\x12(\n" +
+	"\x10because_item_ids\x18\x05 \x03(\tR\x0ebecauseItemIds\x12\x14\n" +
+	"\x05rules\x18\x06 \x03(\tR\x05rules\x1a=\n" +
+	"\x0fAttributesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xda\x02\n" +
 	"\x10RecommendRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\f\n" +
 	"\x01n\x18\x02 \x01(\x05R\x01n\x12(\n" +
 	"\x10exclude_item_ids\x18\x03 \x03(\tR\x0eexcludeItemIds\x12!\n" +
 	"\finclude_seen\x18\x04 \x01(\bR\vincludeSeen\x12\x14\n" +
-	"\x05exact\x18\x05 \x01(\bR\x05exact\"\x82\x01\n" +
+	"\x05exact\x18\x05 \x01(\bR\x05exact\x12&\n" +
+	"\x0frecent_item_ids\x18\x06 \x03(\tR\rrecentItemIds\x12.\n" +
+	"\x06filter\x18\a \x01(\v2\x16.polecam.v1.ItemFilterR\x06filter\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\b \x01(\tR\tpageToken\x12+\n" +
+	"\x11return_attributes\x18\t \x03(\tR\x10returnAttributes\x12\x18\n" +
+	"\aexplain\x18\n" +
+	" \x01(\bR\aexplain\"\xc8\x01\n" +
 	"\x11RecommendResponse\x12,\n" +
 	"\x05items\x18\x01 \x03(\v2\x16.polecam.v1.ScoredItemR\x05items\x12#\n" +
 	"\rmodel_version\x18\x02 \x01(\tR\fmodelVersion\x12\x1a\n" +
-	"\bfallback\x18\x03 \x01(\bR\bfallback\"f\n" +
+	"\bfallback\x18\x03 \x01(\bR\bfallback\x12&\n" +
+	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken\x12\x1c\n" +
+	"\texhausted\x18\x05 \x01(\bR\texhausted\"\xb0\x02\n" +
 	"\x13SimilarItemsRequest\x12\x17\n" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\f\n" +
 	"\x01n\x18\x02 \x01(\x05R\x01n\x12(\n" +
-	"\x10exclude_item_ids\x18\x03 \x03(\tR\x0eexcludeItemIds\"i\n" +
+	"\x10exclude_item_ids\x18\x03 \x03(\tR\x0eexcludeItemIds\x12\x19\n" +
+	"\bitem_ids\x18\x04 \x03(\tR\aitemIds\x12\x17\n" +
+	"\auser_id\x18\x05 \x01(\tR\x06userId\x12.\n" +
+	"\x06filter\x18\x06 \x01(\v2\x16.polecam.v1.ItemFilterR\x06filter\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\a \x01(\tR\tpageToken\x12+\n" +
+	"\x11return_attributes\x18\b \x03(\tR\x10returnAttributes\x12\x18\n" +
+	"\aexplain\x18\t \x01(\bR\aexplain\"\xcb\x01\n" +
 	"\x14SimilarItemsResponse\x12,\n" +
 	"\x05items\x18\x01 \x03(\v2\x16.polecam.v1.ScoredItemR\x05items\x12#\n" +
-	"\rmodel_version\x18\x02 \x01(\tR\fmodelVersion*}\n" +
+	"\rmodel_version\x18\x02 \x01(\tR\fmodelVersion\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x12\x1c\n" +
+	"\texhausted\x18\x04 \x01(\bR\texhausted\x12\x1a\n" +
+	"\bfallback\x18\x05 \x01(\bR\bfallback\"\xd4\x01\n" +
+	"\x19RecommendForBasketRequest\x12\x19\n" +
+	"\bitem_ids\x18\x01 \x03(\tR\aitemIds\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\f\n" +
+	"\x01n\x18\x03 \x01(\x05R\x01n\x12.\n" +
+	"\x06filter\x18\x04 \x01(\v2\x16.polecam.v1.ItemFilterR\x06filter\x12+\n" +
+	"\x11return_attributes\x18\x05 \x03(\tR\x10returnAttributes\x12\x18\n" +
+	"\aexplain\x18\x06 \x01(\bR\aexplain\"\xa9\x01\n" +
+	"\x1aRecommendForBasketResponse\x12,\n" +
+	"\x05items\x18\x01 \x03(\v2\x16.polecam.v1.ScoredItemR\x05items\x12#\n" +
+	"\rmodel_version\x18\x02 \x01(\tR\fmodelVersion\x12\x1c\n" +
+	"\texhausted\x18\x03 \x01(\bR\texhausted\x12\x1a\n" +
+	"\bfallback\x18\x04 \x01(\bR\bfallback\"\xa9\x01\n" +
+	"\vRankRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12&\n" +
+	"\x0frecent_item_ids\x18\x02 \x03(\tR\rrecentItemIds\x12,\n" +
+	"\x12candidate_item_ids\x18\x03 \x03(\tR\x10candidateItemIds\x12+\n" +
+	"\x11return_attributes\x18\x04 \x03(\tR\x10returnAttributes\"\xa7\x01\n" +
+	"\fRankResponse\x12,\n" +
+	"\x05items\x18\x01 \x03(\v2\x16.polecam.v1.ScoredItemR\x05items\x12#\n" +
+	"\rmodel_version\x18\x02 \x01(\tR\fmodelVersion\x12(\n" +
+	"\x10unknown_item_ids\x18\x03 \x03(\tR\x0eunknownItemIds\x12\x1a\n" +
+	"\bfallback\x18\x04 \x01(\bR\bfallback\"\xb3\x01\n" +
+	"\x0fTrendingRequest\x12\f\n" +
+	"\x01n\x18\x01 \x01(\x05R\x01n\x12.\n" +
+	"\x06filter\x18\x02 \x01(\v2\x16.polecam.v1.ItemFilterR\x06filter\x12\x16\n" +
+	"\x06metric\x18\x03 \x01(\tR\x06metric\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\x12+\n" +
+	"\x11return_attributes\x18\x05 \x03(\tR\x10returnAttributes\"\xc7\x01\n" +
+	"\x10TrendingResponse\x12,\n" +
+	"\x05items\x18\x01 \x03(\v2\x16.polecam.v1.ScoredItemR\x05items\x12#\n" +
+	"\rmodel_version\x18\x02 \x01(\tR\fmodelVersion\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x12\x1c\n" +
+	"\texhausted\x18\x04 \x01(\bR\texhausted\x12\x1a\n" +
+	"\bfallback\x18\x05 \x01(\bR\bfallback\"n\n" +
+	"\x15BatchRecommendRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x126\n" +
+	"\arequest\x18\x02 \x01(\v2\x1c.polecam.v1.RecommendRequestR\arequest\"\xa0\x01\n" +
+	"\x16BatchRecommendResponse\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x129\n" +
+	"\bresponse\x18\x02 \x01(\v2\x1d.polecam.v1.RecommendResponseR\bresponse\x12,\n" +
+	"\x05error\x18\x03 \x01(\v2\x16.polecam.v1.BatchErrorR\x05error\":\n" +
+	"\n" +
+	"BatchError\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage*\xe4\x01\n" +
 	"\n" +
 	"ItemSource\x12\x1b\n" +
 	"\x17ITEM_SOURCE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13ITEM_SOURCE_FACTORS\x10\x01\x12\x1d\n" +
 	"\x19ITEM_SOURCE_CO_OCCURRENCE\x10\x02\x12\x1a\n" +
-	"\x16ITEM_SOURCE_POPULARITY\x10\x032\xb4\x01\n" +
+	"\x16ITEM_SOURCE_POPULARITY\x10\x03\x12\x16\n" +
+	"\x12ITEM_SOURCE_BASKET\x10\x04\x12\x18\n" +
+	"\x14ITEM_SOURCE_TRENDING\x10\x05\x12\x1b\n" +
+	"\x17ITEM_SOURCE_BESTSELLERS\x10\x06\x12\x16\n" +
+	"\x12ITEM_SOURCE_PINNED\x10\a2\xf8\x03\n" +
 	"\x15RecommendationService\x12H\n" +
 	"\tRecommend\x12\x1c.polecam.v1.RecommendRequest\x1a\x1d.polecam.v1.RecommendResponse\x12Q\n" +
-	"\fSimilarItems\x12\x1f.polecam.v1.SimilarItemsRequest\x1a .polecam.v1.SimilarItemsResponseB5Z3github.com/polecam/polecam/api/polecam/v1;polecamv1b\x06proto3"
+	"\fSimilarItems\x12\x1f.polecam.v1.SimilarItemsRequest\x1a .polecam.v1.SimilarItemsResponse\x12c\n" +
+	"\x12RecommendForBasket\x12%.polecam.v1.RecommendForBasketRequest\x1a&.polecam.v1.RecommendForBasketResponse\x129\n" +
+	"\x04Rank\x12\x17.polecam.v1.RankRequest\x1a\x18.polecam.v1.RankResponse\x12E\n" +
+	"\bTrending\x12\x1b.polecam.v1.TrendingRequest\x1a\x1c.polecam.v1.TrendingResponse\x12[\n" +
+	"\x0eBatchRecommend\x12!.polecam.v1.BatchRecommendRequest\x1a\".polecam.v1.BatchRecommendResponse(\x010\x01B5Z3github.com/polecam/polecam/api/polecam/v1;polecamv1b\x06proto3"
 
 var (
 	file_polecam_v1_recommendation_proto_rawDescOnce sync.Once
@@ -464,28 +1716,64 @@ func file_polecam_v1_recommendation_proto_rawDescGZIP() []byte {
 }
 
 var file_polecam_v1_recommendation_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_polecam_v1_recommendation_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_polecam_v1_recommendation_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_polecam_v1_recommendation_proto_goTypes = []any{
-	(ItemSource)(0),              // 0: polecam.v1.ItemSource
-	(*ScoredItem)(nil),           // 1: polecam.v1.ScoredItem
-	(*RecommendRequest)(nil),     // 2: polecam.v1.RecommendRequest
-	(*RecommendResponse)(nil),    // 3: polecam.v1.RecommendResponse
-	(*SimilarItemsRequest)(nil),  // 4: polecam.v1.SimilarItemsRequest
-	(*SimilarItemsResponse)(nil), // 5: polecam.v1.SimilarItemsResponse
+	(ItemSource)(0),                    // 0: polecam.v1.ItemSource
+	(*ItemFilter)(nil),                 // 1: polecam.v1.ItemFilter
+	(*AttributeCondition)(nil),         // 2: polecam.v1.AttributeCondition
+	(*StringList)(nil),                 // 3: polecam.v1.StringList
+	(*Range)(nil),                      // 4: polecam.v1.Range
+	(*ScoredItem)(nil),                 // 5: polecam.v1.ScoredItem
+	(*RecommendRequest)(nil),           // 6: polecam.v1.RecommendRequest
+	(*RecommendResponse)(nil),          // 7: polecam.v1.RecommendResponse
+	(*SimilarItemsRequest)(nil),        // 8: polecam.v1.SimilarItemsRequest
+	(*SimilarItemsResponse)(nil),       // 9: polecam.v1.SimilarItemsResponse
+	(*RecommendForBasketRequest)(nil),  // 10: polecam.v1.RecommendForBasketRequest
+	(*RecommendForBasketResponse)(nil), // 11: polecam.v1.RecommendForBasketResponse
+	(*RankRequest)(nil),                // 12: polecam.v1.RankRequest
+	(*RankResponse)(nil),               // 13: polecam.v1.RankResponse
+	(*TrendingRequest)(nil),            // 14: polecam.v1.TrendingRequest
+	(*TrendingResponse)(nil),           // 15: polecam.v1.TrendingResponse
+	(*BatchRecommendRequest)(nil),      // 16: polecam.v1.BatchRecommendRequest
+	(*BatchRecommendResponse)(nil),     // 17: polecam.v1.BatchRecommendResponse
+	(*BatchError)(nil),                 // 18: polecam.v1.BatchError
+	nil,                                // 19: polecam.v1.ScoredItem.AttributesEntry
 }
 var file_polecam_v1_recommendation_proto_depIdxs = []int32{
-	0, // 0: polecam.v1.ScoredItem.source:type_name -> polecam.v1.ItemSource
-	1, // 1: polecam.v1.RecommendResponse.items:type_name -> polecam.v1.ScoredItem
-	1, // 2: polecam.v1.SimilarItemsResponse.items:type_name -> polecam.v1.ScoredItem
-	2, // 3: polecam.v1.RecommendationService.Recommend:input_type -> polecam.v1.RecommendRequest
-	4, // 4: polecam.v1.RecommendationService.SimilarItems:input_type -> polecam.v1.SimilarItemsRequest
-	3, // 5: polecam.v1.RecommendationService.Recommend:output_type -> polecam.v1.RecommendResponse
-	5, // 6: polecam.v1.RecommendationService.SimilarItems:output_type -> polecam.v1.SimilarItemsResponse
-	5, // [5:7] is the sub-list for method output_type
-	3, // [3:5] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	2,  // 0: polecam.v1.ItemFilter.attributes:type_name -> polecam.v1.AttributeCondition
+	3,  // 1: polecam.v1.AttributeCondition.any_of:type_name -> polecam.v1.StringList
+	4,  // 2: polecam.v1.AttributeCondition.range:type_name -> polecam.v1.Range
+	0,  // 3: polecam.v1.ScoredItem.source:type_name -> polecam.v1.ItemSource
+	19, // 4: polecam.v1.ScoredItem.attributes:type_name -> polecam.v1.ScoredItem.AttributesEntry
+	1,  // 5: polecam.v1.RecommendRequest.filter:type_name -> polecam.v1.ItemFilter
+	5,  // 6: polecam.v1.RecommendResponse.items:type_name -> polecam.v1.ScoredItem
+	1,  // 7: polecam.v1.SimilarItemsRequest.filter:type_name -> polecam.v1.ItemFilter
+	5,  // 8: polecam.v1.SimilarItemsResponse.items:type_name -> polecam.v1.ScoredItem
+	1,  // 9: polecam.v1.RecommendForBasketRequest.filter:type_name -> polecam.v1.ItemFilter
+	5,  // 10: polecam.v1.RecommendForBasketResponse.items:type_name -> polecam.v1.ScoredItem
+	5,  // 11: polecam.v1.RankResponse.items:type_name -> polecam.v1.ScoredItem
+	1,  // 12: polecam.v1.TrendingRequest.filter:type_name -> polecam.v1.ItemFilter
+	5,  // 13: polecam.v1.TrendingResponse.items:type_name -> polecam.v1.ScoredItem
+	6,  // 14: polecam.v1.BatchRecommendRequest.request:type_name -> polecam.v1.RecommendRequest
+	7,  // 15: polecam.v1.BatchRecommendResponse.response:type_name -> polecam.v1.RecommendResponse
+	18, // 16: polecam.v1.BatchRecommendResponse.error:type_name -> polecam.v1.BatchError
+	6,  // 17: polecam.v1.RecommendationService.Recommend:input_type -> polecam.v1.RecommendRequest
+	8,  // 18: polecam.v1.RecommendationService.SimilarItems:input_type -> polecam.v1.SimilarItemsRequest
+	10, // 19: polecam.v1.RecommendationService.RecommendForBasket:input_type -> polecam.v1.RecommendForBasketRequest
+	12, // 20: polecam.v1.RecommendationService.Rank:input_type -> polecam.v1.RankRequest
+	14, // 21: polecam.v1.RecommendationService.Trending:input_type -> polecam.v1.TrendingRequest
+	16, // 22: polecam.v1.RecommendationService.BatchRecommend:input_type -> polecam.v1.BatchRecommendRequest
+	7,  // 23: polecam.v1.RecommendationService.Recommend:output_type -> polecam.v1.RecommendResponse
+	9,  // 24: polecam.v1.RecommendationService.SimilarItems:output_type -> polecam.v1.SimilarItemsResponse
+	11, // 25: polecam.v1.RecommendationService.RecommendForBasket:output_type -> polecam.v1.RecommendForBasketResponse
+	13, // 26: polecam.v1.RecommendationService.Rank:output_type -> polecam.v1.RankResponse
+	15, // 27: polecam.v1.RecommendationService.Trending:output_type -> polecam.v1.TrendingResponse
+	17, // 28: polecam.v1.RecommendationService.BatchRecommend:output_type -> polecam.v1.BatchRecommendResponse
+	23, // [23:29] is the sub-list for method output_type
+	17, // [17:23] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_polecam_v1_recommendation_proto_init() }
@@ -493,13 +1781,20 @@ func file_polecam_v1_recommendation_proto_init() {
 	if File_polecam_v1_recommendation_proto != nil {
 		return
 	}
+	file_polecam_v1_recommendation_proto_msgTypes[1].OneofWrappers = []any{
+		(*AttributeCondition_Equals)(nil),
+		(*AttributeCondition_NotEquals)(nil),
+		(*AttributeCondition_AnyOf)(nil),
+		(*AttributeCondition_Range)(nil),
+	}
+	file_polecam_v1_recommendation_proto_msgTypes[3].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_polecam_v1_recommendation_proto_rawDesc), len(file_polecam_v1_recommendation_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

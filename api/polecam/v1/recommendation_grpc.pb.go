@@ -19,8 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RecommendationService_Recommend_FullMethodName    = "/polecam.v1.RecommendationService/Recommend"
-	RecommendationService_SimilarItems_FullMethodName = "/polecam.v1.RecommendationService/SimilarItems"
+	RecommendationService_Recommend_FullMethodName          = "/polecam.v1.RecommendationService/Recommend"
+	RecommendationService_SimilarItems_FullMethodName       = "/polecam.v1.RecommendationService/SimilarItems"
+	RecommendationService_RecommendForBasket_FullMethodName = "/polecam.v1.RecommendationService/RecommendForBasket"
+	RecommendationService_Rank_FullMethodName               = "/polecam.v1.RecommendationService/Rank"
+	RecommendationService_Trending_FullMethodName           = "/polecam.v1.RecommendationService/Trending"
+	RecommendationService_BatchRecommend_FullMethodName     = "/polecam.v1.RecommendationService/BatchRecommend"
 )
 
 // RecommendationServiceClient is the client API for RecommendationService service.
@@ -40,6 +44,22 @@ type RecommendationServiceClient interface {
 	// co-occurrence neighbours first, then (when fewer than n) its nearest
 	// items in the factor space, then popular items.
 	SimilarItems(ctx context.Context, in *SimilarItemsRequest, opts ...grpc.CallOption) (*SimilarItemsResponse, error)
+	// RecommendForBasket completes a basket ("frequently bought together"):
+	// items bought or put in the cart together with the basket's items,
+	// blended with their similarity to the basket in the factor space, then
+	// similar and popular items. The basket itself is never returned.
+	RecommendForBasket(ctx context.Context, in *RecommendForBasketRequest, opts ...grpc.CallOption) (*RecommendForBasketResponse, error)
+	// Rank orders the caller's candidates (a search or category page, up to
+	// 10,000 ids) for one user or visitor, best first. Candidates the model
+	// does not know come back in unknown_item_ids.
+	Rank(ctx context.Context, in *RankRequest, opts ...grpc.CallOption) (*RankResponse, error)
+	// Trending returns non-personal lists: recently trending items or
+	// bestsellers, optionally within categories through the filter.
+	Trending(ctx context.Context, in *TrendingRequest, opts ...grpc.CallOption) (*TrendingResponse, error)
+	// BatchRecommend answers many Recommend requests over one stream, in
+	// the order they were sent, for e-mail campaigns and nightly exports. A
+	// bad entry is answered in-band with its error; the stream goes on.
+	BatchRecommend(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[BatchRecommendRequest, BatchRecommendResponse], error)
 }
 
 type recommendationServiceClient struct {
@@ -70,6 +90,49 @@ func (c *recommendationServiceClient) SimilarItems(ctx context.Context, in *Simi
 	return out, nil
 }
 
+func (c *recommendationServiceClient) RecommendForBasket(ctx context.Context, in *RecommendForBasketRequest, opts ...grpc.CallOption) (*RecommendForBasketResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecommendForBasketResponse)
+	err := c.cc.Invoke(ctx, RecommendationService_RecommendForBasket_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *recommendationServiceClient) Rank(ctx context.Context, in *RankRequest, opts ...grpc.CallOption) (*RankResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RankResponse)
+	err := c.cc.Invoke(ctx, RecommendationService_Rank_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *recommendationServiceClient) Trending(ctx context.Context, in *TrendingRequest, opts ...grpc.CallOption) (*TrendingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TrendingResponse)
+	err := c.cc.Invoke(ctx, RecommendationService_Trending_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *recommendationServiceClient) BatchRecommend(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[BatchRecommendRequest, BatchRecommendResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &RecommendationService_ServiceDesc.Streams[0], RecommendationService_BatchRecommend_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[BatchRecommendRequest, BatchRecommendResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RecommendationService_BatchRecommendClient = grpc.BidiStreamingClient[BatchRecommendRequest, BatchRecommendResponse]
+
 // RecommendationServiceServer is the server API for RecommendationService service.
 // All implementations must embed UnimplementedRecommendationServiceServer
 // for forward compatibility.
@@ -87,6 +150,22 @@ type RecommendationServiceServer interface {
 	// co-occurrence neighbours first, then (when fewer than n) its nearest
 	// items in the factor space, then popular items.
 	SimilarItems(context.Context, *SimilarItemsRequest) (*SimilarItemsResponse, error)
+	// RecommendForBasket completes a basket ("frequently bought together"):
+	// items bought or put in the cart together with the basket's items,
+	// blended with their similarity to the basket in the factor space, then
+	// similar and popular items. The basket itself is never returned.
+	RecommendForBasket(context.Context, *RecommendForBasketRequest) (*RecommendForBasketResponse, error)
+	// Rank orders the caller's candidates (a search or category page, up to
+	// 10,000 ids) for one user or visitor, best first. Candidates the model
+	// does not know come back in unknown_item_ids.
+	Rank(context.Context, *RankRequest) (*RankResponse, error)
+	// Trending returns non-personal lists: recently trending items or
+	// bestsellers, optionally within categories through the filter.
+	Trending(context.Context, *TrendingRequest) (*TrendingResponse, error)
+	// BatchRecommend answers many Recommend requests over one stream, in
+	// the order they were sent, for e-mail campaigns and nightly exports. A
+	// bad entry is answered in-band with its error; the stream goes on.
+	BatchRecommend(grpc.BidiStreamingServer[BatchRecommendRequest, BatchRecommendResponse]) error
 	mustEmbedUnimplementedRecommendationServiceServer()
 }
 
@@ -102,6 +181,18 @@ func (UnimplementedRecommendationServiceServer) Recommend(context.Context, *Reco
 }
 func (UnimplementedRecommendationServiceServer) SimilarItems(context.Context, *SimilarItemsRequest) (*SimilarItemsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SimilarItems not implemented")
+}
+func (UnimplementedRecommendationServiceServer) RecommendForBasket(context.Context, *RecommendForBasketRequest) (*RecommendForBasketResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecommendForBasket not implemented")
+}
+func (UnimplementedRecommendationServiceServer) Rank(context.Context, *RankRequest) (*RankResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Rank not implemented")
+}
+func (UnimplementedRecommendationServiceServer) Trending(context.Context, *TrendingRequest) (*TrendingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Trending not implemented")
+}
+func (UnimplementedRecommendationServiceServer) BatchRecommend(grpc.BidiStreamingServer[BatchRecommendRequest, BatchRecommendResponse]) error {
+	return status.Error(codes.Unimplemented, "method BatchRecommend not implemented")
 }
 func (UnimplementedRecommendationServiceServer) mustEmbedUnimplementedRecommendationServiceServer() {}
 func (UnimplementedRecommendationServiceServer) testEmbeddedByValue()                               {}
@@ -160,6 +251,67 @@ func _RecommendationService_SimilarItems_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RecommendationService_RecommendForBasket_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecommendForBasketRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecommendationServiceServer).RecommendForBasket(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecommendationService_RecommendForBasket_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecommendationServiceServer).RecommendForBasket(ctx, req.(*RecommendForBasketRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RecommendationService_Rank_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RankRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecommendationServiceServer).Rank(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecommendationService_Rank_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecommendationServiceServer).Rank(ctx, req.(*RankRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RecommendationService_Trending_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TrendingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecommendationServiceServer).Trending(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecommendationService_Trending_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecommendationServiceServer).Trending(ctx, req.(*TrendingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RecommendationService_BatchRecommend_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(RecommendationServiceServer).BatchRecommend(&grpc.GenericServerStream[BatchRecommendRequest, BatchRecommendResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RecommendationService_BatchRecommendServer = grpc.BidiStreamingServer[BatchRecommendRequest, BatchRecommendResponse]
+
 // RecommendationService_ServiceDesc is the grpc.ServiceDesc for RecommendationService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -175,7 +327,26 @@ var RecommendationService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "SimilarItems",
 			Handler:    _RecommendationService_SimilarItems_Handler,
 		},
+		{
+			MethodName: "RecommendForBasket",
+			Handler:    _RecommendationService_RecommendForBasket_Handler,
+		},
+		{
+			MethodName: "Rank",
+			Handler:    _RecommendationService_Rank_Handler,
+		},
+		{
+			MethodName: "Trending",
+			Handler:    _RecommendationService_Trending_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "BatchRecommend",
+			Handler:       _RecommendationService_BatchRecommend_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "polecam/v1/recommendation.proto",
 }
