@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
+	"math"
 
 	"github.com/polecam/polecam/recommender/ann"
 	"github.com/polecam/polecam/recommender/dot"
@@ -150,10 +150,16 @@ func (m *Model) annEf(n int) int {
 // and ties order by catalogue position as everywhere else.
 func (m *Model) searchANN(sc *scratch, q []float32, n int) {
 	filter := sc.annFilter
-	if len(sc.blocked) == 0 {
+	ef := m.annEf(n)
+	if len(sc.blocked) == 0 && sc.filter == nil && m.unavailBits == nil {
 		filter = nil
 	}
-	sc.annRes = m.ann.Search(q, n, m.annEf(n), filter, sc.annRes[:0], sc.ann)
+	if rs := sc.filter; rs != nil && rs.count > 0 {
+		// A filter leaves fewer results per node visited: widen the beam
+		// in proportion, up to the index's limit.
+		ef = min(ann.MaxEf, max(ef, int(float64(ef)*math.Sqrt(float64(m.n)/float64(rs.count)))))
+	}
+	sc.annRes = m.ann.Search(q, n, ef, filter, sc.annRes[:0], sc.ann)
 	sc.cands = sc.cands[:0]
 	for _, r := range sc.annRes {
 		sc.cands = append(sc.cands, candidate{Index: r.Item, Score: r.Score})
@@ -164,15 +170,6 @@ func (m *Model) searchANN(sc *scratch, q []float32, n int) {
 		return
 	}
 	m.rescoreTop(sc, q, n)
-}
-
-// notBlocked is the search filter of a request: it passes the items not
-// in sc.blocked. The sorted list is short (the user's training items and
-// the request's exclusions) and the search calls the filter only for
-// candidates good enough to enter its beam, so a binary search is cheap.
-func (sc *scratch) notBlocked(item int32) bool {
-	_, found := slices.BinarySearch(sc.blocked, item)
-	return !found
 }
 
 // UsesANN reports whether Recommend answers known users with the

@@ -79,41 +79,50 @@ func (m *Model) loadItemItem(s Snapshot) error {
 	return nil
 }
 
-// rankItemItem ranks a known user u with factor vector q by the blend of
-// the factor scores and the item-item scores of the user's training items,
-// as training.Blend defines it:
+// rankItemItem ranks a user with factor vector q (trained or folded in)
+// by the blend of the factor scores and the item-item scores of the
+// user's history (training and session items), as training.Blend defines
+// it:
 //
-//	score[i] = w·f[i]/max(f) + (1−w)·s[i]/max(s),  s[i] = Σ_{j∈seen(u)} B[j][i]
+//	score[i] = w·f[i]/max(f) + (1−w)·s[i]/max(s),  s[i] = Σ_{j∈hist} B[j][i]
 //
-// with both maxima over the candidates (items neither blocked nor cold)
-// and replaced by 1 when not positive. It leaves the best n in sc.cands.
-// sc.seen holds the user's training items unless includeSeen.
-func (m *Model) rankItemItem(ctx context.Context, sc *scratch, u int32, q []float32, n int, includeSeen bool) error {
-	seen := sc.seen
-	if includeSeen {
-		var err error
-		if sc.seen, err = m.snap.Seen(u, sc.seen); err != nil {
-			return fmt.Errorf("read items seen by user %d: %w", u, err)
-		}
-		seen = sc.seen
+// with both maxima over the candidates (items neither blocked, cold,
+// unavailable nor filtered out) and replaced by 1 when not positive. It
+// leaves the best n in sc.cands.
+func (m *Model) rankItemItem(ctx context.Context, sc *scratch, q []float32, hist []int32, n int) error {
+	f := m.blendScores(sc, q, hist, nil, nil, nil)
+	if err := ctx.Err(); err != nil {
+		return err
 	}
+	sc.top.reset(n)
+	sc.top.pushScores(f, 0)
+	sc.cands = sc.top.appendSorted(sc.cands[:0])
+	return nil
+}
+
+// blendScores computes the blended score of every item into sc.scores
+// and returns it, -Inf for the items the request may not get (with mask
+// nil) or for those mask leaves out. The rows of also, masked or not, get
+// their blended score, with the same normalisation, in alsoOut.
+func (m *Model) blendScores(sc *scratch, q []float32, hist []int32, mask func(f []float32), also []int32, alsoOut []float32) []float32 {
 	if sc.scores == nil {
 		sc.scores = make([]float32, m.n)
 	}
 	f := sc.scores[:m.n]
 	dot.Scores(f, m.items.Data, m.items.Stride, q)
-	m.mask(f, sc.blocked)
-	m.mask(f, m.cold)
-	if err := ctx.Err(); err != nil {
-		return err
+	if mask == nil {
+		m.maskRequest(sc, f)
+	} else {
+		mask(f)
 	}
+	m.mask(f, m.cold)
 
 	ii := m.ii
 	bp := ii.bufs.Get().(*[]float32)
 	defer ii.bufs.Put(bp)
 	s := *bp
 	clear(s)
-	for _, j := range seen {
+	for _, j := range hist {
 		if j < 0 || int(j) >= m.n {
 			continue
 		}
@@ -137,13 +146,13 @@ func (m *Model) rankItemItem(ctx context.Context, sc *scratch, u int32, q []floa
 		ms = 1
 	}
 	a, b := ii.blend/mf, (1-ii.blend)/ms
+	for k, r := range also {
+		alsoOut[k] = a*dotF(q, m.items.Row(int(r))) + b*s[r]
+	}
 	for i, v := range f {
 		if v > negInf {
 			f[i] = a*v + b*s[i]
 		}
 	}
-	sc.top.reset(n)
-	sc.top.pushScores(f, 0)
-	sc.cands = sc.top.appendSorted(sc.cands[:0])
-	return nil
+	return f
 }

@@ -61,6 +61,17 @@ type Model struct {
 	popOrder []int32
 	// ii is the optional item-item model blended into Recommend, or nil.
 	ii *itemItem
+	// cat is the snapshot's catalogue, or nil; unavail (ascending) and
+	// unavailBits are its items that cannot be sold now, never returned.
+	cat         ItemCatalog
+	unavail     []int32
+	unavailBits []uint64
+	// fold holds the fold-in parameters, or nil: session items are then
+	// excluded but not folded in.
+	fold *foldIn
+	// lists are the non-personal score lists by metric (trending,
+	// bestsellers), each with the order of its best items.
+	lists map[string]scoreList
 
 	scratch sync.Pool // *scratch sized to this catalogue
 
@@ -285,4 +296,42 @@ func (m *Model) release() {
 // errClosed is returned by requests made directly on a closed model.
 func (m *Model) errClosed() error {
 	return fmt.Errorf("%w: model version %s is closed", ErrUnavailable, m.version)
+}
+
+// scoreList is one non-personal ranking: a score per item and the
+// indices of the best min(n, popularHead), best first.
+type scoreList struct {
+	scores []float32
+	order  []int32
+}
+
+// newScoreList ranks the head of scores.
+func newScoreList(scores []float32) scoreList {
+	var top topN
+	top.reset(min(len(scores), popularHead))
+	top.pushScores(scores, 0)
+	l := scoreList{scores: scores}
+	for _, c := range top.appendSorted(nil) {
+		l.order = append(l.order, c.Index)
+	}
+	return l
+}
+
+// setCatalog makes cat the model's catalogue and marks its unavailable
+// items.
+func (m *Model) setCatalog(cat ItemCatalog) {
+	m.cat = cat
+	m.unavail = nil
+	m.unavailBits = nil
+	for _, r := range cat.Unavailable() {
+		if r >= 0 && int(r) < m.n {
+			m.unavail = append(m.unavail, r)
+		}
+	}
+	if len(m.unavail) > 0 {
+		m.unavailBits = make([]uint64, (m.n+63)/64)
+		for _, r := range m.unavail {
+			m.unavailBits[r>>6] |= 1 << (uint(r) & 63)
+		}
+	}
 }

@@ -96,22 +96,22 @@ func TestRecommend(t *testing.T) {
 		{
 			name: "seen excluded, ties by index",
 			req:  RecommendRequest{UserID: "u1", N: 3},
-			want: []ScoredItem{{"f", 1, fac}, {"c", 0.5, fac}, {"b", 0, fac}},
+			want: []ScoredItem{{ID: "f", Score: 1, Source: fac}, {ID: "c", Score: 0.5, Source: fac}, {ID: "b", Score: 0, Source: fac}},
 		},
 		{
 			name: "include seen",
 			req:  RecommendRequest{UserID: "u1", N: 3, IncludeSeen: true},
-			want: []ScoredItem{{"a", 1, fac}, {"f", 1, fac}, {"c", 0.5, fac}},
+			want: []ScoredItem{{ID: "a", Score: 1, Source: fac}, {ID: "f", Score: 1, Source: fac}, {ID: "c", Score: 0.5, Source: fac}},
 		},
 		{
 			name: "exclude, unknown ids ignored",
 			req:  RecommendRequest{UserID: "u1", N: 3, Exclude: []string{"f", "no-such-item", "", "f"}},
-			want: []ScoredItem{{"c", 0.5, fac}, {"b", 0, fac}, {"d", -1, fac}},
+			want: []ScoredItem{{ID: "c", Score: 0.5, Source: fac}, {ID: "b", Score: 0, Source: fac}, {ID: "d", Score: -1, Source: fac}},
 		},
 		{
 			name: "tiny catalogue filled from popularity, cold item only there",
 			req:  RecommendRequest{UserID: "u1", N: 6},
-			want: []ScoredItem{{"f", 1, fac}, {"c", 0.5, fac}, {"b", 0, fac}, {"d", -1, fac}, {"e", 7, pop}},
+			want: []ScoredItem{{ID: "f", Score: 1, Source: fac}, {ID: "c", Score: 0.5, Source: fac}, {ID: "b", Score: 0, Source: fac}, {ID: "d", Score: -1, Source: fac}, {ID: "e", Score: 7, Source: pop}},
 		},
 		{
 			name: "everything excluded",
@@ -121,35 +121,35 @@ func TestRecommend(t *testing.T) {
 		{
 			name: "zero-score ties by index",
 			req:  RecommendRequest{UserID: "u2", N: 3},
-			want: []ScoredItem{{"f", 2, fac}, {"a", 0, fac}, {"d", 0, fac}},
+			want: []ScoredItem{{ID: "f", Score: 2, Source: fac}, {ID: "a", Score: 0, Source: fac}, {ID: "d", Score: 0, Source: fac}},
 		},
 		{
 			name: "top-score ties by index",
 			req:  RecommendRequest{UserID: "u2", N: 2, IncludeSeen: true},
-			want: []ScoredItem{{"b", 2, fac}, {"f", 2, fac}},
+			want: []ScoredItem{{ID: "b", Score: 2, Source: fac}, {ID: "f", Score: 2, Source: fac}},
 		},
 		{
 			name:         "unknown user gets popularity",
 			req:          RecommendRequest{UserID: "stranger", N: 3},
-			want:         []ScoredItem{{"c", 9, pop}, {"e", 7, pop}, {"a", 5, pop}},
+			want:         []ScoredItem{{ID: "c", Score: 9, Source: pop}, {ID: "e", Score: 7, Source: pop}, {ID: "a", Score: 5, Source: pop}},
 			wantFallback: true,
 		},
 		{
 			name:         "unknown user with exclusions, popularity ties by index",
 			req:          RecommendRequest{UserID: "stranger", N: 3, Exclude: []string{"c", "a"}},
-			want:         []ScoredItem{{"e", 7, pop}, {"b", 3, pop}, {"f", 3, pop}},
+			want:         []ScoredItem{{ID: "e", Score: 7, Source: pop}, {ID: "b", Score: 3, Source: pop}, {ID: "f", Score: 3, Source: pop}},
 			wantFallback: true,
 		},
 		{
 			name:         "user without factors gets popularity minus seen",
 			req:          RecommendRequest{UserID: "u0", N: 2},
-			want:         []ScoredItem{{"c", 9, pop}, {"a", 5, pop}},
+			want:         []ScoredItem{{ID: "c", Score: 9, Source: pop}, {ID: "a", Score: 5, Source: pop}},
 			wantFallback: true,
 		},
 		{
 			name:         "user without factors, include seen",
 			req:          RecommendRequest{UserID: "u0", N: 2, IncludeSeen: true},
-			want:         []ScoredItem{{"c", 9, pop}, {"e", 7, pop}},
+			want:         []ScoredItem{{ID: "c", Score: 9, Source: pop}, {ID: "e", Score: 7, Source: pop}},
 			wantFallback: true,
 		},
 	}
@@ -185,37 +185,37 @@ func TestSimilarItems(t *testing.T) {
 		{
 			name: "neighbours without the item itself",
 			req:  SimilarRequest{ItemID: "a", N: 2},
-			want: []ScoredItem{{"c", 0.9, coo}, {"b", 0.4, coo}},
+			want: []ScoredItem{{ID: "c", Score: 0.9, Source: coo}, {ID: "b", Score: 0.4, Source: coo}},
 		},
 		{
 			name: "neighbours then cosine, cold item skipped",
 			req:  SimilarRequest{ItemID: "a", N: 4},
-			want: []ScoredItem{{"c", 0.9, coo}, {"b", 0.4, coo}, {"f", cos45, fac}, {"d", -1, fac}},
+			want: []ScoredItem{{ID: "c", Score: 0.9, Source: coo}, {ID: "b", Score: 0.4, Source: coo}, {ID: "f", Score: cos45, Source: fac}, {ID: "d", Score: -1, Source: fac}},
 		},
 		{
 			name: "neighbours, cosine, then popularity",
 			req:  SimilarRequest{ItemID: "a", N: 10},
-			want: []ScoredItem{{"c", 0.9, coo}, {"b", 0.4, coo}, {"f", cos45, fac}, {"d", -1, fac}, {"e", 7, pop}},
+			want: []ScoredItem{{ID: "c", Score: 0.9, Source: coo}, {ID: "b", Score: 0.4, Source: coo}, {ID: "f", Score: cos45, Source: fac}, {ID: "d", Score: -1, Source: fac}, {ID: "e", Score: 7, Source: pop}},
 		},
 		{
 			name: "exclusions apply to every tier",
 			req:  SimilarRequest{ItemID: "a", N: 10, Exclude: []string{"c", "d", "e", "zzz"}},
-			want: []ScoredItem{{"b", 0.4, coo}, {"f", cos45, fac}},
+			want: []ScoredItem{{ID: "b", Score: 0.4, Source: coo}, {ID: "f", Score: cos45, Source: fac}},
 		},
 		{
 			name: "neighbours reordered best first",
 			req:  SimilarRequest{ItemID: "f", N: 2},
-			want: []ScoredItem{{"d", 0.8, coo}, {"e", 0.2, coo}},
+			want: []ScoredItem{{ID: "d", Score: 0.8, Source: coo}, {ID: "e", Score: 0.2, Source: coo}},
 		},
 		{
 			name: "no neighbours: cosine ties by index",
 			req:  SimilarRequest{ItemID: "b", N: 3},
-			want: []ScoredItem{{"c", cos45, fac}, {"f", cos45, fac}, {"a", 0, fac}},
+			want: []ScoredItem{{ID: "c", Score: cos45, Source: fac}, {ID: "f", Score: cos45, Source: fac}, {ID: "a", Score: 0, Source: fac}},
 		},
 		{
 			name:         "cold item without neighbours falls back to popularity",
 			req:          SimilarRequest{ItemID: "e", N: 3},
-			want:         []ScoredItem{{"c", 9, pop}, {"a", 5, pop}, {"b", 3, pop}},
+			want:         []ScoredItem{{ID: "c", Score: 9, Source: pop}, {ID: "a", Score: 5, Source: pop}, {ID: "b", Score: 3, Source: pop}},
 			wantFallback: true,
 		},
 	}

@@ -1,9 +1,9 @@
 package recommender
 
 import (
-	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/polecam/polecam/recommender/ann"
@@ -21,20 +21,41 @@ type scratch struct {
 	top     topN
 	cands   []candidate
 	picks   []pick
+	tier    uint8 // the tier the next addPicks adds
 	seen    []int32
+	session []int32 // the request's recent items, resolved, newest last
+	hist    []int32 // seen ∪ session, ascending: the history of the query
 	blocked []int32 // items the current tier must not return, sorted
 	nbrs    []store.Neighbor
+	qv      []float32 // a folded-in or combined query vector
+	fold    foldScratch
+	// filter is the request's compiled filter (rs), or nil.
+	filter *rowSet
+	rs     rowSet
 	// ann is the approximate search's working memory (nil without an
-	// index), annRes its answer, annFilter sc.notBlocked bound once.
+	// index), annRes its answer, annFilter sc.allowed bound once.
 	ann       *ann.Scratch
 	annRes    []ann.Result
 	annFilter ann.Filter
+	seeds     []int32
+	acc       map[int32]accum
+	fromBuf   []int32 // the item each of sc.cands came from, see addPicks
 }
 
-// pick is one chosen item with the source that chose it.
+// pick is one chosen item with the source that chose it and the tier of
+// the answer it came from (tiers are numbered in the order they fill it).
 type pick struct {
 	candidate
-	src Source
+	src  Source
+	tier uint8
+	from int32 // the seed or history item it came from, or -1
+}
+
+// accum sums the co-occurrence scores of a candidate over several seeds.
+type accum struct {
+	score float32
+	best  float32
+	from  int32
 }
 
 func (m *Model) newScratch() any {
@@ -44,7 +65,7 @@ func (m *Model) newScratch() any {
 	}
 	if m.ann != nil {
 		sc.ann = ann.NewScratch(m.ann)
-		sc.annFilter = sc.notBlocked
+		sc.annFilter = func(i int32) bool { return m.allowed(sc, i) }
 	}
 	return sc
 }
@@ -53,11 +74,17 @@ func (m *Model) getScratch() *scratch {
 	sc := m.scratch.Get().(*scratch)
 	sc.picks = sc.picks[:0]
 	sc.blocked = sc.blocked[:0]
+	sc.seen = sc.seen[:0]
+	sc.session = sc.session[:0]
+	sc.hist = sc.hist[:0]
+	sc.filter = nil
+	sc.tier = 0
 	return sc
 }
 
 func (m *Model) putScratch(sc *scratch) {
 	sc.dst = nil
+	sc.filter = nil
 	m.scratch.Put(sc)
 }
 
@@ -118,9 +145,17 @@ func (m *Model) recommend(ctx context.Context, req RecommendRequest) (Result, er
 	return m.recommendInto(ctx, req, nil, false)
 }
 
+// MaxRecent is the most session items one request may carry; older ones
+// beyond it are ignored.
+const MaxRecent = 200
+
+// MaxExclude is the longest exclusion list one request may carry.
+const MaxExclude = 10000
+
 // recommendInto is RecommendInto for a caller holding a reference. An
 // anonymous request is answered as for a user the model does not know,
-// without reading the user's vector or history (see SetForgotten).
+// without reading the user's vector or history (see SetForgotten); its
+// session items still make the answer personal.
 func (m *Model) recommendInto(ctx context.Context, req RecommendRequest, dst []ScoredItem, anonymous bool) (Result, error) {
 	if req.UserID == "" {
 		return Result{}, fmt.Errorf("%w: user_id is required", ErrInvalidArgument)
@@ -128,44 +163,48 @@ func (m *Model) recommendInto(ctx context.Context, req RecommendRequest, dst []S
 	if err := validateN(req.N); err != nil {
 		return Result{}, err
 	}
+	if len(req.Exclude) > MaxExclude {
+		return Result{}, fmt.Errorf("%w: at most %d exclude ids, got %d", ErrInvalidArgument, MaxExclude, len(req.Exclude))
+	}
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	var (
-		u     int32
-		known bool
-		err   error
-	)
-	if !anonymous {
-		if u, known, err = m.snap.UserIndex(req.UserID); err != nil {
-			return Result{}, fmt.Errorf("look up user %q: %w", req.UserID, err)
-		}
+	// Page tokens are issued to Recommend, and to RecommendInto when it
+	// is asked for a later page (issuing one allocates).
+	tokens := dst == nil || req.PageToken != ""
+	var h uint64
+	if tokens {
+		qh := newQueryHash('r')
+		qh.str(req.UserID)
+		qh.strs(req.Recent)
+		qh.sortedStrs(req.Exclude)
+		qh.bool(req.IncludeSeen)
+		qh.bool(req.Exact)
+		qh.filter(req.Filter)
+		h = qh.h
 	}
-	if known && (u < 0 || int(u) >= m.users.Rows) {
-		return Result{}, fmt.Errorf("look up user %q: index %d outside the %d user factor rows", req.UserID, u, m.users.Rows)
+	cur, paged, err := m.decodePageToken(req.PageToken, h)
+	if err != nil {
+		return Result{}, err
 	}
-	var q []float32
-	if known {
-		if q = m.users.Row(int(u)); isZero(q) {
-			q = nil
-		}
-	}
+	depth := pageDepth(cur, req.N)
 
 	sc := m.getScratch()
 	defer m.putScratch(sc)
 	sc.dst = dst
-	if known && !req.IncludeSeen {
-		if sc.seen, err = m.snap.Seen(u, sc.seen); err != nil {
-			return Result{}, fmt.Errorf("read items seen by user %q: %w", req.UserID, err)
-		}
-		sc.blocked = append(sc.blocked, sc.seen...)
+	if sc.filter, err = m.compileFilter(sc, req.Filter); err != nil {
+		return Result{}, err
+	}
+	q, _, err := m.resolveUser(sc, req.UserID, req.Recent, anonymous, req.IncludeSeen)
+	if err != nil {
+		return Result{}, err
 	}
 	if err := m.block(sc, req.Exclude); err != nil {
 		return Result{}, err
 	}
 
 	if q != nil && m.ii != nil {
-		if err := m.rankItemItem(ctx, sc, u, q, req.N, req.IncludeSeen); err != nil {
+		if err := m.rankItemItem(ctx, sc, q, sc.hist, depth); err != nil {
 			return Result{}, err
 		}
 		sc.addPicks(SourceFactors)
@@ -173,81 +212,321 @@ func (m *Model) recommendInto(ctx context.Context, req RecommendRequest, dst []S
 		if err := ctx.Err(); err != nil {
 			return Result{}, err
 		}
-		m.rankFactors(sc, q, req.N, req.Exact)
+		m.rankFactors(sc, q, depth, req.Exact)
 		sc.addPicks(SourceFactors)
 	}
-	if len(sc.picks) < req.N {
-		m.fillPopular(sc, req.N)
+	if len(sc.picks) < depth {
+		m.fillPopular(sc, depth)
 	}
-	return m.result(sc, q == nil)
+	next := ""
+	if tokens {
+		next = m.paginate(sc, cur, paged, h, req.N, depth)
+	}
+	res, err := m.result(sc, q == nil, req.ReturnAttributes, req.Explain)
+	if err != nil {
+		return Result{}, err
+	}
+	if req.Explain && q != nil {
+		m.explainFactors(sc, res.Items)
+	}
+	res.NextPageToken = next
+	res.Exhausted = len(res.Items) < req.N
+	return res, nil
+}
+
+// resolveUser resolves who asks: the user's row and trained vector, the
+// items they were trained on (sc.seen), the session's items (sc.session)
+// and the history both make (sc.hist). Seen items are blocked unless
+// includeSeen, session items always. With session items and the
+// snapshot's fold-in parameters, the returned vector is folded in (see
+// foldIn); a user without a vector and without a usable session gets nil.
+func (m *Model) resolveUser(sc *scratch, userID string, recent []string, anonymous, includeSeen bool) ([]float32, int32, error) {
+	u, known := int32(-1), false
+	var err error
+	if userID != "" && !anonymous {
+		if u, known, err = m.snap.UserIndex(userID); err != nil {
+			return nil, -1, fmt.Errorf("look up user %q: %w", userID, err)
+		}
+		if !known {
+			u = -1
+		}
+	}
+	if known && (u < 0 || int(u) >= m.users.Rows) {
+		return nil, -1, fmt.Errorf("look up user %q: index %d outside the %d user factor rows", userID, u, m.users.Rows)
+	}
+	var q []float32
+	if known {
+		if q = m.users.Row(int(u)); isZero(q) {
+			q = nil
+		}
+		if sc.seen, err = m.snap.Seen(u, sc.seen); err != nil {
+			return nil, -1, fmt.Errorf("read items seen by user %q: %w", userID, err)
+		}
+		if !includeSeen {
+			sc.blocked = append(sc.blocked, sc.seen...)
+		}
+	}
+	if len(recent) > MaxRecent {
+		recent = recent[len(recent)-MaxRecent:]
+	}
+	for _, id := range recent {
+		if id == "" {
+			continue
+		}
+		i, ok, err := m.snap.ItemIndex(id)
+		if err != nil {
+			return nil, -1, fmt.Errorf("look up recent item %q: %w", id, err)
+		}
+		if ok && i >= 0 && int(i) < m.n && !slices.Contains(sc.session, i) {
+			sc.session = append(sc.session, i)
+		}
+	}
+	sc.blocked = append(sc.blocked, sc.session...)
+	sc.hist = append(append(sc.hist[:0], sc.seen...), sc.session...)
+	slices.Sort(sc.hist)
+	sc.hist = slices.Compact(sc.hist)
+	if len(sc.session) > 0 && m.fold != nil {
+		if fq := m.foldIn(sc, q, sc.seen, sc.session); fq != nil {
+			q = fq
+		}
+	}
+	return q, u, nil
 }
 
 // similarItems is SimilarItems for a caller holding a reference.
 func (m *Model) similarItems(ctx context.Context, req SimilarRequest) (Result, error) {
-	if req.ItemID == "" {
+	if req.ItemID == "" && len(req.ItemIDs) == 0 {
 		return Result{}, fmt.Errorf("%w: item_id is required", ErrInvalidArgument)
 	}
 	if err := validateN(req.N); err != nil {
 		return Result{}, err
 	}
+	if len(req.ItemIDs) > MaxRecent {
+		return Result{}, fmt.Errorf("%w: at most %d seed items, got %d", ErrInvalidArgument, MaxRecent, len(req.ItemIDs))
+	}
+	if len(req.Exclude) > MaxExclude {
+		return Result{}, fmt.Errorf("%w: at most %d exclude ids, got %d", ErrInvalidArgument, MaxExclude, len(req.Exclude))
+	}
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	item, ok, err := m.snap.ItemIndex(req.ItemID)
+	qh := newQueryHash('s')
+	qh.str(req.ItemID)
+	qh.strs(req.ItemIDs)
+	qh.sortedStrs(req.Exclude)
+	qh.str(req.UserID)
+	qh.filter(req.Filter)
+	cur, paged, err := m.decodePageToken(req.PageToken, qh.h)
 	if err != nil {
-		return Result{}, fmt.Errorf("look up item %q: %w", req.ItemID, err)
+		return Result{}, err
 	}
-	if !ok {
-		return Result{}, fmt.Errorf("%w: item %q is not in model version %s", ErrNotFound, req.ItemID, m.version)
-	}
-	if item < 0 || int(item) >= m.n {
-		return Result{}, fmt.Errorf("look up item %q: index %d outside the %d items", req.ItemID, item, m.n)
-	}
+	depth := pageDepth(cur, req.N)
 
 	sc := m.getScratch()
 	defer m.putScratch(sc)
-	sc.blocked = append(sc.blocked, item)
+	if sc.filter, err = m.compileFilter(sc, req.Filter); err != nil {
+		return Result{}, err
+	}
+	if err := m.resolveSeeds(sc, req.ItemID, req.ItemIDs); err != nil {
+		return Result{}, err
+	}
+	var uq []float32
+	if req.UserID != "" {
+		if uq, _, err = m.resolveUser(sc, req.UserID, nil, false, false); err != nil {
+			return Result{}, err
+		}
+	}
+	sc.blocked = append(sc.blocked, sc.seeds...)
 	if err := m.block(sc, req.Exclude); err != nil {
 		return Result{}, err
 	}
 
-	// Tier 1: co-occurrence neighbours, best first, each item once.
-	if sc.nbrs, err = m.snap.Neighbors(item, sc.nbrs); err != nil {
-		return Result{}, fmt.Errorf("read neighbours of item %q: %w", req.ItemID, err)
+	// Tier 1: co-occurrence neighbours of the seeds, best first.
+	hasNbrs, err := m.neighbourTier(sc, sc.seeds, m.snap.Neighbors, uq, depth)
+	if err != nil {
+		return Result{}, err
 	}
-	sc.cands = sc.cands[:0]
-	for _, nb := range sc.nbrs {
-		if nb.Item >= 0 && int(nb.Item) < m.n && !contains(sc.blocked, nb.Item) {
-			sc.cands = append(sc.cands, candidate{Index: nb.Item, Score: nb.Score})
-		}
-	}
-	sc.top.reset(req.N)
-	for _, c := range dedupBest(sc.cands) {
-		sc.top.push(c)
-	}
-	sc.cands = sc.top.appendSorted(sc.cands[:0])
 	sc.addPicks(SourceCoOccurrence)
 
-	// Tier 2: nearest items by cosine similarity, an exact scan.
-	hasVector := m.invNorm[item] != 0
-	if need := req.N - len(sc.picks); need > 0 && hasVector {
+	// Tier 2: nearest items to the seeds by cosine similarity.
+	hasVector := m.seedVector(sc)
+	if need := depth - len(sc.picks); need > 0 && hasVector {
 		if err := ctx.Err(); err != nil {
 			return Result{}, err
 		}
 		sc.blockPicks()
-		m.scan(sc, scanCosine, m.items.Row(int(item)), nil, 0, need)
-		qInv := m.invNorm[item]
-		for i := range sc.cands {
-			sc.cands[i].Score *= qInv
-		}
+		m.rankCosine(sc, sc.qv, need)
 		sc.addPicks(SourceFactors)
 	}
 
 	// Tier 3: popularity.
-	if len(sc.picks) < req.N {
-		m.fillPopular(sc, req.N)
+	if len(sc.picks) < depth {
+		m.fillPopular(sc, depth)
 	}
-	return m.result(sc, len(sc.nbrs) == 0 && !hasVector)
+	next := m.paginate(sc, cur, paged, qh.h, req.N, depth)
+	res, err := m.result(sc, !hasNbrs && !hasVector, req.ReturnAttributes, req.Explain)
+	if err != nil {
+		return Result{}, err
+	}
+	if req.Explain {
+		sc.hist = append(sc.hist[:0], sc.seeds...)
+		m.explainFactors(sc, res.Items)
+	}
+	res.NextPageToken = next
+	res.Exhausted = len(res.Items) < req.N
+	return res, nil
+}
+
+// resolveSeeds resolves the seed items of a SimilarItems or basket
+// request into sc.seeds. Unknown seeds are ignored; none known is
+// ErrNotFound.
+func (m *Model) resolveSeeds(sc *scratch, first string, more []string) error {
+	sc.seeds = sc.seeds[:0]
+	var firstUnknown string
+	add := func(id string) error {
+		if id == "" {
+			return nil
+		}
+		i, ok, err := m.snap.ItemIndex(id)
+		if err != nil {
+			return fmt.Errorf("look up item %q: %w", id, err)
+		}
+		if !ok {
+			if firstUnknown == "" {
+				firstUnknown = id
+			}
+			return nil
+		}
+		if i < 0 || int(i) >= m.n {
+			return fmt.Errorf("look up item %q: index %d outside the %d items", id, i, m.n)
+		}
+		if !slices.Contains(sc.seeds, i) {
+			sc.seeds = append(sc.seeds, i)
+		}
+		return nil
+	}
+	if err := add(first); err != nil {
+		return err
+	}
+	for _, id := range more {
+		if err := add(id); err != nil {
+			return err
+		}
+	}
+	if len(sc.seeds) == 0 {
+		if firstUnknown == "" {
+			return fmt.Errorf("%w: item_id is required", ErrInvalidArgument)
+		}
+		return fmt.Errorf("%w: item %q is not in model version %s", ErrNotFound, firstUnknown, m.version)
+	}
+	return nil
+}
+
+// neighbourTier leaves in sc.cands the best k allowed neighbours of the
+// seeds by the sum of their co-occurrence scores over the seeds, each
+// remembering the seed that gave it the most. With a user vector uq, a
+// candidate's score is multiplied by 1 + personalWeight·cos(uq, item),
+// so the viewer's taste orders close candidates. It reports whether any
+// seed had neighbours.
+func (m *Model) neighbourTier(sc *scratch, seeds []int32, nbrs func(int32, []store.Neighbor) ([]store.Neighbor, error), uq []float32, k int) (bool, error) {
+	if sc.acc == nil {
+		sc.acc = make(map[int32]accum)
+	}
+	clear(sc.acc)
+	any := false
+	slices.Sort(sc.blocked)
+	sc.blocked = slices.Compact(sc.blocked)
+	for _, s := range seeds {
+		var err error
+		if sc.nbrs, err = nbrs(s, sc.nbrs); err != nil {
+			return false, fmt.Errorf("read neighbours of item %d: %w", s, err)
+		}
+		any = any || len(sc.nbrs) > 0
+		for _, nb := range sc.nbrs {
+			if nb.Item < 0 || int(nb.Item) >= m.n || !m.allowed(sc, nb.Item) {
+				continue
+			}
+			a, ok := sc.acc[nb.Item]
+			if !ok {
+				a.from = s
+			}
+			a.score += nb.Score
+			if nb.Score > a.best {
+				a.best, a.from = nb.Score, s
+			}
+			sc.acc[nb.Item] = a
+		}
+	}
+	var uInv float32
+	if uq != nil {
+		uInv = invNormOf(uq)
+	}
+	sc.top.reset(k)
+	for i, a := range sc.acc {
+		sc0 := a.score
+		if uInv != 0 && m.invNorm[i] != 0 {
+			cos := dotF(uq, m.items.Row(int(i))) * uInv * m.invNorm[i]
+			sc0 *= 1 + personalWeight*cos
+		}
+		sc.top.push(candidate{Index: i, Score: sc0})
+	}
+	sc.cands = sc.top.appendSorted(sc.cands[:0])
+	sc.fromBuf = sc.fromBuf[:0]
+	for _, c := range sc.cands {
+		sc.fromBuf = append(sc.fromBuf, sc.acc[c.Index].from)
+	}
+	return any, nil
+}
+
+// personalWeight is how much a viewer's taste may scale a co-occurrence
+// score: by a factor between 1−w and 1+w.
+const personalWeight = 0.25
+
+// seedVector sets sc.qv to the sum of the seeds' unit item vectors and
+// reports whether any seed has one.
+func (m *Model) seedVector(sc *scratch) bool {
+	d := m.items.Dims
+	sc.qv = slices.Grow(sc.qv[:0], d)[:d]
+	clear(sc.qv)
+	ok := false
+	for _, s := range sc.seeds {
+		inv := m.invNorm[s]
+		if inv == 0 {
+			continue
+		}
+		ok = true
+		for j, v := range m.items.Row(int(s)) {
+			sc.qv[j] += v * inv
+		}
+	}
+	return ok
+}
+
+// rankCosine leaves in sc.cands the best k allowed items by cosine
+// similarity to q (the scan scores q·item/‖item‖), scaled to a cosine.
+func (m *Model) rankCosine(sc *scratch, q []float32, k int) {
+	if rs := sc.filter; rs != nil && rs.listed && m.directCheaper(rs.count) {
+		m.scanRows(sc, scanCosine, q, rs.rows, k)
+	} else {
+		m.scan(sc, scanCosine, q, nil, 0, k)
+	}
+	if inv := invNormOf(q); inv != 0 {
+		for i := range sc.cands {
+			sc.cands[i].Score *= inv
+		}
+	}
+}
+
+// invNormOf returns 1/‖v‖, or 0 for a zero vector.
+func invNormOf(v []float32) float32 {
+	var ss float64
+	for _, x := range v {
+		ss += float64(x) * float64(x)
+	}
+	if ss == 0 {
+		return 0
+	}
+	return float32(1 / math.Sqrt(ss))
 }
 
 // block adds the known items among ids to sc.blocked and sorts it.
@@ -270,6 +549,18 @@ func (m *Model) block(sc *scratch, ids []string) error {
 	return nil
 }
 
+// allowed reports whether item i may be returned by the request: it is
+// available, passes the filter and is not blocked. sc.blocked is sorted.
+func (m *Model) allowed(sc *scratch, i int32) bool {
+	if m.unavailBits != nil && m.unavailBits[i>>6]&(1<<(uint(i)&63)) != 0 {
+		return false
+	}
+	if sc.filter != nil && !sc.filter.has(i) {
+		return false
+	}
+	return !contains(sc.blocked, i)
+}
+
 // mask sets the score of every listed item to -Inf, so selection skips it.
 // Indices outside the catalogue are ignored.
 func (m *Model) mask(scores []float32, items []int32) {
@@ -280,60 +571,141 @@ func (m *Model) mask(scores []float32, items []int32) {
 	}
 }
 
-// fillPopular appends the most popular items that are neither blocked nor
-// already picked until sc.picks holds n items or the catalogue runs out.
-func (m *Model) fillPopular(sc *scratch, n int) {
-	sc.blockPicks()
-	start := len(sc.picks)
-	for _, i := range m.popOrder {
-		if len(sc.picks) == n {
-			return
-		}
-		if !contains(sc.blocked, i) {
-			sc.picks = append(sc.picks, pick{candidate{Index: i, Score: m.pop[i]}, SourcePopularity})
-		}
-	}
-	if len(sc.picks) == n || len(m.popOrder) == m.n {
-		return
-	}
-	// The exclusions swallowed the precomputed head of the ranking: rank
-	// the whole catalogue. The head is a prefix of this ranking, so redo
-	// the fill from scratch.
-	sc.picks = sc.picks[:start]
-	if sc.scores == nil {
-		sc.scores = make([]float32, m.n)
-	}
-	scores := sc.scores[:m.n]
-	copy(scores, m.pop)
+// maskRequest masks, in a full-catalogue score vector, every item the
+// request may not get: blocked, unavailable or filtered out.
+func (m *Model) maskRequest(sc *scratch, scores []float32) {
 	m.mask(scores, sc.blocked)
-	sc.top.reset(n - start)
-	sc.top.pushScores(scores, 0)
-	sc.cands = sc.top.appendSorted(sc.cands[:0])
-	sc.addPicks(SourcePopularity)
+	m.mask(scores, m.unavail)
+	if sc.filter != nil {
+		for start := 0; start < len(scores); start += scanBlock {
+			maskBits(scores[start:min(start+scanBlock, len(scores))], sc.filter.bits, start)
+		}
+	}
 }
 
-// result turns sc.picks into a Result, resolving item ids. The items go
-// into sc.dst when the caller gave a buffer.
-func (m *Model) result(sc *scratch, fallback bool) (Result, error) {
+// fillPopular appends the most popular allowed items not yet picked until
+// sc.picks holds n items or the catalogue runs out.
+func (m *Model) fillPopular(sc *scratch, n int) {
+	m.fillList(sc, m.pop, m.popOrder, n, SourcePopularity)
+}
+
+// fillList appends the allowed items not yet picked with the best scores
+// (order is the best of them, best first, a prefix of the full ranking)
+// until sc.picks holds n items or the catalogue runs out. A selective
+// filter is answered from its rows; only when the exclusions swallow the
+// head of order does it rank the whole catalogue.
+func (m *Model) fillList(sc *scratch, scores []float32, order []int32, n int, src Source) {
+	sc.blockPicks()
+	start := len(sc.picks)
+	if rs := sc.filter; rs == nil || !rs.listed || len(order) < rs.count {
+		for _, i := range order {
+			if len(sc.picks) == n {
+				sc.tier++
+				return
+			}
+			if m.allowed(sc, i) {
+				sc.picks = append(sc.picks, pick{candidate: candidate{Index: i, Score: scores[i]}, src: src, tier: sc.tier, from: -1})
+			}
+		}
+		if len(sc.picks) == n || len(order) == m.n {
+			sc.tier++
+			return
+		}
+		sc.picks = sc.picks[:start]
+	}
+	// Rank the filter's rows, or the whole catalogue. The head is a prefix
+	// of this ranking, so redo the fill from scratch.
+	sc.top.reset(n - start)
+	if rs := sc.filter; rs != nil && rs.listed {
+		for _, i := range rs.rows {
+			if m.allowed(sc, i) {
+				sc.top.push(candidate{Index: i, Score: scores[i]})
+			}
+		}
+	} else {
+		if sc.scores == nil {
+			sc.scores = make([]float32, m.n)
+		}
+		s := sc.scores[:m.n]
+		copy(s, scores)
+		m.maskRequest(sc, s)
+		sc.top.pushScores(s, 0)
+	}
+	sc.cands = sc.top.appendSorted(sc.cands[:0])
+	sc.addPicks(src)
+}
+
+// result turns sc.picks into a Result, resolving item ids and the
+// attributes asked for. The items go into sc.dst when the caller gave a
+// buffer.
+func (m *Model) result(sc *scratch, fallback bool, attrs []string, explain bool) (Result, error) {
 	items := sc.dst[:0]
 	if items == nil || cap(items) < len(sc.picks) {
 		items = make([]ScoredItem, 0, len(sc.picks))
+	}
+	var cols []CatalogAttribute
+	var names []string
+	if len(attrs) > 0 && m.cat != nil {
+		for _, a := range attrs {
+			if c, ok := m.cat.LookupAttribute(a); ok {
+				cols, names = append(cols, c), append(names, a)
+			} else if a == "category" {
+				cols, names = append(cols, nil), append(names, a)
+			}
+		}
 	}
 	for _, p := range sc.picks {
 		id, err := m.snap.ItemID(p.Index)
 		if err != nil {
 			return Result{}, fmt.Errorf("resolve item %d: %w", p.Index, err)
 		}
-		items = append(items, ScoredItem{ID: id, Score: p.Score, Source: p.src})
+		it := ScoredItem{ID: id, Score: p.Score, Source: p.src}
+		for k, c := range cols {
+			var v string
+			var ok bool
+			if c == nil {
+				if cat := m.cat.ItemCategory(p.Index); cat >= 0 {
+					v, ok = m.cat.CategoryName(cat), true
+				}
+			} else {
+				v, ok = c.Value(p.Index)
+			}
+			if ok {
+				if it.Attributes == nil {
+					it.Attributes = make(map[string]string, len(cols))
+				}
+				it.Attributes[names[k]] = v
+			}
+		}
+		if explain && p.from >= 0 {
+			from, err := m.snap.ItemID(p.from)
+			if err != nil {
+				return Result{}, fmt.Errorf("resolve item %d: %w", p.from, err)
+			}
+			it.Because = []string{from}
+		}
+		items = append(items, it)
 	}
 	return Result{Items: items, Version: m.version, Fallback: fallback}, nil
 }
 
-// addPicks appends sc.cands to sc.picks with source src.
+// addPicks appends sc.cands to sc.picks with source src, as the next
+// tier; sc.fromBuf, when it has one entry per candidate, gives the item
+// each came from.
 func (sc *scratch) addPicks(src Source) {
-	for _, c := range sc.cands {
-		sc.picks = append(sc.picks, pick{c, src})
+	from := sc.fromBuf
+	if len(from) != len(sc.cands) {
+		from = nil
 	}
+	for i, c := range sc.cands {
+		f := int32(-1)
+		if from != nil {
+			f = from[i]
+		}
+		sc.picks = append(sc.picks, pick{c, src, sc.tier, f})
+	}
+	sc.fromBuf = sc.fromBuf[:0]
+	sc.tier++
 }
 
 // blockPicks adds the picked items to sc.blocked, keeping it sorted, so the
@@ -350,18 +722,6 @@ func (sc *scratch) blockPicks() {
 func contains(sorted []int32, i int32) bool {
 	_, ok := slices.BinarySearch(sorted, i)
 	return ok
-}
-
-// dedupBest sorts cands by index and keeps the best score of each item,
-// in place.
-func dedupBest(cands []candidate) []candidate {
-	slices.SortFunc(cands, func(a, b candidate) int {
-		if c := cmp.Compare(a.Index, b.Index); c != 0 {
-			return c
-		}
-		return compareRank(a, b)
-	})
-	return slices.CompactFunc(cands, func(a, b candidate) bool { return a.Index == b.Index })
 }
 
 // isZero reports whether every element of v is zero.

@@ -19,6 +19,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrUnavailable: no model is loaded, or the model has been closed.
 	ErrUnavailable = errors.New("no model loaded")
+	// ErrFailedPrecondition: the request cannot be answered by this model
+	// version, e.g. a page token from another version.
+	ErrFailedPrecondition = errors.New("failed precondition")
 )
 
 // Source says which model produced a recommended item.
@@ -31,6 +34,13 @@ const (
 	SourceCoOccurrence Source = 2
 	// SourcePopularity: taken from the popularity ranking (fallback or fill).
 	SourcePopularity Source = 3
+	// SourceBasket: taken from the co-occurrence of items in carts and
+	// purchases.
+	SourceBasket Source = 4
+	// SourceTrending: taken from the trending list.
+	SourceTrending Source = 5
+	// SourceBestsellers: taken from the bestseller list.
+	SourceBestsellers Source = 6
 )
 
 // String returns the source's name as used in logs and metrics labels.
@@ -42,6 +52,12 @@ func (s Source) String() string {
 		return "co_occurrence"
 	case SourcePopularity:
 		return "popularity"
+	case SourceBasket:
+		return "basket"
+	case SourceTrending:
+		return "trending"
+	case SourceBestsellers:
+		return "bestsellers"
 	default:
 		return fmt.Sprintf("Source(%d)", int8(s))
 	}
@@ -56,6 +72,11 @@ type ScoredItem struct {
 	Score float32
 	// Source names the model that produced the item.
 	Source Source
+	// Attributes are the catalogue values asked for with ReturnAttributes.
+	Attributes map[string]string
+	// Because are, with Explain, the one to three items of the user's
+	// history, session or seeds that contributed most to this item.
+	Because []string
 }
 
 // RecommendRequest asks for the top N items for one user.
@@ -74,18 +95,94 @@ type RecommendRequest struct {
 	// float vectors are scanned or the int8 shortlist proves the same
 	// answer (see the package documentation).
 	Exact bool
+	// Recent are the visitor's interactions in the current session,
+	// newest last: folded into the user's vector at request time (see
+	// the package documentation) and never returned. Unknown ids are
+	// ignored.
+	Recent []string
+	// Filter restricts the items returned.
+	Filter Filter
+	// PageToken continues an earlier answer to the same request.
+	PageToken string
+	// ReturnAttributes names catalogue attributes to return with each
+	// item.
+	ReturnAttributes []string
+	// Explain fills ScoredItem.Because.
+	Explain bool
 }
 
-// SimilarRequest asks for the items most related to one item.
+// SimilarRequest asks for the items most related to one item or several.
 type SimilarRequest struct {
-	// ItemID is the shop's own item id. Required; the model must know it.
+	// ItemID is the shop's own item id. ItemID and ItemIDs together are
+	// the seeds: at least one is required and one must be known.
 	ItemID string
+	// ItemIDs are more seeds (a wishlist).
+	ItemIDs []string
 	// N is how many items to return, 1 to MaxN.
 	N int
 	// Exclude lists item ids never to return. Ids the model does not know
 	// are ignored.
 	Exclude []string
+	// UserID, when set, personalises: the user's training items are left
+	// out and the user's vector orders close candidates.
+	UserID string
+	// Filter, PageToken, ReturnAttributes and Explain are as in
+	// RecommendRequest.
+	Filter           Filter
+	PageToken        string
+	ReturnAttributes []string
+	Explain          bool
 }
+
+// BasketRequest asks for items that complete a basket.
+type BasketRequest struct {
+	// Items is the basket: at least one id; unknown ids are ignored.
+	Items []string
+	// UserID, when set, leaves out the user's training items and orders
+	// close candidates by the user's vector.
+	UserID           string
+	N                int
+	Filter           Filter
+	ReturnAttributes []string
+}
+
+// RankRequest asks to order a caller's candidates.
+type RankRequest struct {
+	UserID string
+	Recent []string
+	// Candidates are 1 to MaxRankCandidates item ids.
+	Candidates       []string
+	ReturnAttributes []string
+}
+
+// MaxRankCandidates is the most candidates one Rank request may order.
+const MaxRankCandidates = 10000
+
+// RankResult is the answer to a RankRequest.
+type RankResult struct {
+	Result
+	// Unknown are the candidates the model does not know, in request
+	// order.
+	Unknown []string
+}
+
+// TrendingRequest asks for a non-personal list.
+type TrendingRequest struct {
+	N int
+	// Metric is MetricTrending (the default when empty), MetricBestsellers
+	// or MetricPopular.
+	Metric           string
+	Filter           Filter
+	PageToken        string
+	ReturnAttributes []string
+}
+
+// The metrics of a TrendingRequest.
+const (
+	MetricTrending    = "trending"
+	MetricBestsellers = "bestsellers"
+	MetricPopular     = "popular"
+)
 
 // Result is the answer to a request.
 type Result struct {
@@ -98,6 +195,12 @@ type Result struct {
 	// user (Recommend) or item (SimilarItems), so every item comes from
 	// the popularity ranking.
 	Fallback bool
+	// NextPageToken continues the answer with the next page; empty on the
+	// last page.
+	NextPageToken string
+	// Exhausted is true when the filter and exclusions left fewer than N
+	// items.
+	Exhausted bool
 }
 
 // Recommender serves requests from the current Model, which can be

@@ -2,6 +2,7 @@ package recommender
 
 import (
 	"math"
+	mbits "math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,7 @@ type scanJob struct {
 	qi      []int8
 	qScale  float32
 	blocked []int32 // sorted; never returned
+	allow   *rowSet // the request's filter, or nil
 	k       int     // how many candidates each lane keeps
 	nchunks int
 	next    atomic.Int64 // next chunk to hand out
@@ -123,6 +125,7 @@ func (j *scanJob) scanRange(l *lane, lo, hi int) {
 	m := j.m
 	blocked := j.blocked[lowerBound(j.blocked, lo):]
 	cold := m.cold[lowerBound(m.cold, lo):]
+	unavail := m.unavail[lowerBound(m.unavail, lo):]
 	for start := lo; start < hi; start += scanBlock {
 		end := min(start+scanBlock, hi)
 		s := l.buf[:end-start]
@@ -147,7 +150,30 @@ func (j *scanJob) scanRange(l *lane, lo, hi int) {
 			s[int(cold[0])-start] = negInf
 			cold = cold[1:]
 		}
+		for len(unavail) > 0 && int(unavail[0]) < end {
+			s[int(unavail[0])-start] = negInf
+			unavail = unavail[1:]
+		}
+		if j.allow != nil {
+			maskBits(s, j.allow.bits, start)
+		}
 		l.top.pushScores(s, int32(start))
+	}
+}
+
+// maskBits sets s[i] to -Inf for every row start+i whose bit is clear.
+// start is a multiple of 64 (chunks and blocks are).
+func maskBits(s []float32, bits []uint64, start int) {
+	for w := 0; w*64 < len(s); w++ {
+		inv := ^bits[start/64+w]
+		if w*64+64 > len(s) {
+			inv &= 1<<uint(len(s)-w*64) - 1
+		}
+		for inv != 0 {
+			b := mbits.TrailingZeros64(inv)
+			s[w*64+b] = negInf
+			inv &= inv - 1
+		}
 	}
 }
 
@@ -165,6 +191,7 @@ func lowerBound(sorted []int32, i int) int {
 func (m *Model) scan(sc *scratch, mode scanMode, q []float32, qi []int8, qScale float32, k int) {
 	j := &sc.job
 	j.mode, j.q, j.qi, j.qScale, j.blocked, j.k = mode, q, qi, qScale, sc.blocked, k
+	j.allow = sc.filter
 	j.nchunks = (m.n + chunkRows - 1) / chunkRows
 	j.next.Store(0)
 	for i := range j.lanes {
@@ -198,7 +225,7 @@ func (m *Model) scan(sc *scratch, mode scanMode, q []float32, qi []int8, qScale 
 		top.merge(&j.lanes[i].top)
 	}
 	sc.cands = top.appendSorted(sc.cands[:0])
-	j.q, j.qi, j.blocked = nil, nil, nil
+	j.q, j.qi, j.blocked, j.allow = nil, nil, nil, nil
 }
 
 // runAndWait runs lane 0 of j on the calling goroutine and waits for the
@@ -262,6 +289,11 @@ func (m *Model) rescoreExact(cands []candidate, q []float32, buf *[4]float32) {
 // takes this path too. With an ANN index loaded and exact unset, it
 // searches the index instead (see searchANN).
 func (m *Model) rankFactors(sc *scratch, q []float32, n int, exact bool) {
+	if rs := sc.filter; rs != nil && rs.listed && m.directCheaper(rs.count) {
+		// A selective filter: score just its rows, exactly.
+		m.scanRows(sc, scanDot, q, rs.rows, n)
+		return
+	}
 	if m.ann != nil && !exact {
 		m.searchANN(sc, q, n)
 		return

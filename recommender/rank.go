@@ -1,0 +1,218 @@
+package recommender
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/polecam/polecam/recommender/dot"
+)
+
+// directCheaper reports whether scoring count listed rows one group of
+// four at a time costs less than the catalogue scan the model would
+// otherwise do: a listed row costs about four float rows (its group, read
+// from a random place), a scanned row one float row, or a quarter of one
+// with int8 vectors, and far less through an ANN index, which a filter
+// passing few items also slows down.
+func (m *Model) directCheaper(count int) bool {
+	switch {
+	case m.ann != nil:
+		return count <= 50000 || count*32 <= m.n
+	case m.i8 != nil:
+		return count*16 <= m.n
+	default:
+		return count*4 <= m.n
+	}
+}
+
+// scanRows leaves in sc.cands the best k of rows (ascending) by mode
+// (scanDot or scanCosine) against q, skipping the items the request may
+// not get and the cold ones. Each row is scored in its group of four, as
+// a catalogue scan scores it, so the scores are the scan's bit for bit.
+func (m *Model) scanRows(sc *scratch, mode scanMode, q []float32, rows []int32, k int) {
+	st := m.items.Stride
+	tail := m.n &^ 3
+	sc.top.reset(k)
+	g := int32(-1)
+	for _, r := range rows {
+		if r < 0 || int(r) >= m.n || m.invNorm[r] == 0 || !m.allowed(sc, r) {
+			continue
+		}
+		var s float32
+		if int(r) < tail {
+			if gr := r &^ 3; gr != g {
+				g = gr
+				dot.Scores(sc.row4[:], m.items.Data[int(g)*st:], st, q)
+			}
+			s = sc.row4[r-g]
+		} else {
+			var one [1]float32
+			dot.Scores(one[:], m.items.Data[int(r)*st:], st, q)
+			s = one[0]
+		}
+		if mode == scanCosine {
+			s *= m.invNorm[r]
+		}
+		sc.top.push(candidate{Index: r, Score: s})
+	}
+	sc.cands = sc.top.appendSorted(sc.cands[:0])
+}
+
+// dotF is the inner product of two vectors of equal length.
+func dotF(a, b []float32) float32 {
+	var s float32
+	for i, x := range a {
+		s += x * b[i]
+	}
+	return s
+}
+
+// explainFactors fills Because of the factor-scored items with the one to
+// three items of sc.hist whose vectors are most similar (cosine) to
+// theirs.
+func (m *Model) explainFactors(sc *scratch, items []ScoredItem) {
+	if len(sc.hist) == 0 {
+		return
+	}
+	hist := sc.hist
+	if len(hist) > 256 {
+		hist = hist[len(hist)-256:]
+	}
+	for k := range items {
+		it := &items[k]
+		if it.Source != SourceFactors || it.Because != nil {
+			continue
+		}
+		i, ok, err := m.snap.ItemIndex(it.ID)
+		if err != nil || !ok || m.invNorm[i] == 0 {
+			continue
+		}
+		var t topN
+		t.reset(3)
+		y := m.items.Row(int(i))
+		for _, h := range hist {
+			if h == i || m.invNorm[h] == 0 {
+				continue
+			}
+			t.push(candidate{Index: h, Score: dotF(y, m.items.Row(int(h))) * m.invNorm[h]})
+		}
+		for _, c := range t.appendSorted(nil) {
+			if c.Score <= 0 {
+				break
+			}
+			if id, err := m.snap.ItemID(c.Index); err == nil {
+				it.Because = append(it.Because, id)
+			}
+		}
+	}
+}
+
+// Rank orders req.Candidates for the user or visitor: the candidates
+// with a factor vector by the score Recommend gives them (blended with
+// the item-item model when the snapshot has one, normalised over the
+// same items as Recommend), then the others by popularity. Without a
+// personal vector every candidate is ordered by popularity and Fallback
+// is set. Unknown ids come back in Unknown; duplicates once.
+func (m *Model) Rank(ctx context.Context, req RankRequest) (RankResult, error) {
+	if !m.acquire() {
+		return RankResult{}, m.errClosed()
+	}
+	defer m.release()
+	return m.rank(ctx, req, false)
+}
+
+func (m *Model) rank(ctx context.Context, req RankRequest, anonymous bool) (RankResult, error) {
+	if len(req.Candidates) == 0 {
+		return RankResult{}, fmt.Errorf("%w: candidate_item_ids is required", ErrInvalidArgument)
+	}
+	if len(req.Candidates) > MaxRankCandidates {
+		return RankResult{}, fmt.Errorf("%w: at most %d candidates, got %d", ErrInvalidArgument, MaxRankCandidates, len(req.Candidates))
+	}
+	if req.UserID == "" && len(req.Recent) == 0 {
+		return RankResult{}, fmt.Errorf("%w: user_id or recent_item_ids is required", ErrInvalidArgument)
+	}
+	if err := ctx.Err(); err != nil {
+		return RankResult{}, err
+	}
+	sc := m.getScratch()
+	defer m.putScratch(sc)
+	q, _, err := m.resolveUser(sc, req.UserID, req.Recent, anonymous, false)
+	if err != nil {
+		return RankResult{}, err
+	}
+	var unknown []string
+	rows := sc.seeds[:0]
+	for _, id := range req.Candidates {
+		i, ok, err := m.snap.ItemIndex(id)
+		if err != nil {
+			return RankResult{}, fmt.Errorf("look up candidate %q: %w", id, err)
+		}
+		if !ok || i < 0 || int(i) >= m.n {
+			unknown = append(unknown, id)
+			continue
+		}
+		rows = append(rows, i)
+	}
+	slices.Sort(rows)
+	rows = slices.Compact(rows)
+	sc.seeds = rows
+
+	var scored, rest []candidate
+	if q != nil {
+		var blend, masked []float32
+		if m.ii != nil {
+			// Recommend normalises over the items it may return: mask the
+			// same ones (history and unavailable), but score every
+			// candidate with that normalisation.
+			masked = make([]float32, len(rows))
+			blend = m.blendScores(sc, q, sc.hist, func(f []float32) {
+				m.mask(f, sc.blocked)
+				m.mask(f, m.unavail)
+			}, rows, masked)
+		}
+		sc.cands = sc.cands[:0]
+		st := m.items.Stride
+		tail := m.n &^ 3
+		g := int32(-1)
+		for k, r := range rows {
+			if m.invNorm[r] == 0 {
+				rest = append(rest, candidate{Index: r, Score: m.pop[r]})
+				continue
+			}
+			var s float32
+			switch {
+			case blend != nil && blend[r] > negInf:
+				s = blend[r]
+			case blend != nil:
+				s = masked[k] // a candidate Recommend would leave out
+			case int(r) < tail:
+				if gr := r &^ 3; gr != g {
+					g = gr
+					dot.Scores(sc.row4[:], m.items.Data[int(g)*st:], st, q)
+				}
+				s = sc.row4[r-g]
+			default:
+				var one [1]float32
+				dot.Scores(one[:], m.items.Data[int(r)*st:], st, q)
+				s = one[0]
+			}
+			scored = append(scored, candidate{Index: r, Score: s})
+		}
+	} else {
+		for _, r := range rows {
+			rest = append(rest, candidate{Index: r, Score: m.pop[r]})
+		}
+	}
+	slices.SortFunc(scored, compareRank)
+	slices.SortFunc(rest, compareRank)
+	sc.cands = scored
+	sc.addPicks(SourceFactors)
+	sc.cands = rest
+	sc.addPicks(SourcePopularity)
+	res, err := m.result(sc, q == nil, req.ReturnAttributes, false)
+	if err != nil {
+		return RankResult{}, err
+	}
+	return RankResult{Result: res, Unknown: unknown}, nil
+}
+
