@@ -215,4 +215,3 @@ func (m *Model) rank(ctx context.Context, req RankRequest, anonymous bool) (Rank
 	}
 	return RankResult{Result: res, Unknown: unknown}, nil
 }
-

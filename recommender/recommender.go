@@ -279,3 +279,35 @@ func (r *Recommender) acquire() (*Model, error) {
 		}
 	}
 }
+
+// RecommendForBasket answers req from the current model. See
+// Model.RecommendForBasket. A forgotten user is served as unknown.
+func (r *Recommender) RecommendForBasket(ctx context.Context, req BasketRequest) (Result, error) {
+	m, err := r.acquire()
+	if err != nil {
+		return Result{}, err
+	}
+	defer m.release()
+	return m.basket(ctx, req, r.isForgotten(req.UserID))
+}
+
+// Rank answers req from the current model. See Model.Rank. A forgotten
+// user is served as unknown.
+func (r *Recommender) Rank(ctx context.Context, req RankRequest) (RankResult, error) {
+	m, err := r.acquire()
+	if err != nil {
+		return RankResult{}, err
+	}
+	defer m.release()
+	return m.rank(ctx, req, r.isForgotten(req.UserID))
+}
+
+// Trending answers req from the current model. See Model.Trending.
+func (r *Recommender) Trending(ctx context.Context, req TrendingRequest) (Result, error) {
+	m, err := r.acquire()
+	if err != nil {
+		return Result{}, err
+	}
+	defer m.release()
+	return m.trending(ctx, req)
+}

@@ -35,6 +35,8 @@ func toStatus(err error) error {
 		code = codes.NotFound
 	case errors.Is(err, recommender.ErrUnavailable):
 		code = codes.Unavailable
+	case errors.Is(err, recommender.ErrFailedPrecondition):
+		code = codes.FailedPrecondition
 	case errors.Is(err, store.ErrNoPublished), errors.Is(err, store.ErrNoPrevious):
 		// Nothing published yet, or nothing to roll back to.
 		code = codes.FailedPrecondition

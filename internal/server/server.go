@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -171,7 +172,7 @@ func New(rec Recommender, opts Options) (*Server, error) {
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 	)
-	polecamv1.RegisterRecommendationServiceServer(gs, &recommendationService{rec: rec})
+	polecamv1.RegisterRecommendationServiceServer(gs, &recommendationService{rec: rec, batchWorkers: runtime.GOMAXPROCS(0)})
 	if opts.Models != nil {
 		polecamv1.RegisterModelServiceServer(gs, &modelService{models: opts.Models, log: log})
 	}

@@ -46,6 +46,27 @@ func (f *fakeRecommender) Recommend(_ context.Context, req recommender.Recommend
 	return f.res, f.err
 }
 
+func (f *fakeRecommender) RecommendForBasket(_ context.Context, req recommender.BasketRequest) (recommender.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.last = req
+	return f.res, f.err
+}
+
+func (f *fakeRecommender) Rank(_ context.Context, req recommender.RankRequest) (recommender.RankResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.last = req
+	return recommender.RankResult{Result: f.res}, f.err
+}
+
+func (f *fakeRecommender) Trending(_ context.Context, req recommender.TrendingRequest) (recommender.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.last = req
+	return f.res, f.err
+}
+
 func (f *fakeRecommender) SimilarItems(_ context.Context, req recommender.SimilarRequest) (recommender.Result, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -2,6 +2,11 @@ package server
 
 import (
 	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"google.golang.org/grpc/status"
 
 	polecamv1 "github.com/polecam/polecam/api/polecam/v1"
 	"github.com/polecam/polecam/recommender"
@@ -12,47 +17,286 @@ import (
 type Recommender interface {
 	Recommend(ctx context.Context, req recommender.RecommendRequest) (recommender.Result, error)
 	SimilarItems(ctx context.Context, req recommender.SimilarRequest) (recommender.Result, error)
+	RecommendForBasket(ctx context.Context, req recommender.BasketRequest) (recommender.Result, error)
+	Rank(ctx context.Context, req recommender.RankRequest) (recommender.RankResult, error)
+	Trending(ctx context.Context, req recommender.TrendingRequest) (recommender.Result, error)
 }
 
-// recommendationService implements polecam.v1.RecommendationService.
+var _ Recommender = (*recommender.Recommender)(nil)
+
+// recommendationService implements polecam.v1.RecommendationService. Each
+// method translates the request, calls the serving core and translates
+// the answer; the rules live in package recommender.
 type recommendationService struct {
 	polecamv1.UnimplementedRecommendationServiceServer
 	rec Recommender
+	// batchWorkers is how many entries of one BatchRecommend stream are
+	// answered at once.
+	batchWorkers int
 }
 
 var _ polecamv1.RecommendationServiceServer = (*recommendationService)(nil)
 
 func (s *recommendationService) Recommend(ctx context.Context, req *polecamv1.RecommendRequest) (*polecamv1.RecommendResponse, error) {
-	res, err := s.rec.Recommend(ctx, recommender.RecommendRequest{
-		UserID:      req.GetUserId(),
-		N:           int(req.GetN()),
-		Exclude:     req.GetExcludeItemIds(),
-		IncludeSeen: req.GetIncludeSeen(),
-		Exact:       req.GetExact(),
-	})
+	resp, err := s.recommend(ctx, req)
 	if err != nil {
 		return nil, toStatus(err)
 	}
+	return resp, nil
+}
+
+func (s *recommendationService) recommend(ctx context.Context, req *polecamv1.RecommendRequest) (*polecamv1.RecommendResponse, error) {
+	filter, err := fromFilter(req.GetFilter())
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.rec.Recommend(ctx, recommender.RecommendRequest{
+		UserID:           req.GetUserId(),
+		N:                int(req.GetN()),
+		Exclude:          req.GetExcludeItemIds(),
+		IncludeSeen:      req.GetIncludeSeen(),
+		Exact:            req.GetExact(),
+		Recent:           req.GetRecentItemIds(),
+		Filter:           filter,
+		PageToken:        req.GetPageToken(),
+		ReturnAttributes: req.GetReturnAttributes(),
+		Explain:          req.GetExplain(),
+	})
+	if err != nil {
+		return nil, err
+	}
 	return &polecamv1.RecommendResponse{
-		Items:        toScoredItems(res.Items),
-		ModelVersion: res.Version,
-		Fallback:     res.Fallback,
+		Items:         toScoredItems(res.Items),
+		ModelVersion:  res.Version,
+		Fallback:      res.Fallback,
+		NextPageToken: res.NextPageToken,
+		Exhausted:     res.Exhausted,
 	}, nil
 }
 
 func (s *recommendationService) SimilarItems(ctx context.Context, req *polecamv1.SimilarItemsRequest) (*polecamv1.SimilarItemsResponse, error) {
+	filter, err := fromFilter(req.GetFilter())
+	if err != nil {
+		return nil, toStatus(err)
+	}
 	res, err := s.rec.SimilarItems(ctx, recommender.SimilarRequest{
-		ItemID:  req.GetItemId(),
-		N:       int(req.GetN()),
-		Exclude: req.GetExcludeItemIds(),
+		ItemID:           req.GetItemId(),
+		ItemIDs:          req.GetItemIds(),
+		N:                int(req.GetN()),
+		Exclude:          req.GetExcludeItemIds(),
+		UserID:           req.GetUserId(),
+		Filter:           filter,
+		PageToken:        req.GetPageToken(),
+		ReturnAttributes: req.GetReturnAttributes(),
+		Explain:          req.GetExplain(),
 	})
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	return &polecamv1.SimilarItemsResponse{
+		Items:         toScoredItems(res.Items),
+		ModelVersion:  res.Version,
+		NextPageToken: res.NextPageToken,
+		Exhausted:     res.Exhausted,
+		Fallback:      res.Fallback,
+	}, nil
+}
+
+func (s *recommendationService) RecommendForBasket(ctx context.Context, req *polecamv1.RecommendForBasketRequest) (*polecamv1.RecommendForBasketResponse, error) {
+	filter, err := fromFilter(req.GetFilter())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	res, err := s.rec.RecommendForBasket(ctx, recommender.BasketRequest{
+		Items:            req.GetItemIds(),
+		UserID:           req.GetUserId(),
+		N:                int(req.GetN()),
+		Filter:           filter,
+		ReturnAttributes: req.GetReturnAttributes(),
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &polecamv1.RecommendForBasketResponse{
 		Items:        toScoredItems(res.Items),
 		ModelVersion: res.Version,
+		Exhausted:    res.Exhausted,
+		Fallback:     res.Fallback,
 	}, nil
+}
+
+func (s *recommendationService) Rank(ctx context.Context, req *polecamv1.RankRequest) (*polecamv1.RankResponse, error) {
+	res, err := s.rec.Rank(ctx, recommender.RankRequest{
+		UserID:           req.GetUserId(),
+		Recent:           req.GetRecentItemIds(),
+		Candidates:       req.GetCandidateItemIds(),
+		ReturnAttributes: req.GetReturnAttributes(),
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &polecamv1.RankResponse{
+		Items:          toScoredItems(res.Items),
+		ModelVersion:   res.Version,
+		UnknownItemIds: res.Unknown,
+		Fallback:       res.Fallback,
+	}, nil
+}
+
+func (s *recommendationService) Trending(ctx context.Context, req *polecamv1.TrendingRequest) (*polecamv1.TrendingResponse, error) {
+	filter, err := fromFilter(req.GetFilter())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	res, err := s.rec.Trending(ctx, recommender.TrendingRequest{
+		N:                int(req.GetN()),
+		Metric:           req.GetMetric(),
+		Filter:           filter,
+		PageToken:        req.GetPageToken(),
+		ReturnAttributes: req.GetReturnAttributes(),
+	})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &polecamv1.TrendingResponse{
+		Items:         toScoredItems(res.Items),
+		ModelVersion:  res.Version,
+		NextPageToken: res.NextPageToken,
+		Exhausted:     res.Exhausted,
+		Fallback:      res.Fallback,
+	}, nil
+}
+
+// BatchRecommend answers the stream's entries in order, batchWorkers at a
+// time. Memory stays bounded: at most batchWorkers entries are read ahead
+// of the answers sent, and sending blocks under the client's flow
+// control, which stops the reading. A bad entry is answered with its
+// error; only a failure of the stream itself ends it.
+func (s *recommendationService) BatchRecommend(stream polecamv1.RecommendationService_BatchRecommendServer) error {
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	workers := max(1, s.batchWorkers)
+	type job struct {
+		req  *polecamv1.BatchRecommendRequest
+		done chan *polecamv1.BatchRecommendResponse
+	}
+	// order carries the jobs in arrival order to the sender; work to the
+	// workers. Both are bounded by workers.
+	order := make(chan job, workers)
+	work := make(chan job, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range work {
+				j.done <- s.batchEntry(ctx, j.req)
+			}
+		}()
+	}
+	readErr := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(order)
+		defer close(work)
+		for {
+			req, err := stream.Recv()
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					err = nil
+				}
+				readErr <- err
+				return
+			}
+			j := job{req: req, done: make(chan *polecamv1.BatchRecommendResponse, 1)}
+			select {
+			case order <- j:
+			case <-ctx.Done():
+				readErr <- ctx.Err()
+				return
+			}
+			select {
+			case work <- j:
+			case <-ctx.Done():
+				readErr <- ctx.Err()
+				return
+			}
+		}
+	}()
+	var sendErr error
+	for j := range order {
+		var resp *polecamv1.BatchRecommendResponse
+		select {
+		case resp = <-j.done:
+		case <-ctx.Done():
+		}
+		if resp == nil || sendErr != nil {
+			continue // drain: the reader and workers stop on ctx
+		}
+		if err := stream.Send(resp); err != nil {
+			sendErr = err
+			cancel()
+		}
+	}
+	cancel()
+	wg.Wait()
+	if sendErr != nil {
+		return sendErr
+	}
+	if err := <-readErr; err != nil {
+		return toStatus(err)
+	}
+	return nil
+}
+
+// batchEntry answers one entry of a batch, its error in-band.
+func (s *recommendationService) batchEntry(ctx context.Context, e *polecamv1.BatchRecommendRequest) *polecamv1.BatchRecommendResponse {
+	out := &polecamv1.BatchRecommendResponse{RequestId: e.GetRequestId()}
+	req := e.GetRequest()
+	if req == nil {
+		req = &polecamv1.RecommendRequest{}
+	}
+	resp, err := s.recommend(ctx, req)
+	if err != nil {
+		st, _ := status.FromError(toStatus(err))
+		out.Error = &polecamv1.BatchError{Code: int32(st.Code()), Message: st.Message()}
+		return out
+	}
+	out.Response = resp
+	return out
+}
+
+// fromFilter translates a request's filter. A condition without a
+// comparison is InvalidArgument, named.
+func fromFilter(f *polecamv1.ItemFilter) (recommender.Filter, error) {
+	if f == nil {
+		return recommender.Filter{}, nil
+	}
+	out := recommender.Filter{Categories: f.GetCategories(), ExcludeCategories: f.GetExcludeCategories()}
+	for _, c := range f.GetAttributes() {
+		rc := recommender.AttributeCondition{Name: c.GetName()}
+		switch v := c.GetCondition().(type) {
+		case *polecamv1.AttributeCondition_Equals:
+			rc.Op, rc.Value = recommender.OpEquals, v.Equals
+		case *polecamv1.AttributeCondition_NotEquals:
+			rc.Op, rc.Value = recommender.OpNotEquals, v.NotEquals
+		case *polecamv1.AttributeCondition_AnyOf:
+			rc.Op, rc.Values = recommender.OpAnyOf, v.AnyOf.GetValues()
+		case *polecamv1.AttributeCondition_Range:
+			rc.Op = recommender.OpRange
+			if v.Range.Min != nil {
+				x := v.Range.GetMin()
+				rc.Min = &x
+			}
+			if v.Range.Max != nil {
+				x := v.Range.GetMax()
+				rc.Max = &x
+			}
+		}
+		out.Attributes = append(out.Attributes, rc)
+	}
+	return out, nil
 }
 
 func toScoredItems(items []recommender.ScoredItem) []*polecamv1.ScoredItem {
@@ -63,6 +307,8 @@ func toScoredItems(items []recommender.ScoredItem) []*polecamv1.ScoredItem {
 		p.ItemId = it.ID
 		p.Score = it.Score
 		p.Source = toSource(it.Source)
+		p.Attributes = it.Attributes
+		p.BecauseItemIds = it.Because
 		out[i] = p
 	}
 	return out
@@ -76,6 +322,12 @@ func toSource(s recommender.Source) polecamv1.ItemSource {
 		return polecamv1.ItemSource_ITEM_SOURCE_CO_OCCURRENCE
 	case recommender.SourcePopularity:
 		return polecamv1.ItemSource_ITEM_SOURCE_POPULARITY
+	case recommender.SourceBasket:
+		return polecamv1.ItemSource_ITEM_SOURCE_BASKET
+	case recommender.SourceTrending:
+		return polecamv1.ItemSource_ITEM_SOURCE_TRENDING
+	case recommender.SourceBestsellers:
+		return polecamv1.ItemSource_ITEM_SOURCE_BESTSELLERS
 	default:
 		return polecamv1.ItemSource_ITEM_SOURCE_UNSPECIFIED
 	}
