@@ -183,4 +183,3 @@ func (m *Model) trending(ctx context.Context, req TrendingRequest) (Result, erro
 }
 
 func errorsIsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
-

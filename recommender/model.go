@@ -163,6 +163,9 @@ func NewModelWithOptions(s Snapshot, opts ModelOptions) (*Model, error) {
 	if err := m.loadItemItem(s); err != nil {
 		return nil, fmt.Errorf("new model from version %s: %w", m.version, err)
 	}
+	if err := m.loadServingInputs(s); err != nil {
+		return nil, fmt.Errorf("new model from version %s: %w", m.version, err)
+	}
 
 	if opts.Int8 {
 		if err := m.loadInt8(s); err != nil {
@@ -334,4 +337,21 @@ func (m *Model) setCatalog(cat ItemCatalog) {
 			m.unavailBits[r>>6] |= 1 << (uint(r) & 63)
 		}
 	}
+}
+
+// catalogSource is a snapshot that carries a catalogue in the form
+// filters read.
+type catalogSource interface {
+	ItemCatalog() (ItemCatalog, bool)
+}
+
+// loadServingInputs loads what the snapshot offers besides the factors:
+// the catalogue, the fold-in parameters and the non-personal lists.
+func (m *Model) loadServingInputs(s Snapshot) error {
+	if cs, ok := s.(catalogSource); ok {
+		if cat, ok := cs.ItemCatalog(); ok {
+			m.setCatalog(cat)
+		}
+	}
+	return m.loadStoreInputs(s)
 }
