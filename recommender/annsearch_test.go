@@ -494,3 +494,58 @@ func TestCalibrationSample(t *testing.T) {
 		}
 	}
 }
+
+// TestANNFilteredRecall checks that a filter walked through the index
+// keeps its recall against the exact filtered answer, and that a
+// selective filter is answered exactly.
+func TestANNFilteredRecall(t *testing.T) {
+	d, idx := annData(t)
+	cat := shopItems(len(d.items), 9)
+	m, err := NewModel(catalogFake{withANN(newFake("v", d), idx), newFakeCatalog(cat)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	users := 40
+	if raceEnabled {
+		users = 10
+	}
+	for _, tt := range []struct {
+		name      string
+		f         Filter
+		directMax int
+		minRecall float64
+	}{
+		{"category through the index", Filter{Categories: []string{"c3"}}, 0, 0.95},
+		{"brand through the index", Filter{Attributes: []AttributeCondition{{Name: "brand", Op: OpAnyOf, Values: []string{"b1", "b2"}}}}, 0, 0.95},
+		{"sub-category, direct", Filter{Categories: []string{"c3/s1"}}, defaultANNDirectMax, 1},
+	} {
+		m.annDirectMax = tt.directMax
+		hits, total := 0, 0
+		for u := range users {
+			req := RecommendRequest{UserID: d.users[u], N: 10, Filter: tt.f}
+			got, err := m.Recommend(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Exact = true
+			want, err := m.Recommend(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range got.Items {
+				if !passes(cat[m.mustIndex(t, it.ID)], tt.f) {
+					t.Errorf("%s: %s fails the filter", tt.name, it.ID)
+				}
+			}
+			hits += countShared(got.Items, want.Items)
+			total += len(want.Items)
+		}
+		if r := float64(hits) / float64(total); r < tt.minRecall {
+			t.Errorf("%s: recall@10 against the exact filtered answer %.3f, want at least %.2f", tt.name, r, tt.minRecall)
+		} else {
+			t.Logf("%s: recall@10 %.3f", tt.name, r)
+		}
+	}
+}

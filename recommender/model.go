@@ -39,6 +39,10 @@ type Snapshot interface {
 // swallow more than popularHead-MaxN of it falls back to a catalogue scan.
 const popularHead = 2 * MaxN
 
+// defaultANNDirectMax is Model.annDirectMax: 50,000 rows scored in their
+// groups of four cost about as much as a filtered walk of a 1M index.
+const defaultANNDirectMax = 50000
+
 // Model is one loaded snapshot ready to serve. It is immutable once built
 // and safe for concurrent use. Every request holds a reference to the
 // Model while it runs; Close waits for the last one before closing the
@@ -93,6 +97,9 @@ type Model struct {
 	// annEfOpt is ModelOptions.ANNEf.
 	ann      *ann.Index
 	annEfOpt int
+	// annDirectMax is the most rows a filter may pass for its rows to be
+	// scored directly rather than through the index (directCheaper).
+	annDirectMax int
 
 	// refs is 1 for the owner until Close, plus 1 per request in flight.
 	// When it drops to zero drained is closed and no reference can be
@@ -186,6 +193,7 @@ func NewModelWithOptions(s Snapshot, opts ModelOptions) (*Model, error) {
 	if opts.Workers > 1 && (m.splitFloat || m.splitInt8) {
 		m.workers = min(opts.Workers, (m.n+chunkRows-1)/chunkRows)
 	}
+	m.annDirectMax = defaultANNDirectMax
 	m.refs.Store(1)
 	m.scratch.New = m.newScratch
 	if m.workers > 1 {

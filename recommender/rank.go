@@ -17,7 +17,7 @@ import (
 func (m *Model) directCheaper(count int) bool {
 	switch {
 	case m.ann != nil:
-		return count <= 50000 || count*32 <= m.n
+		return count <= m.annDirectMax || count*32 <= m.n
 	case m.i8 != nil:
 		return count*16 <= m.n
 	default:
