@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -172,7 +171,7 @@ func New(rec Recommender, opts Options) (*Server, error) {
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 	)
-	polecamv1.RegisterRecommendationServiceServer(gs, &recommendationService{rec: rec, batchWorkers: runtime.GOMAXPROCS(0)})
+	polecamv1.RegisterRecommendationServiceServer(gs, &recommendationService{rec: rec, batchWorkers: batchWorkersFor()})
 	if opts.Models != nil {
 		polecamv1.RegisterModelServiceServer(gs, &modelService{models: opts.Models, log: log})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime"
 	"sync"
 
 	"google.golang.org/grpc/status"
@@ -332,3 +333,7 @@ func toSource(s recommender.Source) polecamv1.ItemSource {
 		return polecamv1.ItemSource_ITEM_SOURCE_UNSPECIFIED
 	}
 }
+
+// batchWorkersFor is how many entries of a batch are answered at once:
+// one per P.
+func batchWorkersFor() int { return runtime.GOMAXPROCS(0) }
