@@ -57,7 +57,7 @@ func (b *Builder) checkAux(name string) error {
 	if err := b.usable(); err != nil {
 		return err
 	}
-	if !ValidAuxName(name) {
+	if !ValidAuxName(name) || isOwnAux(name) {
 		return fmt.Errorf("invalid auxiliary file name %q: want [a-z0-9][a-z0-9._-]*, at most %d bytes, not one the store uses", name, maxAuxNameLen)
 	}
 	if _, dup := b.aux[name]; dup {
@@ -68,8 +68,9 @@ func (b *Builder) checkAux(name string) error {
 
 // AddFile writes an auxiliary file called name into the version: write is
 // called once with a buffered writer to the new file (mode 0600), which is
-// then fsynced. name must satisfy ValidAuxName and be unused in this
-// version. The file is listed in Manifest.Files, covered by COMPLETE (size
+// then fsynced. name must satisfy ValidAuxName, be unused in this version
+// and not be one of the files the Builder writes through its own methods
+// (CatalogFile, FoldInFile, BasketNeighborsFile, "scores.*"). The file is listed in Manifest.Files, covered by COMPLETE (size
 // and CRC-32C), checked by Verify and OpenOptions.VerifyChecksums, and
 // memory-mapped by Dir.Open (see Snapshot.File).
 //
@@ -88,6 +89,15 @@ func (b *Builder) addFile(name string, write func(w io.Writer) error) error {
 	if err := b.checkAux(name); err != nil {
 		return err
 	}
+	if err := b.writeAux(name, write); err != nil {
+		return err
+	}
+	b.aux[name] = ""
+	return nil
+}
+
+// writeAux writes the file name into the staging directory with write.
+func (b *Builder) writeAux(name string, write func(w io.Writer) error) error {
 	p := filepath.Join(b.staging, name)
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
 	if err != nil {
@@ -108,7 +118,6 @@ func (b *Builder) addFile(name string, write func(w io.Writer) error) error {
 		os.Remove(p)
 		return err
 	}
-	b.aux[name] = ""
 	return nil
 }
 

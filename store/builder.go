@@ -39,6 +39,7 @@ type Builder struct {
 	noLists     bool              // write no seen.csr and neighbors.csr; tests set it to write what older builds wrote
 	seen        *csrWriter        // nil until SetUsers and SetItems
 	nbrs        *csrWriter        // nil until SetItems
+	basket      *csrWriter        // nil until the first PutBasketNeighbors
 	scratch     []byte
 	done        bool // committed or aborted
 	committed   bool
@@ -466,6 +467,9 @@ func (b *Builder) complete(m Manifest) (Manifest, error) {
 		}
 		m.Files = append(m.Files, FileInfo{Name: name, Size: size, CRC32C: sum})
 	}
+	if err := b.writeBasket(); err != nil {
+		return m, err
+	}
 	names := make([]string, 0, len(b.aux))
 	for name := range b.aux {
 		names = append(names, name)
@@ -513,7 +517,7 @@ func (b *Builder) Commit(ctx context.Context, m Manifest) (Manifest, error) {
 }
 
 func (b *Builder) commit(ctx context.Context, m Manifest) error {
-	if err := errors.Join(b.seen.close(), b.nbrs.close()); err != nil {
+	if err := errors.Join(b.seen.close(), b.nbrs.close(), b.basket.close()); err != nil {
 		return fmt.Errorf("remove list temporaries: %w", err)
 	}
 	mj, err := json.Marshal(m)
@@ -583,7 +587,7 @@ func (b *Builder) Abort() error {
 
 func (b *Builder) abort() error {
 	b.done = true
-	errs := []error{b.seen.close(), b.nbrs.close()}
+	errs := []error{b.seen.close(), b.nbrs.close(), b.basket.close()}
 	if b.wb != nil {
 		b.wb.Cancel()
 		b.wb = nil

@@ -40,6 +40,10 @@
 //	      neighbors.csr        every item's neighbours, same format (absent in older versions)
 //	      manifest.json        a copy of the manifest, so Versions need not open Badger
 //	      <aux name>           auxiliary files (Builder.AddFile, Builder.SetMatrix), e.g. itemitem.vec
+//	      catalog.idx          serving inputs, auxiliary files the store parses (below; all optional):
+//	      foldin.bin           the catalogue, the fold-in parameters, the score lists
+//	      scores.<name>        (trending, bestsellers) and the basket co-occurrence
+//	      basket.csr           neighbours (list file format)
 //	      COMPLETE             written last; see below. Without it a version is not listed or opened
 //	      LOCK                 empty; Open holds a shared flock on it until Close, Retain an exclusive one
 //	  staging/<version>/       built here, then fsynced and renamed into versions/ (same filesystem)
@@ -115,6 +119,44 @@
 // checked by Verify like every other file. Open maps each of them read-only
 // (page aligned, nothing decoded; a matrix's header is validated) and
 // Snapshot.File and Snapshot.Matrix return the mapped bytes or matrix.
+//
+// # Serving inputs
+//
+// Four kinds of auxiliary file are written by typed Builder methods and
+// parsed at Open, so a damaged one fails Open (or Verify) like any other
+// file; a version without them opens, and the accessors report false. All
+// are mapped and read in place: nothing per item is decoded or copied.
+//
+//   - catalog.idx (SetCatalog, Snapshot.Catalog): the item catalogue by
+//     item row. Header (64 bytes): magic "PCCATLG\x00", format version
+//     uint32 (= 1), number of arrays uint32, items uint64, categories
+//     uint32, attributes uint32, payload CRC-32C (bytes 64..), header CRC
+//     over bytes 0..35, 24 reserved zero bytes. Then a directory of
+//     (offset uint64, length uint64) per array and the arrays, each 8-byte
+//     aligned: the category names (a string table: uint64 offsets + bytes,
+//     sorted, so CategoryIndex is a binary search and a parent sorts before
+//     its children), each category's parent (int32, -1 at the top), each
+//     item's category (int32, -1 for none), each category's rows (CSR:
+//     uint64 offsets + int32 rows, ascending, including the rows of every
+//     sub-category), the attribute names (column order), the unavailable
+//     rows; then per attribute nine arrays: its sorted distinct values
+//     (string table; code c is value c-1), every row's code (uint32, 0 =
+//     missing), the rows of each code (CSR, ascending), flags (uint32, bit
+//     0 numeric), and for a numeric attribute every row's float64 (NaN when
+//     missing), the rows with a value sorted by value then row, and those
+//     values. Open checks the whole structure once, in one pass and without
+//     allocating per item (offsets, ranges, orders, that each category's
+//     list is exactly its subtree's rows and each value's list exactly its
+//     rows), so the accessors return slices of the mapping unchecked.
+//   - foldin.bin (SetFoldIn, Snapshot.FoldIn): a 128-byte header (magic
+//     "PCFOLD\x00\x00", version, dims, then Alpha, Lambda, RegExponent,
+//     RegItems, RegMeanWeight, ViewWeight as float64, payload and header
+//     CRCs) and YᵀY as dims×dims float64. Verify recomputes YᵀY from
+//     items.vec and requires the same bits.
+//   - scores.<name> (SetItemScores, Snapshot.ItemScores): a 64-byte header
+//     (magic "PCSCORE\x00", version, count, CRCs) and one float32 per item.
+//   - basket.csr (PutBasketNeighbors, Snapshot.BasketNeighbors): a list
+//     file of kind 2, like neighbors.csr.
 //
 // # Id tables
 //

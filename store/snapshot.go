@@ -28,9 +28,14 @@ type Snapshot struct {
 	seen     *csrFile // nil in versions written before seen.csr
 	nbrs     *csrFile // nil in versions written before neighbors.csr
 	aux      map[string]*auxFile
-	lock     *os.File // shared flock on versions/<v>/LOCK, held until Close
-	nItems   int
-	nUsers   int
+	// Parsed from aux files, aliasing their mappings (nil when absent).
+	catalog *Catalog
+	foldIn  *FoldIn
+	basket  *csrFile
+	scores  map[string][]float32
+	lock    *os.File // shared flock on versions/<v>/LOCK, held until Close
+	nItems  int
+	nUsers  int
 
 	closeOnce sync.Once
 	closeErr  error
@@ -178,6 +183,9 @@ func (d *Dir) open(version string, opts OpenOptions) (_ *Snapshot, err error) {
 			s.aux = map[string]*auxFile{}
 		}
 		s.aux[fi.Name] = a
+	}
+	if err := s.openServingInputs(opts.VerifyChecksums); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

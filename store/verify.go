@@ -19,7 +19,9 @@ import (
 // table and value checksum, and that every Badger record is well formed and
 // agrees with the manifest counts, the id tables and the list files
 // (seen.csr, neighbors.csr: every index's list equals its Badger record,
-// or is empty without one). It reads the
+// or is empty without one), and the serving inputs: catalog.idx's structure,
+// the score lists, basket.csr's lists, and that foldin.bin's YᵀY is the Gram
+// matrix of items.vec. It reads the
 // whole version, so it is for operators and publishing pipelines, not for
 // serving start-up. Errors wrap ErrNotFound, ErrCorrupt or ErrFormat.
 func (d *Dir) Verify(ctx context.Context, version string) error {
@@ -88,7 +90,40 @@ func (d *Dir) verify(ctx context.Context, version string) error {
 			return fmt.Errorf("%s: %w", t.name, err)
 		}
 	}
+	if err := s.verifyServingInputs(ctx); err != nil {
+		return err
+	}
 	return s.verifyRecords(ctx)
+}
+
+// verifyServingInputs checks what Open does not: that foldin.bin's YᵀY is
+// the Gram matrix of the served item factors, bit for bit, and that every
+// list of basket.csr is in range. (Open already checked the structure of
+// catalog.idx and the score lists.)
+func (s *Snapshot) verifyServingInputs(ctx context.Context) error {
+	if s.foldIn != nil {
+		g := matrixGram(s.items.matrix)
+		for i, v := range g {
+			if math.Float64bits(v) != math.Float64bits(s.foldIn.YtY[i]) {
+				return fmt.Errorf("%w: %s: YᵀY entry %d is %v, the item factors give %v", ErrCorrupt, FoldInFile, i, s.foldIn.YtY[i], v)
+			}
+		}
+	}
+	if s.basket != nil {
+		var buf []Neighbor
+		for i := range s.nItems {
+			if i%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			var err error
+			if buf, err = s.BasketNeighbors(int32(i), buf); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // recordCheck walks every Badger record of a snapshot and checks it.
