@@ -38,6 +38,48 @@
 // ordered by score, best first, and equal scores by catalogue position, so
 // every answer is deterministic.
 //
+// # Who asks, and one ranking core
+//
+// Every query is answered in two steps. The first resolves who asks
+// (resolveUser): the user's row and trained vector, the items they were
+// trained on, the session's [RecommendRequest].Recent items, forgotten
+// users (served as visitors), and from them the query: a vector, the
+// history and the set of items never to return. The second is one
+// ranking core shared by every call: the request's [Filter] is compiled
+// into a bitset over the item rows (from the catalogue's per-category
+// row lists, inverted attribute indexes and value-sorted numeric
+// columns) and travels into every tier — the int8 shortlist with its
+// exactness proof, the float scan, split scans, the HNSW walk (which
+// widens its beam by √(items/passing)), the item-item blend,
+// co-occurrence and the popularity and trending lists — so nothing is
+// over-fetched and dropped. A selective filter (few rows: see
+// directCheaper) is answered by scoring just its rows, each in its group
+// of four as a scan scores it, so exact answers stay the float scan's
+// bit for bit with filters too. Items the catalogue marks out of stock
+// (an in_stock or available attribute that is false) are never returned.
+//
+// Recent items are folded in at request time: the iALS least-squares
+// step for the history plus the session, with the trainer's α and
+// regularisation and the precomputed YᵀY of the snapshot's fold-in file,
+// solved by conjugate gradient (under 0.1 ms at 64 factors). A known
+// user's trained vector is the starting point and the trained part of
+// the system is rebuilt so that, without session items, the answer is
+// the trained vector; a visitor the model does not know gets a personal
+// answer from the session alone. Session items are never returned.
+//
+// [Model.Rank] orders a caller's candidates by the scores Recommend
+// gives them; [Model.RecommendForBasket] sums the seeds' cart and
+// purchase co-occurrence (then view co-occurrence, then factor
+// similarity to the basket); [Model.Trending] walks the trending,
+// bestseller or popularity list under the filter.
+//
+// Pages: [Result].NextPageToken is stateless. It holds the model version,
+// a hash of the query and a cursor (tier, score, row) of the last item
+// returned; the next page is the best items after the cursor, so no page
+// repeats an item and, for one model version, pages 1..k of size n are the
+// items of one request for n·k (up to [MaxPageDepth] items). A token of
+// another version fails with [ErrFailedPrecondition].
+//
 // # Scans
 //
 // A catalogue scan scores the items in chunks of 8,192 rows, each scored
@@ -102,8 +144,9 @@
 // # Errors
 //
 // Errors wrap one of [ErrInvalidArgument] (a request a caller must fix),
-// [ErrNotFound] (an item the model does not know) or [ErrUnavailable] (no
-// model loaded, or the model was closed), with a message a person can act
+// [ErrNotFound] (an item the model does not know), [ErrFailedPrecondition]
+// (a page token of another model version) or [ErrUnavailable] (no model
+// loaded, or the model was closed), with a message a person can act
 // on; test with errors.Is. A cancelled or expired context is returned as
 // ctx.Err(). Any other error comes from the snapshot.
 //

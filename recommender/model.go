@@ -72,7 +72,8 @@ type Model struct {
 	unavailBits []uint64
 	// fold holds the fold-in parameters, or nil: session items are then
 	// excluded but not folded in.
-	fold *foldIn
+	fold      *foldIn
+	foldUsers bool // ModelOptions.FoldInUsers
 	// lists are the non-personal score lists by metric (trending,
 	// bestsellers), each with the order of its best items.
 	lists map[string]scoreList
@@ -194,6 +195,7 @@ func NewModelWithOptions(s Snapshot, opts ModelOptions) (*Model, error) {
 		m.workers = min(opts.Workers, (m.n+chunkRows-1)/chunkRows)
 	}
 	m.annDirectMax = defaultANNDirectMax
+	m.foldUsers = opts.FoldInUsers
 	m.refs.Store(1)
 	m.scratch.New = m.newScratch
 	if m.workers > 1 {

@@ -43,6 +43,12 @@ type ModelOptions struct {
 	// default (stored in the file) or 4*N, whichever is larger; a value
 	// below N is raised to N.
 	ANNEf int
+	// FoldInUsers answers every known user from a vector folded in from
+	// their trained items (and session), as for a visitor, instead of
+	// their trained vector: for measuring how well a fold-in stands in
+	// for training (polecam eval --fold-in). It needs the snapshot's
+	// fold-in parameters; without them users keep their trained vectors.
+	FoldInUsers bool
 }
 
 // DefaultParallelMinItems is DefaultModelOptions' ParallelMinItems.

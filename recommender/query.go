@@ -285,7 +285,14 @@ func (m *Model) resolveUser(sc *scratch, userID string, recent []string, anonymo
 	sc.hist = append(append(sc.hist[:0], sc.seen...), sc.session...)
 	slices.Sort(sc.hist)
 	sc.hist = slices.Compact(sc.hist)
-	if len(sc.session) > 0 && m.fold != nil {
+	switch {
+	case m.foldUsers && known && m.fold != nil:
+		// Stand the fold-in in for training: the whole history, from
+		// scratch.
+		if q = m.foldIn(sc, nil, nil, sc.hist); q == nil {
+			return nil, u, nil
+		}
+	case len(sc.session) > 0 && m.fold != nil:
 		if fq := m.foldIn(sc, q, sc.seen, sc.session); fq != nil {
 			q = fq
 		}
