@@ -78,3 +78,77 @@ func FuzzRequests(f *testing.F) {
 		}
 	})
 }
+
+// FuzzQuery sends arbitrary filters, session items, seeds and page tokens
+// to a model with a catalogue. Requests must fail with one of the
+// package's errors or return a well-formed answer whose every item passes
+// the filter; nothing may panic.
+func FuzzQuery(f *testing.F) {
+	f.Add("user-0001", 5, "c3", "c3/s1", "brand", uint8(OpEquals), "b2", 1.0, 50.0, "item-0000001,item-0000002", "")
+	f.Add("", 0, "", "", "", uint8(0), "", 0.0, 0.0, "", "AQ")
+	f.Add("stranger", 1000, "/c1/", "nope", "price", uint8(OpRange), "", 60.0, 10.0, "item-0000009", "garbage")
+	f.Add("user-0002", 20, "c0,c1,c2", "", "price", uint8(OpRange), "", -1.0, 1e9, "", "")
+	f.Add("user-0003", 7, "", "c9", "in_stock", uint8(OpNotEquals), "false", 0.0, 0.0, "x,y", "")
+	const items = 600
+	d := randomData(items, 8)
+	cat := shopItems(items, 12)
+	m := filterModel(f, d, cat, DefaultModelOptions(), false)
+	m.fold = testFoldIn(m)
+	ctx := context.Background()
+	split := func(s string) []string {
+		if s == "" {
+			return nil
+		}
+		return strings.Split(s, ",")
+	}
+	f.Fuzz(func(t *testing.T, user string, n int, cats, excl, attr string, op uint8, value string, lo, hi float64, recent, token string) {
+		cond := AttributeCondition{Name: attr, Op: ConditionOp(op % 6), Value: value, Values: split(value), Min: &lo, Max: &hi}
+		filter := Filter{Categories: split(cats), ExcludeCategories: split(excl)}
+		if attr != "" || op != 0 {
+			filter.Attributes = []AttributeCondition{cond}
+		}
+		allowed := func(err error) bool {
+			return errors.Is(err, ErrInvalidArgument) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrFailedPrecondition)
+		}
+		check := func(call string, res Result, err error) {
+			t.Helper()
+			if err != nil {
+				if !allowed(err) {
+					t.Fatalf("%s error %v is not one of the package's", call, err)
+				}
+				return
+			}
+			if len(res.Items) > n {
+				t.Errorf("%s returned %d items for n=%d", call, len(res.Items), n)
+			}
+			seen := map[string]bool{}
+			for _, it := range res.Items {
+				i, ok, _ := m.snap.ItemIndex(it.ID)
+				if !ok || seen[it.ID] {
+					t.Fatalf("%s returned unknown or duplicate item %q", call, it.ID)
+				}
+				seen[it.ID] = true
+				if !passes(cat[i], filter) {
+					t.Errorf("%s returned %s, which fails %+v", call, it.ID, filter)
+				}
+			}
+		}
+		res, err := m.Recommend(ctx, RecommendRequest{UserID: user, N: n, Filter: filter, Recent: split(recent), PageToken: token, Explain: true})
+		check("Recommend", res, err)
+		if err == nil && res.NextPageToken != "" {
+			res, err = m.Recommend(ctx, RecommendRequest{UserID: user, N: n, Filter: filter, Recent: split(recent), PageToken: res.NextPageToken})
+			check("Recommend page 2", res, err)
+		}
+		res, err = m.SimilarItems(ctx, SimilarRequest{ItemIDs: split(recent), UserID: user, N: n, Filter: filter, PageToken: token})
+		check("SimilarItems", res, err)
+		res, err = m.RecommendForBasket(ctx, BasketRequest{Items: split(recent), UserID: user, N: n, Filter: filter})
+		check("RecommendForBasket", res, err)
+		res, err = m.Trending(ctx, TrendingRequest{N: n, Metric: value, Filter: filter, PageToken: token})
+		check("Trending", res, err)
+		rr, err := m.Rank(ctx, RankRequest{UserID: user, Recent: split(recent), Candidates: split(cats + "," + recent)})
+		if err != nil && !allowed(err) {
+			t.Fatalf("Rank error %v is not one of the package's", err)
+		}
+		_ = rr
+	})
+}

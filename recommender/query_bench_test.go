@@ -1,0 +1,105 @@
+package recommender
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+// BenchmarkQueryPath measures the query kinds against plain
+// Recommend on the same model in one run, so ratios hold on any machine:
+// 100k items × 64 factors, int8 shortlist on (the default), one core.
+//
+//	go test -run '^$' -bench BenchmarkQueryPath -count 5 ./recommender | tee out.txt
+//	benchstat out.txt
+func BenchmarkQueryPath(b *testing.B) {
+	const items, dims = 100_000, 64
+	d := clusteredData(items, dims)
+	cat := shopItems(items, 11)
+	opts := DefaultModelOptions()
+	opts.Workers = 1
+	f := withInt8(b, newFake("bench", d))
+	m, err := NewModelWithOptions(catalogFake{f, newFakeCatalog(cat)}, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	m.fold = testFoldIn(m)
+	pass := 0
+	tenth := Filter{Categories: []string{"c3"}}
+	for _, it := range cat {
+		if passes(it, tenth) {
+			pass++
+		}
+	}
+	b.Logf("filter %v passes %.1f %% of items", tenth.Categories, 100*float64(pass)/items)
+	ctx := context.Background()
+	recent := func(u int) []string {
+		r := make([]string, 5)
+		for k := range r {
+			r[k] = d.items[(u*7919+k*104729)%items]
+		}
+		return r
+	}
+	var cands [][]string
+	for u := range 16 {
+		res, err := m.Recommend(ctx, RecommendRequest{UserID: d.users[u], N: 500})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var c []string
+		for _, it := range res.Items {
+			c = append(c, it.ID)
+		}
+		cands = append(cands, c)
+	}
+	cases := []struct {
+		name string
+		call func(u int) error
+	}{
+		{"plain", func(u int) error {
+			_, err := m.Recommend(ctx, RecommendRequest{UserID: d.users[u], N: 10})
+			return err
+		}},
+		{"recent5", func(u int) error {
+			_, err := m.Recommend(ctx, RecommendRequest{UserID: d.users[u], N: 10, Recent: recent(u)})
+			return err
+		}},
+		{"filter10pct", func(u int) error {
+			_, err := m.Recommend(ctx, RecommendRequest{UserID: d.users[u], N: 10, Filter: tenth})
+			return err
+		}},
+		{"recent5+filter10pct", func(u int) error {
+			_, err := m.Recommend(ctx, RecommendRequest{UserID: d.users[u], N: 10, Recent: recent(u), Filter: tenth})
+			return err
+		}},
+		{"visitor-recent5", func(u int) error {
+			_, err := m.Recommend(ctx, RecommendRequest{UserID: fmt.Sprint("v", u), N: 10, Recent: recent(u)})
+			return err
+		}},
+		{"rank500", func(u int) error {
+			_, err := m.Rank(ctx, RankRequest{UserID: d.users[u%16], Candidates: cands[u%16]})
+			return err
+		}},
+		{"similar", func(u int) error {
+			_, err := m.SimilarItems(ctx, SimilarRequest{ItemID: d.items[u*37%items], N: 10})
+			return err
+		}},
+		{"basket3", func(u int) error {
+			_, err := m.RecommendForBasket(ctx, BasketRequest{Items: recent(u)[:3], N: 10})
+			return err
+		}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			u := 0
+			for b.Loop() {
+				if err := c.call(u % len(d.users)); err != nil {
+					b.Fatal(err)
+				}
+				u++
+			}
+		})
+	}
+}
