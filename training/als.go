@@ -262,9 +262,41 @@ func (t *alsTrainer) computeGram(y []float32) {
 	}
 }
 
-// rowPenalties returns λ_r for every row of one side (see
-// ALSOptions.RegularizationExponent); nOther is the size of the other side.
-func rowPenalties(ptr []int64, w []float32, nOther int, opts ALSOptions) []float32 {
+// RowPenalty holds the inputs of the frequency-scaled penalty TrainALS
+// applies to the rows of one side (see
+// ALSOptions.RegularizationExponent), so that a row solved later — a user
+// folded in at request time — gets exactly the penalty training gave it.
+type RowPenalty struct {
+	Lambda   float64 // λ
+	Exponent float64 // ν; 0 penalises every row by λ
+	Alpha    float64 // α
+	Other    float64 // N_other: the number of rows of the other side
+	Mean     float64 // W̄: the mean of N_other + α·Σw over the rows with interactions; 0 if none
+}
+
+// For returns λ_r of a row whose interactions' weights sum to weightSum,
+// as TrainALS computes it (rounded to float32).
+func (p RowPenalty) For(weightSum float64) float32 {
+	if p.Exponent == 0 {
+		return float32(p.Lambda)
+	}
+	return p.forTotal(p.Other + p.Alpha*weightSum)
+}
+
+func (p RowPenalty) forTotal(v float64) float32 {
+	return float32(p.Lambda * math.Pow(v/p.Mean, p.Exponent))
+}
+
+// UserPenalty returns the penalty inputs TrainALS uses for the users of x
+// under opts.
+func UserPenalty(x *Interactions, opts ALSOptions) RowPenalty {
+	p, _ := rowPenalty(x.UserPtr, x.UserWeights, x.NumItems(), opts)
+	return p
+}
+
+// rowPenalty returns the penalty inputs of one side and every row's total
+// weight N_other + α·Σw (0 for a row without interactions).
+func rowPenalty(ptr []int64, w []float32, nOther int, opts ALSOptions) (RowPenalty, []float64) {
 	n := len(ptr) - 1
 	tot := make([]float64, n)
 	var sum float64
@@ -282,14 +314,24 @@ func rowPenalties(ptr []int64, w []float32, nOther int, opts ALSOptions) []float
 		sum += tot[r]
 		rows++
 	}
-	reg := make([]float32, n)
-	if rows == 0 {
+	p := RowPenalty{Lambda: float64(opts.Regularization), Exponent: float64(opts.RegularizationExponent),
+		Alpha: float64(opts.Alpha), Other: float64(nOther)}
+	if rows > 0 {
+		p.Mean = sum / float64(rows)
+	}
+	return p, tot
+}
+
+// rowPenalties returns λ_r for every row of one side (see
+// ALSOptions.RegularizationExponent); nOther is the size of the other side.
+func rowPenalties(ptr []int64, w []float32, nOther int, opts ALSOptions) []float32 {
+	p, tot := rowPenalty(ptr, w, nOther, opts)
+	reg := make([]float32, len(tot))
+	if p.Mean == 0 {
 		return reg
 	}
-	mean := sum / float64(rows)
-	lambda, nu := float64(opts.Regularization), float64(opts.RegularizationExponent)
 	for r, v := range tot {
-		reg[r] = float32(lambda * math.Pow(v/mean, nu))
+		reg[r] = p.forTotal(v)
 	}
 	return reg
 }

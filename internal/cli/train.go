@@ -121,6 +121,8 @@ func newTrainCmd(e *env) *cobra.Command {
 	f.IntVar(&o.Ingest.MinUserItems, "min-user-items", 0, "leave out users with fewer distinct items")
 	f.IntVar(&o.Ingest.MinItemUsers, "min-item-users", 0, "leave out items with fewer distinct users")
 	f.StringVar(&o.Catalog, "catalog", "", "item catalogue CSV (item_id,category,attributes...) to store in the snapshot")
+	f.DurationVar(&o.Trending.Window, "trending-window", o.Trending.Window, "trending and bestseller lists: count the events of this window before the log's last event")
+	f.DurationVar(&o.Trending.HalfLife, "trending-half-life", o.Trending.HalfLife, "trending list: decay each event of the window by its age with this half-life")
 	f.StringVar(&columns, "columns", "", "header names as timestamp=NAME,user_id=NAME,item_id=NAME,event=NAME (defaults: the names themselves)")
 	f.StringVar(&weights, "weights", "", "event weights as TYPE=W,... (default view=1,add_to_cart=4,purchase=10)")
 	f.Float64Var(&o.Log.MaxBadRatio, "max-bad-ratio", o.Log.MaxBadRatio, "fail when more than this share of lines is malformed")

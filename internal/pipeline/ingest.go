@@ -86,8 +86,10 @@ type IngestStats struct {
 }
 
 // ingest reads the logs into an interaction matrix, leaving out the events
-// for which skip, if not nil, returns true.
-func ingest(ctx context.Context, opts Options, skip func(eventlog.Event) bool) (*training.Interactions, IngestStats, error) {
+// for which skip, if not nil, returns true. Every observer is called with
+// each event the matrix counts (after skip and de-duplication, before
+// decay).
+func ingest(ctx context.Context, opts Options, skip func(eventlog.Event) bool, observers ...func(eventlog.Event)) (*training.Interactions, IngestStats, error) {
 	var st IngestStats
 	in := opts.Ingest
 	b := training.NewBuilder()
@@ -107,6 +109,9 @@ func ingest(ctx context.Context, opts Options, skip func(eventlog.Event) bool) (
 			w = dc.weight(b, e.Time, w)
 		}
 		b.Add(e.User, e.Item, w)
+		for _, o := range observers {
+			o(e)
+		}
 		return nil
 	})
 	st.Log = stats
@@ -212,19 +217,24 @@ func fnv64a(h uint64, s string) uint64 {
 	return h
 }
 
-// auxFile is an auxiliary file written into the snapshot.
+// auxFile is an auxiliary file written into the snapshot: with AddFile
+// and write, or by set when the store has a method for it.
 type auxFile struct {
 	name  string
 	write func(io.Writer) error
+	set   func(*store.Builder) error
 }
 
-// catalogAux returns the auxiliary file that stores opts.Catalog, if set,
-// and the Stats its reading fills in when the snapshot is written.
+// catalogAux returns the auxiliary files that store opts.Catalog, if set
+// — catalog.jsonl as read and catalog.idx, its serving form, from the same
+// reading — and the Stats its reading fills in when the snapshot is
+// written.
 func catalogAux(ctx context.Context, opts Options, x *training.Interactions, log *slog.Logger) ([]auxFile, *CatalogStats) {
 	if opts.Catalog == "" {
 		return nil, nil
 	}
 	cs := &CatalogStats{}
+	ci := &catalogIndex{}
 	write := func(w io.Writer) error {
 		cw := catalog.NewWriter(w)
 		known := make([]bool, x.NumItems())
@@ -233,6 +243,7 @@ func catalogAux(ctx context.Context, opts Options, x *training.Interactions, log
 				known[i] = true
 				cs.InModel++
 			}
+			ci.add(x, it)
 			return cw.Write(it)
 		})
 		for _, s := range st.Samples {
@@ -247,11 +258,12 @@ func catalogAux(ctx context.Context, opts Options, x *training.Interactions, log
 				cs.Missing++
 			}
 		}
+		ci.attributes, ci.read = st.Attributes, true
 		log.Info("stored catalogue", "items", st.Items, "bad_rows", st.Bad, "in_model", cs.InModel,
 			"model_items_missing", cs.Missing, "attributes", st.Attributes)
 		return nil
 	}
-	return []auxFile{{name: catalog.FileName, write: write}}, cs
+	return []auxFile{{name: catalog.FileName, write: write}, ci.aux()}, cs
 }
 
 // CatalogStats describe the catalogue stored with a snapshot.

@@ -38,6 +38,8 @@ type Options struct {
 	// Catalog, if set, is the item catalogue file (training/catalog) stored
 	// in the snapshot as the auxiliary file catalog.jsonl.
 	Catalog string
+	// Trending says how the trending and bestseller lists are counted.
+	Trending TrendingOptions
 	// Summary, if set, receives the summary of a successful run.
 	Summary func(Summary)
 	// ALS configures the matrix-factorisation model.
@@ -79,6 +81,7 @@ func DefaultOptions() Options {
 	return Options{
 		DataDir:      "polecam-data",
 		Log:          eventlog.DefaultOptions(),
+		Trending:     DefaultTrendingOptions(),
 		ALS:          DefaultALSOptions(),
 		CoOccurrence: training.DefaultCoOccurrenceOptions(),
 		EASE:         DefaultEASEOptions(),
@@ -109,6 +112,9 @@ func (o Options) Validate() error {
 	if err := o.Ingest.Validate(); err != nil {
 		return fmt.Errorf("ingest options: %w", err)
 	}
+	if err := o.Trending.Validate(); err != nil {
+		return fmt.Errorf("trending options: %w", err)
+	}
 	if err := o.ANN.Validate(); err != nil {
 		return fmt.Errorf("ann options: %w", err)
 	}
@@ -131,6 +137,9 @@ type Params struct {
 	Blend       float32               `json:"blend"`
 	Weights     map[string]float32    `json:"event_weights"`
 	MaxBadRatio float64               `json:"max_bad_ratio"`
+	// Trending is how the trending and bestseller lists were counted; nil
+	// when the snapshot has none.
+	Trending *TrendingParams `json:"trending,omitempty"`
 }
 
 // Train runs one training job and returns the manifest of the version it
@@ -149,13 +158,14 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 		return store.Manifest{}, fmt.Errorf("train: %w", err)
 	}
 	var skippedForgotten int64
+	si := newServingInputs(opts.Trending)
 	x, in, err := ingest(ctx, opts, func(e eventlog.Event) bool {
 		if forgotten.Len() > 0 && forgotten.Has(e.User) {
 			skippedForgotten++
 			return true
 		}
 		return false
-	})
+	}, si.observe)
 	stats := in.Log
 	if skippedForgotten > 0 {
 		log.Info("skipped events of forgotten users", "events", skippedForgotten)
@@ -194,7 +204,7 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 		return store.Manifest{}, fmt.Errorf("train: %w", err)
 	}
 	params, err := json.Marshal(Params{ALS: opts.ALS, CoOccurrence: opts.CoOccurrence, EASE: models.easeParams(), Blend: models.blend,
-		Weights: opts.Log.Weights, MaxBadRatio: opts.Log.MaxBadRatio, Ingest: opts.ingestParams()})
+		Weights: opts.Log.Weights, MaxBadRatio: opts.Log.MaxBadRatio, Ingest: opts.ingestParams(), Trending: opts.Trending.params()})
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train: encode parameters: %w", err)
 	}
@@ -214,6 +224,11 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 	}
 	modelTime := time.Since(modelStart)
 	catalogFile, catalogStats := catalogAux(ctx, opts, x, log)
+	lists, err := servingAux(ctx, opts, si, x, stats.Last, log)
+	if err != nil {
+		return store.Manifest{}, fmt.Errorf("train: %w", err)
+	}
+	catalogFile = append(append(catalogFile, foldInAux(opts, x, models.factors)), lists...)
 	writeStart := time.Now()
 	m, err = write(ctx, opts.DataDir, x, models, m, append(append(catalogFile, int8Aux(opts, x, models.factors)...), annAux(ctx, opts, x, models.factors)...)...)
 	if err != nil {
@@ -299,7 +314,13 @@ func write(ctx context.Context, dataDir string, x *training.Interactions, models
 		return store.Manifest{}, err
 	}
 	for _, a := range extra {
-		if err := b.AddFile(a.name, a.write); err != nil {
+		var err error
+		if a.set != nil {
+			err = a.set(b)
+		} else {
+			err = b.AddFile(a.name, a.write)
+		}
+		if err != nil {
 			return store.Manifest{}, err
 		}
 	}

@@ -90,6 +90,26 @@ func DefaultWeights() map[string]float32 {
 	}
 }
 
+// IsCartType reports whether an event type is an add to cart under
+// DefaultWeights' names: add_to_cart, cart or addtocart, in any case.
+func IsCartType(typ string) bool {
+	switch strings.ToLower(typ) {
+	case "add_to_cart", "cart", "addtocart":
+		return true
+	}
+	return false
+}
+
+// IsPurchaseType reports whether an event type is a purchase under
+// DefaultWeights' names: purchase or transaction, in any case.
+func IsPurchaseType(typ string) bool {
+	switch strings.ToLower(typ) {
+	case "purchase", "transaction":
+		return true
+	}
+	return false
+}
+
 // Validate reports whether o can be used to read logs.
 func (o Options) Validate() error {
 	var errs []error
