@@ -259,6 +259,9 @@ func Parse(name string, data []byte) (*File, error) {
 	}
 	names := make(map[string]int)
 	for i, n := range list.Content {
+		if p.tooBig {
+			break
+		}
 		p.rule, p.ruleName = i+1, ""
 		r, ok := p.parseRule(n)
 		if !ok {
@@ -277,8 +280,16 @@ func Parse(name string, data []byte) (*File, error) {
 	return f, nil
 }
 
+const (
+	maxVisits   = 1 << 20 // values a file may expand to
+	maxProblems = 100     // problems reported of one file
+)
+
 // parser collects the problems of one file.
 type parser struct {
+	visits   int
+	tooBig   bool
+	dropped  int
 	file     string
 	rule     int
 	ruleName string
@@ -286,26 +297,33 @@ type parser struct {
 }
 
 func (p *parser) add(line int, field, format string, args ...any) {
+	if p.tooBig || len(p.probs) > 10*maxProblems {
+		p.dropped++
+		return
+	}
 	p.probs = append(p.probs, &Problem{File: p.file, Line: line, Rule: p.rule, RuleName: p.ruleName, Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
 // err returns the problems joined, by line.
 func (p *parser) err() error {
 	slices.SortStableFunc(p.probs, func(a, b error) int { return a.(*Problem).Line - b.(*Problem).Line })
+	if more := len(p.probs) - maxProblems + p.dropped; more > 0 {
+		p.probs = append(p.probs[:maxProblems], &Problem{File: p.file, Msg: fmt.Sprintf("and %d more problems; fix these first", more)})
+	}
 	return errors.Join(p.probs...)
 }
 
 // mapping returns the keys of a mapping node, reporting a node of another
 // kind, unknown keys (known lists them) and duplicate keys.
 func (p *parser) mapping(n *yaml.Node, field string, known ...string) map[string]*yaml.Node {
-	n = deref(n)
+	n = p.deref(n)
 	if n.Kind != yaml.MappingNode {
 		p.add(n.Line, field, "want a mapping of %s, got %s", strings.Join(known, ", "), describe(n))
 		return nil
 	}
 	m := make(map[string]*yaml.Node, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		k, v := p.deref(n.Content[i]), p.deref(n.Content[i+1])
 		key := k.Value
 		if !contains(known, key) {
 			p.add(k.Line, join(field, key), "unknown field; want one of %s", strings.Join(known, ", "))
@@ -321,7 +339,7 @@ func (p *parser) mapping(n *yaml.Node, field string, known ...string) map[string
 }
 
 func (p *parser) parseRule(n *yaml.Node) (Rule, bool) {
-	n = deref(n)
+	n = p.deref(n)
 	r := Rule{Line: n.Line, Scopes: AllScopes}
 	m := p.mapping(n, "", "name", "scope", "boost", "pin", "diversity", "exclude")
 	if m == nil {
@@ -391,7 +409,7 @@ func (p *parser) scopes(n *yaml.Node) Scopes {
 			}
 		}
 		if !found {
-			p.add(itemLine(n, i), fmt.Sprintf("scope[%d]", i), "unknown scope %q; want one of %s", it, strings.Join(scopeNames[:], ", "))
+			p.add(p.itemLine(n, i), fmt.Sprintf("scope[%d]", i), "unknown scope %q; want one of %s", it, strings.Join(scopeNames[:], ", "))
 		}
 	}
 	return s
@@ -403,7 +421,7 @@ func (p *parser) boost(r *Rule, n *yaml.Node) {
 		return
 	}
 	if v, ok := m["multiplier"]; !ok {
-		p.add(deref(n).Line, "boost.multiplier", "missing; above 1 boosts, between 0 and 1 buries")
+		p.add(p.deref(n).Line, "boost.multiplier", "missing; above 1 boosts, between 0 and 1 buries")
 	} else if f, ok := p.number(v, "boost.multiplier"); ok {
 		if !(f > 0) || math.IsInf(f, 0) {
 			p.add(v.Line, "boost.multiplier", "%s is not above 0; above 1 boosts, between 0 and 1 buries (use an exclusion or a filter to remove items)", v.Value)
@@ -414,7 +432,7 @@ func (p *parser) boost(r *Rule, n *yaml.Node) {
 		}
 	}
 	if v, ok := m["match"]; !ok {
-		p.add(deref(n).Line, "boost.match", "missing; say which items to boost (categories, attributes)")
+		p.add(p.deref(n).Line, "boost.match", "missing; say which items to boost (categories, attributes)")
 	} else {
 		before := len(p.probs)
 		r.Match = p.condition(v, "boost.match")
@@ -425,7 +443,7 @@ func (p *parser) boost(r *Rule, n *yaml.Node) {
 }
 
 func (p *parser) pins(r *Rule, n *yaml.Node) {
-	n = deref(n)
+	n = p.deref(n)
 	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
 		p.add(n.Line, "pin", "want a list of {item, slot}, got %s", describe(n))
 		return
@@ -440,7 +458,7 @@ func (p *parser) pins(r *Rule, n *yaml.Node) {
 		var pin Pin
 		ok := true
 		if v, has := m["item"]; !has {
-			p.add(deref(e).Line, field+".item", "missing; give the item id")
+			p.add(p.deref(e).Line, field+".item", "missing; give the item id")
 			ok = false
 		} else if s, good := p.str(v, field+".item"); !good {
 			ok = false
@@ -455,7 +473,7 @@ func (p *parser) pins(r *Rule, n *yaml.Node) {
 			items[s] = i
 		}
 		if v, has := m["slot"]; !has {
-			p.add(deref(e).Line, field+".slot", "missing; slots count from 1, the first result")
+			p.add(p.deref(e).Line, field+".slot", "missing; slots count from 1, the first result")
 			ok = false
 		} else if s, good := p.integer(v, field+".slot"); !good {
 			ok = false
@@ -491,7 +509,7 @@ func (p *parser) diversity(r *Rule, n *yaml.Node) {
 		}
 	}
 	if v, ok := m["max"]; !ok {
-		p.add(deref(n).Line, "diversity.max", "missing; say how many results one category may have")
+		p.add(p.deref(n).Line, "diversity.max", "missing; say how many results one category may have")
 	} else if x, ok := p.integer(v, "diversity.max"); ok {
 		if x < 1 {
 			p.add(v.Line, "diversity.max", "%d; want at least 1 result per category", x)
@@ -507,14 +525,14 @@ func (p *parser) exclude(r *Rule, n *yaml.Node) {
 		return
 	}
 	if v, ok := m["events"]; !ok {
-		p.add(deref(n).Line, "exclude.events", "missing; say which event types exclude, e.g. [purchase]")
+		p.add(p.deref(n).Line, "exclude.events", "missing; say which event types exclude, e.g. [purchase]")
 	} else if evs := p.strs(v, "exclude.events"); evs != nil {
 		if len(evs) == 0 {
 			p.add(v.Line, "exclude.events", "empty; say which event types exclude, e.g. [purchase]")
 		}
 		for i, e := range evs {
 			if e == "" {
-				p.add(itemLine(v, i), fmt.Sprintf("exclude.events[%d]", i), "empty event type")
+				p.add(p.itemLine(v, i), fmt.Sprintf("exclude.events[%d]", i), "empty event type")
 				continue
 			}
 			r.Events = append(r.Events, strings.ToLower(e))
@@ -524,7 +542,7 @@ func (p *parser) exclude(r *Rule, n *yaml.Node) {
 		r.Match = p.condition(v, "exclude.match")
 	}
 	if v, ok := m["for"]; !ok {
-		p.add(deref(n).Line, "exclude.for", "missing; give \"forever\" or a duration such as 30d or 12h")
+		p.add(p.deref(n).Line, "exclude.for", "missing; give \"forever\" or a duration such as 30d or 12h")
 	} else if s, ok := p.str(v, "exclude.for"); ok {
 		if strings.EqualFold(s, "forever") {
 			r.Forever = true
@@ -551,12 +569,15 @@ func (p *parser) condition(n *yaml.Node, field string) Condition {
 		c.ExcludeCategories = p.categories(v, field+".exclude_categories")
 	}
 	if v, ok := m["attributes"]; ok {
-		v = deref(v)
+		v = p.deref(v)
 		if v.Kind != yaml.SequenceNode {
 			p.add(v.Line, field+".attributes", "want a list of conditions, got %s", describe(v))
 			return c
 		}
 		for i, e := range v.Content {
+			if p.tooBig {
+				break
+			}
 			if a, ok := p.attribute(e, fmt.Sprintf("%s.attributes[%d]", field, i)); ok {
 				c.Attributes = append(c.Attributes, a)
 			}
@@ -571,7 +592,7 @@ func (p *parser) categories(n *yaml.Node, field string) []string {
 	for i, c := range cats {
 		c = strings.Trim(c, "/ ")
 		if c == "" {
-			p.add(itemLine(n, i), fmt.Sprintf("%s[%d]", field, i), "empty category")
+			p.add(p.itemLine(n, i), fmt.Sprintf("%s[%d]", field, i), "empty category")
 			continue
 		}
 		out = append(out, c)
@@ -587,7 +608,7 @@ func (p *parser) attribute(n *yaml.Node, field string) (AttributeCondition, bool
 	}
 	before := len(p.probs)
 	if v, ok := m["name"]; !ok {
-		p.add(deref(n).Line, field+".name", "missing; say which attribute, e.g. brand")
+		p.add(p.deref(n).Line, field+".name", "missing; say which attribute, e.g. brand")
 	} else if s, ok := p.str(v, field+".name"); ok {
 		if s == "" {
 			p.add(v.Line, field+".name", "empty")
@@ -605,7 +626,7 @@ func (p *parser) attribute(n *yaml.Node, field string) (AttributeCondition, bool
 		if len(ops) > 1 {
 			what = strings.Join(ops, " and ")
 		}
-		p.add(deref(n).Line, field, "give exactly one of equals, not_equals, any_of, range (got %s)", what)
+		p.add(p.deref(n).Line, field, "give exactly one of equals, not_equals, any_of, range (got %s)", what)
 		return a, false
 	}
 	v := m[ops[0]]
@@ -645,13 +666,17 @@ func (p *parser) attribute(n *yaml.Node, field string) (AttributeCondition, bool
 	return a, len(p.probs) == before
 }
 
-// str returns a scalar's text. YAML's true, 12 and null are strings here
-// ("true", "12", "null"): attribute values are text in the catalogue.
+// str returns a scalar's text. YAML's true and 12 are strings here
+// ("true", "12"): attribute values are text in the catalogue; null (~)
+// is the empty string.
 func (p *parser) str(n *yaml.Node, field string) (string, bool) {
-	n = deref(n)
+	n = p.deref(n)
 	if n.Kind != yaml.ScalarNode {
 		p.add(n.Line, field, "want a single value, got %s", describe(n))
 		return "", false
+	}
+	if n.Tag == "!!null" {
+		return "", true
 	}
 	return strings.TrimSpace(n.Value), true
 }
@@ -659,7 +684,7 @@ func (p *parser) str(n *yaml.Node, field string) (string, bool) {
 // strs returns a list of scalars (a single scalar counts as a list of
 // one); nil after a problem.
 func (p *parser) strs(n *yaml.Node, field string) []string {
-	n = deref(n)
+	n = p.deref(n)
 	if n.Kind == yaml.ScalarNode {
 		s, _ := p.str(n, field)
 		return []string{s}
@@ -670,6 +695,10 @@ func (p *parser) strs(n *yaml.Node, field string) []string {
 	}
 	out := make([]string, 0, len(n.Content))
 	for i, e := range n.Content {
+		if e = p.deref(e); e.Kind == yaml.ScalarNode && e.Tag != "!!null" {
+			out = append(out, strings.TrimSpace(e.Value)) // the common case, without a field name
+			continue
+		}
 		s, ok := p.str(e, fmt.Sprintf("%s[%d]", field, i))
 		if !ok {
 			return nil
@@ -719,15 +748,25 @@ func parseDuration(s string) (time.Duration, error) {
 
 // itemLine is the line of the i-th element of a list, or of n itself
 // when n is a single value standing for a list of one.
-func itemLine(n *yaml.Node, i int) int {
-	n = deref(n)
+func (p *parser) itemLine(n *yaml.Node, i int) int {
+	n = p.deref(n)
 	if n.Kind == yaml.SequenceNode && i < len(n.Content) {
 		return n.Content[i].Line
 	}
 	return n.Line
 }
 
-func deref(n *yaml.Node) *yaml.Node {
+// deref follows aliases and counts the node as visited: aliases can make
+// a small file a huge tree, so the walk stops after maxVisits nodes.
+func (p *parser) deref(n *yaml.Node) *yaml.Node {
+	p.visits++
+	if p.visits > maxVisits {
+		if !p.tooBig {
+			p.add(n.Line, "", "the file expands to more than %d values (through aliases); write it out plainly", maxVisits)
+			p.tooBig = true // and the rest is noise
+		}
+		return &yaml.Node{}
+	}
 	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 16; i++ {
 		n = n.Alias
 	}

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -191,4 +193,31 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseAliasBomb(t *testing.T) {
+	// 100 rules × 1,000 attribute conditions × 1,000 values of any_of,
+	// from 14 kB.
+	var b strings.Builder
+	b.WriteString("values: &v [" + strings.Repeat("x, ", 999) + "x]\n")
+	b.WriteString("attr: &a {name: colour, any_of: *v}\n")
+	b.WriteString("attrs: &as [" + strings.Repeat("*a, ", 999) + "*a]\n")
+	b.WriteString("rules:\n")
+	for i := range 100 {
+		fmt.Fprintf(&b, "- {name: r%d, boost: {multiplier: 2, match: {attributes: *as}}}\n", i)
+	}
+	start := time.Now()
+	_, err := Parse("bomb.yaml", []byte(b.String()))
+	if err == nil {
+		t.Fatal("Parse(alias bomb) succeeded")
+	}
+	if !strings.Contains(err.Error(), "expands to more than") {
+		t.Errorf("Parse(alias bomb) = %v, want the expansion limit", err)
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n > maxProblems+1 {
+		t.Errorf("Parse(alias bomb) reported %d problems, want at most %d", n, maxProblems+1)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Parse(alias bomb) took %v", d)
+	}
 }
