@@ -89,6 +89,7 @@ type scratch struct {
 
 type work struct {
 	Candidate
+	pos    int32 // in the request's candidates: the tie-break
 	lo, hi int32 // span of scratch.applied
 	out    bool  // excluded
 	placed bool
@@ -138,8 +139,8 @@ func (r *Rules) Apply(req ApplyRequest, out *Output) error {
 
 	// Boosts.
 	sc.work, sc.applied = sc.work[:0], sc.applied[:0]
-	for _, c := range req.Candidates {
-		w := work{Candidate: c}
+	for k, c := range req.Candidates {
+		w := work{Candidate: c, pos: int32(k)}
 		w.lo = int32(len(sc.applied))
 		if len(sc.excluded) > 0 && isExcluded(c.Row) {
 			w.out = true
@@ -174,7 +175,12 @@ func (r *Rules) Apply(req ApplyRequest, out *Output) error {
 				hi++
 			}
 			if boosted {
-				slices.SortStableFunc(sc.work[lo:hi], func(a, b work) int { return cmp.Compare(b.Score, a.Score) })
+				slices.SortFunc(sc.work[lo:hi], func(a, b work) int {
+					if c := cmp.Compare(b.Score, a.Score); c != 0 {
+						return c
+					}
+					return cmp.Compare(a.pos, b.pos)
+				})
 			}
 			lo = hi
 		}

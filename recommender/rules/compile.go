@@ -17,7 +17,7 @@ const OverFetch = 3
 
 // Items is the catalogue side of the rules: what the recommender's
 // snapshot catalogue can say about an item row. Rows are 0..Len()-1.
-// Implementations used with a [Watcher] must be comparable (a pointer,
+// Implementations used with a [Watcher] should be comparable (a pointer,
 // say): the Watcher keys its compiled rules by the Items value.
 type Items interface {
 	// Len is the number of item rows.

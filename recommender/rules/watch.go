@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -192,7 +193,8 @@ func (w *Watcher) Reload() (bool, error) {
 // catalogues' compiled rules are kept, so after a model swap the first
 // request of the new model compiles (call For once before publishing the
 // model to take that off the request path) and requests still on the old
-// one do not. items must be comparable.
+// one do not. items should be comparable (a pointer): other Items are
+// compiled on every call.
 func (w *Watcher) For(items Items) *Rules {
 	if r := w.state.Load().lookup(items); r != nil {
 		return r
@@ -206,6 +208,9 @@ func (w *Watcher) For(items Items) *Rules {
 	r := Compile(st.file, items)
 	for _, warn := range r.Warnings() {
 		w.log.Warn("rules: " + warn)
+	}
+	if !reflect.TypeOf(items).Comparable() {
+		return r // cannot be a cache key: compiled per call
 	}
 	w.state.Store(&watchState{file: st.file, compiled: [2]*Rules{r, st.compiled[0]}})
 	return r

@@ -250,3 +250,29 @@ func TestWatchConcurrent(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// sliceItems is an Items that cannot be compared.
+type sliceItems []string
+
+func (s sliceItems) Len() int                               { return len(s) }
+func (s sliceItems) Row(string) (int32, bool)               { return -1, false }
+func (s sliceItems) Category(row int32) string              { return s[row] }
+func (s sliceItems) Attribute(int32, string) (string, bool) { return "", false }
+
+func TestWatchIncomparableItems(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	writeFile(t, path, rulesV1)
+	w, err := Watch(context.Background(), path, quietOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	items := sliceItems{"bags", "shoes"}
+	r1, r2 := w.For(items), w.For(items) // must not panic
+	if r1 == r2 || r1.rows != 2 {
+		t.Errorf("For(incomparable items) = %p, %p with %d rows; want two compiles of 2 rows", r1, r2, r1.rows)
+	}
+	if w.For(shop()) == nil {
+		t.Error("For(shop()) = nil")
+	}
+}
