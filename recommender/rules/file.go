@@ -341,6 +341,13 @@ func (p *parser) mapping(n *yaml.Node, field string, known ...string) map[string
 func (p *parser) parseRule(n *yaml.Node) (Rule, bool) {
 	n = p.deref(n)
 	r := Rule{Line: n.Line, Scopes: AllScopes}
+	// Name the rule in the problems of its other keys too.
+	for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
+		if v := n.Content[i+1]; n.Content[i].Value == "name" && v.Kind == yaml.ScalarNode && v.Tag != "!!null" {
+			p.ruleName = strings.TrimSpace(v.Value)
+			break
+		}
+	}
 	m := p.mapping(n, "", "name", "scope", "boost", "pin", "diversity", "exclude")
 	if m == nil {
 		return r, false
