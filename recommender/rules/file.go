@@ -50,6 +50,8 @@ func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 // Scope is the request kind (the RPC) a rule applies to.
 type Scope uint8
 
+// The scopes, one per RPC: Recommend, SimilarItems, RecommendForBasket,
+// Trending and Rank.
 const (
 	ScopeRecommend Scope = iota
 	ScopeSimilar
