@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/polecam/polecam/recommender/rules"
 	"github.com/polecam/polecam/store"
 )
 
@@ -26,10 +27,10 @@ func (m *Model) RecommendForBasket(ctx context.Context, req BasketRequest) (Resu
 		return Result{}, m.errClosed()
 	}
 	defer m.release()
-	return m.basket(ctx, req, false)
+	return m.basket(ctx, req, false, nil)
 }
 
-func (m *Model) basket(ctx context.Context, req BasketRequest, anonymous bool) (Result, error) {
+func (m *Model) basket(ctx context.Context, req BasketRequest, anonymous bool, rl *rules.Rules) (Result, error) {
 	if len(req.Items) == 0 {
 		return Result{}, fmt.Errorf("%w: item_ids is required: the basket", ErrInvalidArgument)
 	}
@@ -41,6 +42,10 @@ func (m *Model) basket(ctx context.Context, req BasketRequest, anonymous bool) (
 	}
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
+	}
+	fetch := req.N
+	if rl != nil {
+		fetch = rl.Candidates(rules.ScopeBasket, ruledDepth(req.N))
 	}
 	sc := m.getScratch()
 	defer m.putScratch(sc)
@@ -68,19 +73,19 @@ func (m *Model) basket(ctx context.Context, req BasketRequest, anonymous bool) (
 	known := len(sc.seeds) > 0
 	if known {
 		if bs, ok := m.snap.(basketSnapshot); ok && bs.HasBasketNeighbors() {
-			if _, err := m.neighbourTier(sc, sc.seeds, bs.BasketNeighbors, uq, req.N); err != nil {
+			if _, err := m.neighbourTier(sc, sc.seeds, bs.BasketNeighbors, uq, fetch); err != nil {
 				return Result{}, err
 			}
 			sc.addPicks(SourceBasket)
 		}
-		if need := req.N - len(sc.picks); need > 0 {
+		if need := fetch - len(sc.picks); need > 0 {
 			sc.blockPicks()
 			if _, err := m.neighbourTier(sc, sc.seeds, m.snap.Neighbors, uq, need); err != nil {
 				return Result{}, err
 			}
 			sc.addPicks(SourceCoOccurrence)
 		}
-		if need := req.N - len(sc.picks); need > 0 && m.seedVector(sc) {
+		if need := fetch - len(sc.picks); need > 0 && m.seedVector(sc) {
 			if err := ctx.Err(); err != nil {
 				return Result{}, err
 			}
@@ -90,8 +95,13 @@ func (m *Model) basket(ctx context.Context, req BasketRequest, anonymous bool) (
 			sc.addPicks(SourceFactors)
 		}
 	}
-	if len(sc.picks) < req.N {
-		m.fillPopular(sc, req.N)
+	if len(sc.picks) < fetch {
+		m.fillPopular(sc, fetch)
+	}
+	if rl != nil {
+		if err := m.applyRules(sc, rl, rules.ScopeBasket, ruledDepth(req.N)); err != nil {
+			return Result{}, err
+		}
 	}
 	res, err := m.result(sc, !known, req.ReturnAttributes, true)
 	if err != nil {
@@ -128,10 +138,10 @@ func (m *Model) Trending(ctx context.Context, req TrendingRequest) (Result, erro
 		return Result{}, m.errClosed()
 	}
 	defer m.release()
-	return m.trending(ctx, req)
+	return m.trending(ctx, req, nil)
 }
 
-func (m *Model) trending(ctx context.Context, req TrendingRequest) (Result, error) {
+func (m *Model) trending(ctx context.Context, req TrendingRequest, rl *rules.Rules) (Result, error) {
 	if err := validateN(req.N); err != nil {
 		return Result{}, err
 	}
@@ -160,6 +170,11 @@ func (m *Model) trending(ctx context.Context, req TrendingRequest) (Result, erro
 		return Result{}, err
 	}
 	depth := pageDepth(cur, req.N)
+	fetch := depth
+	if rl != nil {
+		depth = ruledDepth(depth)
+		fetch = rl.Candidates(rules.ScopeTrending, depth)
+	}
 	sc := m.getScratch()
 	defer m.putScratch(sc)
 	if sc.filter, err = m.compileFilter(sc, req.Filter); err != nil {
@@ -171,9 +186,14 @@ func (m *Model) trending(ctx context.Context, req TrendingRequest) (Result, erro
 		fallback = src != SourcePopularity
 		l, src = scoreList{scores: m.pop, order: m.popOrder}, SourcePopularity
 	}
-	m.fillList(sc, l.scores, l.order, depth, src)
-	next := m.paginate(sc, cur, paged, qh.h, req.N, depth)
-	res, err := m.result(sc, fallback, req.ReturnAttributes, false)
+	m.fillList(sc, l.scores, l.order, fetch, src)
+	if rl != nil {
+		if err := m.applyRules(sc, rl, rules.ScopeTrending, depth); err != nil {
+			return Result{}, err
+		}
+	}
+	next := m.paginate(sc, cur, paged, qh.h, req.N, depth, rl != nil)
+	res, err := m.result(sc, fallback, req.ReturnAttributes, req.Explain)
 	if err != nil {
 		return Result{}, err
 	}

@@ -74,6 +74,8 @@ type Model struct {
 	// excluded but not folded in.
 	fold      *foldIn
 	foldUsers bool // ModelOptions.FoldInUsers
+	// ruleItems is the catalogue as merchandising rules read it.
+	ruleItems *ruleItems
 	// lists are the non-personal score lists by metric (trending,
 	// bestsellers), each with the order of its best items.
 	lists map[string]scoreList
@@ -195,6 +197,7 @@ func NewModelWithOptions(s Snapshot, opts ModelOptions) (*Model, error) {
 		m.workers = min(opts.Workers, (m.n+chunkRows-1)/chunkRows)
 	}
 	m.annDirectMax = defaultANNDirectMax
+	m.ruleItems = &ruleItems{m}
 	m.foldUsers = opts.FoldInUsers
 	m.refs.Store(1)
 	m.scratch.New = m.newScratch

@@ -169,18 +169,26 @@ func (q *queryHash) filter(f Filter) {
 }
 
 // paginate cuts the page out of sc.picks, which holds the query's best
-// items up to depth, ranked: the first n items after the cursor. It
-// returns the token of the next page, or "" when there is none.
-func (m *Model) paginate(sc *scratch, cur pageCursor, paged bool, h uint64, n, depth int) string {
+// items up to depth, ranked: the first n items after the cursor, or, when
+// merchandising rules reordered the answer (byOffset), after the items
+// earlier pages returned. It returns the token of the next page, or ""
+// when there is none.
+func (m *Model) paginate(sc *scratch, cur pageCursor, paged bool, h uint64, n, depth int, byOffset bool) string {
 	picks := sc.picks
-	if paged {
+	if paged && byOffset {
+		picks = picks[min(cur.offset, len(picks)):]
+	} else if paged {
 		i := 0
 		for i < len(picks) && !cur.after(picks[i]) {
 			i++
 		}
 		picks = picks[i:]
 	}
-	more := len(picks) > n || (len(sc.picks) == depth && depth < MaxPageDepth)
+	limit := MaxPageDepth
+	if byOffset {
+		limit = RuledPageDepth
+	}
+	more := cur.offset+n < limit && (len(picks) > n || (len(sc.picks) == depth && depth < limit))
 	picks = picks[:min(n, len(picks))]
 	sc.picks = append(sc.picks[:0], picks...)
 	if !more || len(picks) == 0 {

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/polecam/polecam/recommender/ann"
+	"github.com/polecam/polecam/recommender/rules"
 	"github.com/polecam/polecam/store"
 )
 
@@ -40,6 +41,8 @@ type scratch struct {
 	seeds     []int32
 	acc       map[int32]accum
 	fromBuf   []int32 // the item each of sc.cands came from, see addPicks
+	rcands    []rules.Candidate
+	rout      rules.Output
 }
 
 // pick is one chosen item with the source that chose it and the tier of
@@ -49,6 +52,8 @@ type pick struct {
 	src  Source
 	tier uint8
 	from int32 // the seed or history item it came from, or -1
+	// rules are the merchandising rules applied to it.
+	rules []string
 }
 
 // accum sums the co-occurrence scores of a candidate over several seeds.
@@ -130,7 +135,7 @@ func (m *Model) SimilarItems(ctx context.Context, req SimilarRequest) (Result, e
 		return Result{}, m.errClosed()
 	}
 	defer m.release()
-	return m.similarItems(ctx, req)
+	return m.similarItems(ctx, req, nil)
 }
 
 func validateN(n int) error {
@@ -157,6 +162,11 @@ const MaxExclude = 10000
 // without reading the user's vector or history (see SetForgotten); its
 // session items still make the answer personal.
 func (m *Model) recommendInto(ctx context.Context, req RecommendRequest, dst []ScoredItem, anonymous bool) (Result, error) {
+	return m.recommendWith(ctx, req, dst, anonymous, nil)
+}
+
+// recommendWith is recommendInto with merchandising rules (rl may be nil).
+func (m *Model) recommendWith(ctx context.Context, req RecommendRequest, dst []ScoredItem, anonymous bool, rl *rules.Rules) (Result, error) {
 	if req.UserID == "" {
 		return Result{}, fmt.Errorf("%w: user_id is required", ErrInvalidArgument)
 	}
@@ -188,6 +198,11 @@ func (m *Model) recommendInto(ctx context.Context, req RecommendRequest, dst []S
 		return Result{}, err
 	}
 	depth := pageDepth(cur, req.N)
+	fetch := depth
+	if rl != nil {
+		depth = ruledDepth(depth)
+		fetch = rl.Candidates(rules.ScopeRecommend, depth)
+	}
 
 	sc := m.getScratch()
 	defer m.putScratch(sc)
@@ -204,7 +219,7 @@ func (m *Model) recommendInto(ctx context.Context, req RecommendRequest, dst []S
 	}
 
 	if q != nil && m.ii != nil {
-		if err := m.rankItemItem(ctx, sc, q, sc.hist, depth); err != nil {
+		if err := m.rankItemItem(ctx, sc, q, sc.hist, fetch); err != nil {
 			return Result{}, err
 		}
 		sc.addPicks(SourceFactors)
@@ -212,15 +227,20 @@ func (m *Model) recommendInto(ctx context.Context, req RecommendRequest, dst []S
 		if err := ctx.Err(); err != nil {
 			return Result{}, err
 		}
-		m.rankFactors(sc, q, depth, req.Exact)
+		m.rankFactors(sc, q, fetch, req.Exact)
 		sc.addPicks(SourceFactors)
 	}
-	if len(sc.picks) < depth {
-		m.fillPopular(sc, depth)
+	if len(sc.picks) < fetch {
+		m.fillPopular(sc, fetch)
+	}
+	if rl != nil {
+		if err := m.applyRules(sc, rl, rules.ScopeRecommend, depth); err != nil {
+			return Result{}, err
+		}
 	}
 	next := ""
 	if tokens {
-		next = m.paginate(sc, cur, paged, h, req.N, depth)
+		next = m.paginate(sc, cur, paged, h, req.N, depth, rl != nil)
 	}
 	res, err := m.result(sc, q == nil, req.ReturnAttributes, req.Explain)
 	if err != nil {
@@ -300,8 +320,9 @@ func (m *Model) resolveUser(sc *scratch, userID string, recent []string, anonymo
 	return q, u, nil
 }
 
-// similarItems is SimilarItems for a caller holding a reference.
-func (m *Model) similarItems(ctx context.Context, req SimilarRequest) (Result, error) {
+// similarItems is SimilarItems for a caller holding a reference, with
+// merchandising rules (rl may be nil).
+func (m *Model) similarItems(ctx context.Context, req SimilarRequest, rl *rules.Rules) (Result, error) {
 	if req.ItemID == "" && len(req.ItemIDs) == 0 {
 		return Result{}, fmt.Errorf("%w: item_id is required", ErrInvalidArgument)
 	}
@@ -328,6 +349,11 @@ func (m *Model) similarItems(ctx context.Context, req SimilarRequest) (Result, e
 		return Result{}, err
 	}
 	depth := pageDepth(cur, req.N)
+	fetch := depth
+	if rl != nil {
+		depth = ruledDepth(depth)
+		fetch = rl.Candidates(rules.ScopeSimilar, depth)
+	}
 
 	sc := m.getScratch()
 	defer m.putScratch(sc)
@@ -349,7 +375,7 @@ func (m *Model) similarItems(ctx context.Context, req SimilarRequest) (Result, e
 	}
 
 	// Tier 1: co-occurrence neighbours of the seeds, best first.
-	hasNbrs, err := m.neighbourTier(sc, sc.seeds, m.snap.Neighbors, uq, depth)
+	hasNbrs, err := m.neighbourTier(sc, sc.seeds, m.snap.Neighbors, uq, fetch)
 	if err != nil {
 		return Result{}, err
 	}
@@ -357,7 +383,7 @@ func (m *Model) similarItems(ctx context.Context, req SimilarRequest) (Result, e
 
 	// Tier 2: nearest items to the seeds by cosine similarity.
 	hasVector := m.seedVector(sc)
-	if need := depth - len(sc.picks); need > 0 && hasVector {
+	if need := fetch - len(sc.picks); need > 0 && hasVector {
 		if err := ctx.Err(); err != nil {
 			return Result{}, err
 		}
@@ -367,10 +393,15 @@ func (m *Model) similarItems(ctx context.Context, req SimilarRequest) (Result, e
 	}
 
 	// Tier 3: popularity.
-	if len(sc.picks) < depth {
-		m.fillPopular(sc, depth)
+	if len(sc.picks) < fetch {
+		m.fillPopular(sc, fetch)
 	}
-	next := m.paginate(sc, cur, paged, qh.h, req.N, depth)
+	if rl != nil {
+		if err := m.applyRules(sc, rl, rules.ScopeSimilar, depth); err != nil {
+			return Result{}, err
+		}
+	}
+	next := m.paginate(sc, cur, paged, qh.h, req.N, depth, rl != nil)
 	res, err := m.result(sc, !hasNbrs && !hasVector, req.ReturnAttributes, req.Explain)
 	if err != nil {
 		return Result{}, err
@@ -691,6 +722,9 @@ func (m *Model) result(sc *scratch, fallback bool, attrs []string, explain bool)
 			}
 			it.Because = []string{from}
 		}
+		if explain {
+			it.Rules = p.rules
+		}
 		items = append(items, it)
 	}
 	return Result{Items: items, Version: m.version, Fallback: fallback}, nil
@@ -709,7 +743,7 @@ func (sc *scratch) addPicks(src Source) {
 		if from != nil {
 			f = from[i]
 		}
-		sc.picks = append(sc.picks, pick{c, src, sc.tier, f})
+		sc.picks = append(sc.picks, pick{candidate: c, src: src, tier: sc.tier, from: f})
 	}
 	sc.fromBuf = sc.fromBuf[:0]
 	sc.tier++

@@ -77,6 +77,8 @@ type ScoredItem struct {
 	// Because are, with Explain, the one to three items of the user's
 	// history, session or seeds that contributed most to this item.
 	Because []string
+	// Rules are, with Explain, the merchandising rules applied to it.
+	Rules []string
 }
 
 // RecommendRequest asks for the top N items for one user.
@@ -175,6 +177,8 @@ type TrendingRequest struct {
 	Filter           Filter
 	PageToken        string
 	ReturnAttributes []string
+	// Explain fills ScoredItem.Rules.
+	Explain bool
 }
 
 // The metrics of a TrendingRequest.
@@ -209,6 +213,7 @@ type Result struct {
 // no model.
 type Recommender struct {
 	cur       atomic.Pointer[Model]
+	rules     atomic.Pointer[rulesHolder]  // see SetRules
 	forgotten atomic.Pointer[forgottenSet] // see SetForgotten
 }
 
@@ -221,7 +226,37 @@ func New() *Recommender { return &Recommender{} }
 // model; the caller should Close it, which waits for them. Swap(nil)
 // unloads the model.
 func (r *Recommender) Swap(m *Model) (old *Model) {
+	if m != nil {
+		// Compile the rules for the new catalogue before it serves, so no
+		// request pays for it.
+		m.rulesFor(r.rulesSource())
+	}
 	return r.cur.Swap(m)
+}
+
+// rulesHolder boxes a RulesSource for an atomic pointer.
+type rulesHolder struct{ src RulesSource }
+
+// SetRules makes src the merchandising rules of every later request
+// (nil: none). Rules apply to Recommend, SimilarItems, RecommendForBasket
+// and Trending, each by its scope; Rank orders the caller's list as it
+// is.
+func (r *Recommender) SetRules(src RulesSource) {
+	if src == nil {
+		r.rules.Store(nil)
+		return
+	}
+	r.rules.Store(&rulesHolder{src})
+	if m := r.cur.Load(); m != nil {
+		m.rulesFor(src)
+	}
+}
+
+func (r *Recommender) rulesSource() RulesSource {
+	if h := r.rules.Load(); h != nil {
+		return h.src
+	}
+	return nil
 }
 
 // Current returns the current model, or nil before the first Swap. The
@@ -237,7 +272,7 @@ func (r *Recommender) Recommend(ctx context.Context, req RecommendRequest) (Resu
 		return Result{}, err
 	}
 	defer m.release()
-	return m.recommendInto(ctx, req, nil, r.isForgotten(req.UserID))
+	return m.recommendWith(ctx, req, nil, r.isForgotten(req.UserID), m.rulesFor(r.rulesSource()))
 }
 
 // RecommendInto is Recommend with the result items appended to dst[:0]
@@ -258,7 +293,7 @@ func (r *Recommender) SimilarItems(ctx context.Context, req SimilarRequest) (Res
 		return Result{}, err
 	}
 	defer m.release()
-	return m.similarItems(ctx, req)
+	return m.similarItems(ctx, req, m.rulesFor(r.rulesSource()))
 }
 
 // acquire returns the current model with a reference held for one request.
@@ -288,7 +323,7 @@ func (r *Recommender) RecommendForBasket(ctx context.Context, req BasketRequest)
 		return Result{}, err
 	}
 	defer m.release()
-	return m.basket(ctx, req, r.isForgotten(req.UserID))
+	return m.basket(ctx, req, r.isForgotten(req.UserID), m.rulesFor(r.rulesSource()))
 }
 
 // Rank answers req from the current model. See Model.Rank. A forgotten
@@ -309,5 +344,5 @@ func (r *Recommender) Trending(ctx context.Context, req TrendingRequest) (Result
 		return Result{}, err
 	}
 	defer m.release()
-	return m.trending(ctx, req)
+	return m.trending(ctx, req, m.rulesFor(r.rulesSource()))
 }

@@ -310,6 +310,7 @@ func toScoredItems(items []recommender.ScoredItem) []*polecamv1.ScoredItem {
 		p.Source = toSource(it.Source)
 		p.Attributes = it.Attributes
 		p.BecauseItemIds = it.Because
+		p.Rules = it.Rules
 		out[i] = p
 	}
 	return out
@@ -329,6 +330,8 @@ func toSource(s recommender.Source) polecamv1.ItemSource {
 		return polecamv1.ItemSource_ITEM_SOURCE_TRENDING
 	case recommender.SourceBestsellers:
 		return polecamv1.ItemSource_ITEM_SOURCE_BESTSELLERS
+	case recommender.SourcePinned:
+		return polecamv1.ItemSource_ITEM_SOURCE_PINNED
 	default:
 		return polecamv1.ItemSource_ITEM_SOURCE_UNSPECIFIED
 	}
