@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -22,8 +24,10 @@ func newQuickstartCmd(e *env) *cobra.Command {
 		Use:   "quickstart [--data-dir DIR] [--addr HOST:PORT]",
 		Short: "Generate a sample shop log, train on it, publish and serve",
 		Long: "quickstart is the shortest way to a running polecam: unless DIR already has a\n" +
-			"published snapshot, it writes a synthetic event log to DIR/sample/events.csv.gz,\n" +
-			"trains on it and publishes the result; then it serves, as serve does.",
+			"published snapshot, it writes a synthetic event log to DIR/sample/events.csv.gz and\n" +
+			"its item catalogue to DIR/sample/events.catalog.csv, trains on both (so requests can\n" +
+			"filter by category, brand, price and stock) and publishes the result; then it serves,\n" +
+			"as serve does.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := e.logger()
@@ -36,19 +40,7 @@ func newQuickstartCmd(e *env) *cobra.Command {
 				return fmt.Errorf("quickstart: %w", err)
 			}
 			if _, err := dir.Published(); errors.Is(err, store.ErrNoPublished) {
-				sample := filepath.Join(o.DataDir, "sample", "events.csv.gz")
-				if _, err := os.Stat(sample); err != nil {
-					if err := os.MkdirAll(filepath.Dir(sample), 0o700); err != nil {
-						return fmt.Errorf("quickstart: %w", err)
-					}
-					log.Info("generating sample log", "file", sample, "users", gen.Users, "items", gen.Items, "events", gen.Events)
-					if err := synth.GenerateFile(sample, gen); err != nil {
-						return fmt.Errorf("quickstart: %w", err)
-					}
-				}
-				t := pipeline.DefaultOptions()
-				t.DataDir, t.Events, t.Logger, t.CodeVersion = o.DataDir, []string{sample}, log, codeVersion()
-				if _, err := pipeline.Train(cmd.Context(), t); err != nil {
+				if err := trainSample(cmd.Context(), o.DataDir, gen, log); err != nil {
 					return fmt.Errorf("quickstart: %w", err)
 				}
 			} else if err != nil {
@@ -63,4 +55,31 @@ func newQuickstartCmd(e *env) *cobra.Command {
 	addServeFlags(cmd, &o, &addr)
 	cmd.Flags().Int64Var(&gen.Seed, "seed", gen.Seed, "seed of the sample log")
 	return cmd
+}
+
+// trainSample writes the sample log and catalogue gen describes into
+// dataDir/sample (unless they are there), trains on both and publishes.
+func trainSample(ctx context.Context, dataDir string, gen synth.Options, log *slog.Logger) error {
+	sample := filepath.Join(dataDir, "sample", "events.csv.gz")
+	if _, err := os.Stat(sample); err != nil {
+		if err := os.MkdirAll(filepath.Dir(sample), 0o700); err != nil {
+			return err
+		}
+		log.Info("generating sample log", "file", sample, "users", gen.Users, "items", gen.Items, "events", gen.Events)
+		if err := synth.GenerateFile(sample, gen); err != nil {
+			return err
+		}
+	}
+	catalog := CatalogBeside(sample)
+	if _, err := os.Stat(catalog); err != nil {
+		log.Info("generating sample catalogue", "file", catalog, "items", gen.Items)
+		if err := writeCatalog(catalog, gen); err != nil {
+			return err
+		}
+	}
+	t := pipeline.DefaultOptions()
+	t.DataDir, t.Events, t.Logger, t.CodeVersion = dataDir, []string{sample}, log, codeVersion()
+	t.Catalog = catalog
+	_, err := pipeline.Train(ctx, t)
+	return err
 }

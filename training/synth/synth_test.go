@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -338,6 +340,56 @@ func TestCatalog(t *testing.T) {
 			t.Errorf("category %q has no items", synth.CategoryName(c))
 		}
 	}
+	// Categories are DEPARTMENT/SUB, three to a department.
+	depts := map[string]int{}
+	for c := range cats {
+		dept, sub, ok := strings.Cut(c, "/")
+		if !ok || dept == "" || sub == "" || strings.Contains(sub, "/") {
+			t.Errorf("category %q, want DEPARTMENT/SUB", c)
+		}
+		depts[dept]++
+	}
+	if want := map[string]int{"electronics": 3, "books": 3, "home-garden": 1}; !maps.Equal(depts, want) {
+		t.Errorf("departments %v, want %v", depts, want)
+	}
+	unavailable := 0
+	for _, r := range rows[1:] {
+		if p, err := strconv.ParseFloat(r[3], 64); err != nil || !(p > 0) {
+			t.Errorf("item %s: price %q, want a positive number", r[0], r[3])
+		}
+		switch r[4] {
+		case "false":
+			unavailable++
+		case "true":
+		default:
+			t.Errorf("item %s: in_stock %q, want true or false", r[0], r[4])
+		}
+	}
+	if n := len(rows) - 1; unavailable == 0 || unavailable > n/5 {
+		t.Errorf("%d of %d items out of stock, want a few", unavailable, n)
+	}
+}
+
+func TestCategoryNames(t *testing.T) {
+	for _, tc := range []struct {
+		c    int
+		want string
+	}{
+		{0, "electronics/phones"}, {2, "electronics/audio"}, {3, "books/fiction"},
+		{43, "shoes/trail"}, {59, "kitchen/tableware"}, {60, "electronics-2/phones"}, {125, "books-3/children"},
+	} {
+		if got := synth.CategoryName(tc.c); got != tc.want {
+			t.Errorf("CategoryName(%d) = %q, want %q", tc.c, got, tc.want)
+		}
+	}
+	seen := map[string]int{}
+	for c := range 500 {
+		name := synth.CategoryName(c)
+		if d, dup := seen[name]; dup {
+			t.Fatalf("CategoryName(%d) = CategoryName(%d) = %q", c, d, name)
+		}
+		seen[name] = c
+	}
 }
 
 func TestGenerateFile(t *testing.T) {
@@ -453,10 +505,10 @@ func ExampleCatalog() {
 	}
 	// Output:
 	// item_id,category,brand,price,in_stock
-	// sku-0,books,brand-2,16.06,true
-	// sku-1,books,brand-3,28.98,true
-	// sku-2,electronics,brand-1,8.50,true
-	// sku-3,books,brand-2,46.74,true
+	// sku-0,electronics/laptops,brand-2,16.06,true
+	// sku-1,electronics/laptops,brand-3,28.98,true
+	// sku-2,electronics/phones,brand-1,8.50,true
+	// sku-3,electronics/laptops,brand-2,46.74,true
 }
 
 func BenchmarkGenerate(b *testing.B) {
