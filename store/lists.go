@@ -49,8 +49,9 @@ func isOwnAux(name string) bool {
 	return slices.Contains(ownAux, name) || strings.HasPrefix(name, scoresPrefix)
 }
 
-// itemScoresFile returns the aux file name of the score list name.
-func itemScoresFile(name string) string { return scoresPrefix + name }
+// ItemScoresFile returns the aux file name of the score list name:
+// "scores." + name.
+func ItemScoresFile(name string) string { return scoresPrefix + name }
 
 // addOwnFile writes one of the files of ownAux.
 func (b *Builder) addOwnFile(name, kind string, write func(io.Writer) error) error {
@@ -113,7 +114,7 @@ func (b *Builder) setItemScores(name string, scores []float32) error {
 		}
 	}
 	data := encodeScores(scores)
-	return b.addOwnFile(itemScoresFile(name), "", func(w io.Writer) error {
+	return b.addOwnFile(ItemScoresFile(name), "", func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})
