@@ -2,6 +2,8 @@ package recommender
 
 import (
 	"math"
+
+	"github.com/polecam/polecam/store"
 )
 
 // foldIn holds what a request-time fold-in needs: the trainer's
@@ -12,18 +14,30 @@ type foldIn struct {
 	alpha      float64 // c = 1 + alpha·w
 	viewWeight float64 // the weight w of a session click
 	yty        []float64
-	reg        func(k int) float64 // λ for a user with k interactions
+	// reg is λ for a user whose interaction weights sum to w.
+	reg func(w float64) float64
+	// seenW reads a trained user's items with their weights, or is nil
+	// when the snapshot does not keep them.
+	seenW func(user int32, buf []store.Neighbor) ([]store.Neighbor, error)
+}
+
+// foldEntry is one interaction of a fold-in: an item and c − 1 = α·w.
+type foldEntry struct {
+	item int32
+	c1   float64
 }
 
 // foldScratch is the fold-in's working memory.
 type foldScratch struct {
-	x, r, p, ap, b, t []float64
-	out               []float32
+	x, r, p, ap, b []float64
+	out            []float32
+	entries        []foldEntry
+	weights        []store.Neighbor
 }
 
 func (f *foldScratch) size(d int) {
 	if len(f.x) != d {
-		f.x, f.r, f.p, f.ap, f.b, f.t = make([]float64, d), make([]float64, d), make([]float64, d), make([]float64, d), make([]float64, d), make([]float64, d)
+		f.x, f.r, f.p, f.ap, f.b = make([]float64, d), make([]float64, d), make([]float64, d), make([]float64, d), make([]float64, d)
 		f.out = make([]float32, d)
 	}
 }
@@ -31,40 +45,68 @@ func (f *foldScratch) size(d int) {
 // maxFoldIters bounds the conjugate-gradient iterations of one fold-in.
 const maxFoldIters = 64
 
-// foldIn returns the user vector that the iALS least-squares step gives
-// for the user's history with the session's items added, each session
-// click with confidence c = 1 + α·w(view):
+// foldIn returns the user vector the iALS least-squares step gives for
+// the history H of user u (−1 for a visitor: the session alone) plus the
+// session's items:
 //
-//	x = argmin Σ_i c_i (p_i − xᵀy_i)² + λ_k‖x‖²
-//	  = (YᵀY + Σ_{i∈H} (c_i − 1) y_i y_iᵀ + λ_k I)⁻¹ Σ_{i∈H} c_i y_i
+//	x = argmin Σ_{i∈H} c_i (1 − xᵀy_i)² + Σ_{i∉H} (xᵀy_i)² + λ‖x‖²
+//	  = (YᵀY + Σ_{i∈H} (c_i − 1) y_i y_iᵀ + λ I)⁻¹ Σ_{i∈H} c_i y_i
 //
-// solved by conjugate gradient from the trained vector, with YᵀY
-// precomputed at training. The snapshot keeps a user's trained items but
-// not their weights, so for a known user x0 the trained part of the
-// system is rebuilt with the session confidence c for every trained item
-// and its right-hand side set to A₀x0: without session items the answer
-// is x0 itself, and session items move it as the trainer would. For a
-// visitor the model does not know (x0 nil), H is the session alone. The
-// result lives in sc.fold.out; nil means it could not be computed (no
-// session items with a vector).
-func (m *Model) foldIn(sc *scratch, x0 []float32, seen, session []int32) []float32 {
+// with c_i = 1 + α·w_i and λ the trainer's penalty for the weights' sum.
+// A trained item has the weight it was trained with (the snapshot's
+// seenweights.csr), a session click the weight of a view; a session click
+// on a trained item adds to its weight. It is solved by conjugate
+// gradient from x0 (the trained vector, or zero), with YᵀY precomputed
+// at training, so it costs O(iterations·(d² + |H|·d)).
+//
+// A snapshot without the trained weights gives every trained item a
+// view's weight and sets the right-hand side of its part to A₀x0, so that
+// without session items the answer is x0 itself and session items move it
+// as the trainer would. The result lives in sc.fold.out; nil means it
+// could not be computed (no item with a vector).
+func (m *Model) foldIn(sc *scratch, u int32, x0 []float32, seen, session []int32) []float32 {
 	fi := m.fold
 	d := fi.dims
 	f := &sc.fold
 	f.size(d)
-	c1 := fi.alpha * fi.viewWeight // c − 1
-	usable := 0
-	for _, i := range session {
-		if m.invNorm[i] != 0 {
-			usable++
+	view := fi.alpha * fi.viewWeight
+
+	// The entries, ascending by item, trained ones with their weights.
+	es := f.entries[:0]
+	exact := u >= 0 && fi.seenW != nil
+	if exact {
+		var err error
+		if f.weights, err = fi.seenW(u, f.weights); err != nil {
+			exact = false
+		} else {
+			for _, w := range f.weights {
+				es = append(es, foldEntry{w.Item, fi.alpha * float64(w.Score)})
+			}
 		}
 	}
-	if usable == 0 {
+	nTrained := len(es)
+	var wsum float64
+	for _, e := range es {
+		wsum += e.c1 / max(fi.alpha, 1e-30)
+	}
+	for _, i := range session {
+		if m.invNorm[i] == 0 {
+			continue
+		}
+		if k, ok := findEntry(es[:nTrained], i); ok {
+			es[k].c1 += view
+		} else {
+			es = append(es, foldEntry{i, view})
+		}
+		wsum += fi.viewWeight
+	}
+	f.entries = es
+	if len(es) == 0 || (len(es) == nTrained && !exact) {
 		return nil
 	}
 
-	// mul sets dst = (YᵀY + c1·Σ_{i∈sets} y_i y_iᵀ + lam·I) v.
-	mul := func(dst, v []float64, lam float64, sets ...[]int32) {
+	// mul sets dst = (YᵀY + Σ_e c1_e y_e y_eᵀ + lam·I) v.
+	mul := func(dst, v []float64, lam float64, es []foldEntry) {
 		for r := range d {
 			row := fi.yty[r*d : r*d+d]
 			var s float64
@@ -73,49 +115,63 @@ func (m *Model) foldIn(sc *scratch, x0 []float32, seen, session []int32) []float
 			}
 			dst[r] = s + lam*v[r]
 		}
-		for _, set := range sets {
-			for _, i := range set {
-				y := m.items.Row(int(i))
-				var yv float64
-				for k, a := range y {
-					yv += float64(a) * v[k]
-				}
-				yv *= c1
-				for k, a := range y {
-					dst[k] += yv * float64(a)
-				}
+		for _, e := range es {
+			y := m.items.Row(int(e.item))
+			var yv float64
+			for k, a := range y {
+				yv += float64(a) * v[k]
+			}
+			yv *= e.c1
+			for k, a := range y {
+				dst[k] += yv * float64(a)
 			}
 		}
 	}
 
 	b, x := f.b, f.x
-	var lam float64
+	clear(b)
 	if x0 != nil {
-		lam0 := fi.reg(len(seen))
-		lam = fi.reg(len(seen) + usable)
 		for k, v := range x0 {
 			x[k] = float64(v)
 		}
-		mul(b, x, lam0, seen) // b = A₀x0
 	} else {
-		lam = fi.reg(usable)
 		clear(x)
-		clear(b)
 	}
-	c := 1 + c1
-	for _, i := range session {
-		for k, a := range m.items.Row(int(i)) {
-			b[k] += c * float64(a)
+	var lam float64
+	switch {
+	case exact || x0 == nil:
+		lam = fi.reg(wsum)
+		for _, e := range es {
+			for k, a := range m.items.Row(int(e.item)) {
+				b[k] += (1 + e.c1) * float64(a)
+			}
 		}
+	default:
+		// No trained weights: the trained part is rebuilt with a view's
+		// weight for every trained item and b₀ = A₀x0.
+		old := wsum
+		es = es[:0]
+		for _, i := range seen {
+			es = append(es, foldEntry{i, view})
+		}
+		lam0 := fi.reg(float64(len(seen)) * fi.viewWeight)
+		mul(b, x, lam0, es)
+		for _, i := range session {
+			if m.invNorm[i] == 0 {
+				continue
+			}
+			es = append(es, foldEntry{i, view})
+			for k, a := range m.items.Row(int(i)) {
+				b[k] += (1 + view) * float64(a)
+			}
+		}
+		f.entries = es
+		lam = fi.reg(float64(len(seen))*fi.viewWeight + old)
 	}
 
-	// Conjugate gradient on A x = b, A = A₀ + the session's terms.
+	// Conjugate gradient on A x = b.
 	r, p, ap := f.r, f.p, f.ap
-	if x0 != nil {
-		mul(ap, x, lam, seen, session)
-	} else {
-		clear(ap)
-	}
+	mul(ap, x, lam, es)
 	var rr, bb float64
 	for k := range d {
 		r[k] = b[k] - ap[k]
@@ -125,7 +181,7 @@ func (m *Model) foldIn(sc *scratch, x0 []float32, seen, session []int32) []float
 	}
 	tol := 1e-12 * bb
 	for it := 0; it < maxFoldIters && rr > tol; it++ {
-		mul(ap, p, lam, seen, session)
+		mul(ap, p, lam, es)
 		var pap float64
 		for k := range d {
 			pap += p[k] * ap[k]
@@ -157,4 +213,18 @@ func (m *Model) foldIn(sc *scratch, x0 []float32, seen, session []int32) []float
 		return nil
 	}
 	return out
+}
+
+// findEntry finds item in es, which is ascending by item.
+func findEntry(es []foldEntry, item int32) (int, bool) {
+	lo, hi := 0, len(es)
+	for lo < hi {
+		h := (lo + hi) / 2
+		if es[h].item < item {
+			lo = h + 1
+		} else {
+			hi = h
+		}
+	}
+	return lo, lo < len(es) && es[lo].item == item
 }

@@ -21,7 +21,7 @@ func testFoldIn(m *Model) *foldIn {
 			}
 		}
 	}
-	return &foldIn{dims: d, alpha: 4, viewWeight: 1, yty: yty, reg: func(k int) float64 { return 10 + float64(k) }}
+	return &foldIn{dims: d, alpha: 4, viewWeight: 1, yty: yty, reg: func(w float64) float64 { return 10 + w }}
 }
 
 // denseFoldIn solves the fold-in system of foldIn with gonum: A x = b
@@ -53,7 +53,7 @@ func denseFoldIn(m *Model, fi *foldIn, x0 []float32, seen, session []int32) []fl
 		for k, v := range x0 {
 			xv.SetVec(k, float64(v))
 		}
-		b.MulVec(build([][]int32{seen}, fi.reg(len(seen))), xv)
+		b.MulVec(build([][]int32{seen}, fi.reg(float64(len(seen)))), xv)
 	}
 	for _, i := range session {
 		for k, v := range m.items.Row(int(i)) {
@@ -65,7 +65,7 @@ func denseFoldIn(m *Model, fi *foldIn, x0 []float32, seen, session []int32) []fl
 		k += len(seen)
 	}
 	var x mat.VecDense
-	if err := x.SolveVec(build([][]int32{seen, session}, fi.reg(k)), b); err != nil {
+	if err := x.SolveVec(build([][]int32{seen, session}, fi.reg(float64(k))), b); err != nil {
 		panic(err)
 	}
 	return x.RawVector().Data
@@ -87,7 +87,7 @@ func TestFoldInMatchesDenseSolve(t *testing.T) {
 		{"known user", m.users.Row(3), d.seen[3]},
 	} {
 		sc := m.getScratch()
-		got := m.foldIn(sc, tt.x0, tt.seen, session)
+		got := m.foldIn(sc, 3, tt.x0, tt.seen, session)
 		var seen []int32
 		if tt.x0 != nil {
 			seen = tt.seen
@@ -145,7 +145,7 @@ func TestSessionMakesVisitorPersonal(t *testing.T) {
 		t.Fatalf("visitor with a session: Fallback = true, want a personal answer")
 	}
 	sc := m.getScratch()
-	q := append([]float32(nil), m.foldIn(sc, nil, nil, []int32{100, 200, 300})...)
+	q := append([]float32(nil), m.foldIn(sc, -1, nil, nil, []int32{100, 200, 300})...)
 	m.putScratch(sc)
 	for _, it := range res.Items {
 		if it.Source != SourceFactors {

@@ -11,6 +11,8 @@ import (
 // part is optional (older versions have none of them).
 type storeInputs interface {
 	Catalog() (*store.Catalog, bool)
+	HasSeenWeights() bool
+	SeenWeights(user int32, buf []store.Neighbor) ([]store.Neighbor, error)
 	FoldIn() (store.FoldIn, bool)
 	ItemScores(name string) ([]float32, bool)
 }
@@ -52,9 +54,10 @@ func (m *Model) loadStoreInputs(s Snapshot) error {
 			alpha:      f.Alpha,
 			viewWeight: f.ViewWeight,
 			yty:        f.YtY,
-			// Session clicks and the snapshot's trained items count as
-			// views: a user with k of them has weight k·w(view).
-			reg: func(k int) float64 { return f.RegFor(float64(k) * f.ViewWeight) },
+			reg:        f.RegFor,
+		}
+		if si.HasSeenWeights() {
+			m.fold.seenW = si.SeenWeights
 		}
 	}
 	for _, name := range []string{MetricTrending, MetricBestsellers} {

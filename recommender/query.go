@@ -309,11 +309,16 @@ func (m *Model) resolveUser(sc *scratch, userID string, recent []string, anonymo
 	case m.foldUsers && known && m.fold != nil:
 		// Stand the fold-in in for training: the whole history, from
 		// scratch.
-		if q = m.foldIn(sc, nil, nil, sc.hist); q == nil {
+		if m.fold.seenW != nil {
+			q = m.foldIn(sc, u, nil, sc.seen, sc.session)
+		} else {
+			q = m.foldIn(sc, -1, nil, nil, sc.hist)
+		}
+		if q == nil {
 			return nil, u, nil
 		}
 	case len(sc.session) > 0 && m.fold != nil:
-		if fq := m.foldIn(sc, q, sc.seen, sc.session); fq != nil {
+		if fq := m.foldIn(sc, u, q, sc.seen, sc.session); fq != nil {
 			q = fq
 		}
 	}

@@ -40,6 +40,7 @@ type Builder struct {
 	seen        *csrWriter        // nil until SetUsers and SetItems
 	nbrs        *csrWriter        // nil until SetItems
 	basket      *csrWriter        // nil until the first PutBasketNeighbors
+	seenW       *csrWriter        // nil until the first PutSeenWeights
 	scratch     []byte
 	done        bool // committed or aborted
 	committed   bool
@@ -470,6 +471,9 @@ func (b *Builder) complete(m Manifest) (Manifest, error) {
 	if err := b.writeBasket(); err != nil {
 		return m, err
 	}
+	if err := b.writeSeenWeights(); err != nil {
+		return m, err
+	}
 	names := make([]string, 0, len(b.aux))
 	for name := range b.aux {
 		names = append(names, name)
@@ -517,7 +521,7 @@ func (b *Builder) Commit(ctx context.Context, m Manifest) (Manifest, error) {
 }
 
 func (b *Builder) commit(ctx context.Context, m Manifest) error {
-	if err := errors.Join(b.seen.close(), b.nbrs.close(), b.basket.close()); err != nil {
+	if err := errors.Join(b.seen.close(), b.nbrs.close(), b.basket.close(), b.seenW.close()); err != nil {
 		return fmt.Errorf("remove list temporaries: %w", err)
 	}
 	mj, err := json.Marshal(m)
@@ -587,7 +591,7 @@ func (b *Builder) Abort() error {
 
 func (b *Builder) abort() error {
 	b.done = true
-	errs := []error{b.seen.close(), b.nbrs.close(), b.basket.close()}
+	errs := []error{b.seen.close(), b.nbrs.close(), b.basket.close(), b.seenW.close()}
 	if b.wb != nil {
 		b.wb.Cancel()
 		b.wb = nil

@@ -44,6 +44,7 @@
 //	      foldin.bin           the catalogue, the fold-in parameters, the score lists
 //	      scores.<name>        (trending, bestsellers) and the basket co-occurrence
 //	      basket.csr           neighbours (list file format)
+//	      seenweights.csr      every user's training items with their weights (list file format)
 //	      COMPLETE             written last; see below. Without it a version is not listed or opened
 //	      LOCK                 empty; Open holds a shared flock on it until Close, Retain an exclusive one
 //	  staging/<version>/       built here, then fsynced and renamed into versions/ (same filesystem)
@@ -157,6 +158,10 @@
 //     (magic "PCSCORE\x00", version, count, CRCs) and one float32 per item.
 //   - basket.csr (PutBasketNeighbors, Snapshot.BasketNeighbors): a list
 //     file of kind 2, like neighbors.csr.
+//   - seenweights.csr (PutSeenWeights, Snapshot.SeenWeights): a list file
+//     of kind 2 with one list per user, (item, weight) ascending by item:
+//     the user's row of the training matrix, so a request-time fold-in
+//     can rebuild the user's least-squares system exactly.
 //
 // # Id tables
 //

@@ -43,7 +43,7 @@ var scoresMagic = [8]byte{'P', 'C', 'S', 'C', 'O', 'R', 'E', 0}
 // ownAux are the aux file names the Builder writes itself through typed
 // methods; AddFile and SetMatrix refuse them (and names starting with
 // "scores."), though a manifest may list them.
-var ownAux = []string{CatalogFile, FoldInFile, BasketNeighborsFile, BasketNeighborsFile + tmpSuffix}
+var ownAux = []string{CatalogFile, FoldInFile, BasketNeighborsFile, BasketNeighborsFile + tmpSuffix, SeenWeightsFile, SeenWeightsFile + tmpSuffix}
 
 func isOwnAux(name string) bool {
 	return slices.Contains(ownAux, name) || strings.HasPrefix(name, scoresPrefix)
@@ -287,6 +287,10 @@ func (s *Snapshot) openServingInputs(verify bool) error {
 		case name == BasketNeighborsFile:
 			if s.basket, err = newCSRFile(a.m.data, csrKindNeighbors, verify); err == nil && s.basket.count != s.nItems {
 				err = fmt.Errorf("%w: %d lists for %d items", ErrCorrupt, s.basket.count, s.nItems)
+			}
+		case name == SeenWeightsFile:
+			if s.seenW, err = newCSRFile(a.m.data, csrKindNeighbors, verify); err == nil && s.seenW.count != s.nUsers {
+				err = fmt.Errorf("%w: %d lists for %d users", ErrCorrupt, s.seenW.count, s.nUsers)
 			}
 		case strings.HasPrefix(name, scoresPrefix):
 			list := strings.TrimPrefix(name, scoresPrefix)

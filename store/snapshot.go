@@ -32,6 +32,7 @@ type Snapshot struct {
 	catalog *Catalog
 	foldIn  *FoldIn
 	basket  *csrFile
+	seenW   *csrFile
 	scores  map[string][]float32
 	lock    *os.File // shared flock on versions/<v>/LOCK, held until Close
 	nItems  int

@@ -290,7 +290,13 @@ func write(ctx context.Context, dataDir string, x *training.Interactions, models
 				return store.Manifest{}, err
 			}
 		}
-		if err := b.PutSeen(int32(u), x.UserItems[x.UserPtr[u]:x.UserPtr[u+1]]); err != nil {
+		row := x.UserItems[x.UserPtr[u]:x.UserPtr[u+1]]
+		if err := b.PutSeen(int32(u), row); err != nil {
+			return store.Manifest{}, err
+		}
+		// The weights let a request-time fold-in rebuild the user's
+		// least-squares system exactly (recommender's fold-in).
+		if err := b.PutSeenWeights(int32(u), row, x.UserWeights[x.UserPtr[u]:x.UserPtr[u+1]]); err != nil {
 			return store.Manifest{}, err
 		}
 	}
