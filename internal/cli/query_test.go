@@ -383,4 +383,3 @@ func coPurchased(t *testing.T, logFile string, items []string) map[string]bool {
 	}
 	return out
 }
-
