@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -58,6 +59,12 @@ func readShopCatalog(t *testing.T, file string) map[string]shopRow {
 // catalogue and the log file.
 func serveQueries(t *testing.T) (polecamv1.RecommendationServiceClient, map[string]shopRow, string) {
 	t.Helper()
+	return serveQueriesWith(t, func(*ServeOptions) {})
+}
+
+// serveQueriesWith is serveQueries with the serve options modified.
+func serveQueriesWith(t *testing.T, modify func(*ServeOptions)) (polecamv1.RecommendationServiceClient, map[string]shopRow, string) {
+	t.Helper()
 	tmp := t.TempDir()
 	logFile := filepath.Join(tmp, "events.csv.gz")
 	dataDir := filepath.Join(tmp, "data")
@@ -73,6 +80,7 @@ func serveQueries(t *testing.T) (polecamv1.RecommendationServiceClient, map[stri
 	opts.DataDir = dataDir
 	opts.MetricsAddr = "127.0.0.1:0"
 	opts.Server.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	modify(&opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- Serve(ctx, lis, opts) }()
@@ -382,4 +390,82 @@ func coPurchased(t *testing.T, logFile string, items []string) map[string]bool {
 		}
 	}
 	return out
+}
+
+// TestRulesEndToEnd serves with a rules file, checks a pin and a
+// diversity cap through gRPC with explain, then rewrites the file and
+// waits for the server to apply the new rules without a restart.
+func TestRulesEndToEnd(t *testing.T) {
+	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
+	write := func(pinned string) {
+		t.Helper()
+		body := "rules:\n" +
+			"  - name: pin-campaign\n    scope: [recommend]\n    pin: [{item: " + pinned + ", slot: 1}]\n" +
+			"  - name: two-per-department\n    diversity: {depth: 1, max: 2}\n"
+		if err := os.WriteFile(rulesFile, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first run only learns the catalogue's items.
+	first := ""
+	write("sku-000")
+	c, cat, logFile := serveQueriesWith(t, func(o *ServeOptions) {
+		o.RulesFile = rulesFile
+		o.PollInterval = 20 * time.Millisecond
+	})
+	_, items := history(t, logFile)
+	for _, id := range items {
+		if cat[id].inStock {
+			if first == "" {
+				first = id
+			} else {
+				write(first) // pin the first in-stock item
+				break
+			}
+		}
+	}
+	ctx := context.Background()
+	dept := func(id string) string { return strings.Split(cat[id].category, "/")[0] }
+	waitPinned := func(pinned string) *polecamv1.RecommendResponse {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			res, err := c.Recommend(ctx, &polecamv1.RecommendRequest{UserId: "visitor-rules", N: 8, Explain: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.GetItems()) > 0 && res.GetItems()[0].GetItemId() == pinned {
+				return res
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("slot 1 is %q after 10 s, want the pinned %s", ids(res.GetItems()), pinned)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	res := waitPinned(first)
+	if !slices.Contains(res.GetItems()[0].GetRules(), "pin-campaign") {
+		t.Errorf("pinned item rules %q, want pin-campaign", res.GetItems()[0].GetRules())
+	}
+	per := map[string]int{}
+	for _, it := range res.GetItems() {
+		if per[dept(it.GetItemId())]++; per[dept(it.GetItemId())] > 2 {
+			t.Errorf("a third item of %s in %q", dept(it.GetItemId()), ids(res.GetItems()))
+		}
+	}
+	// A new file is applied without a restart; a broken one keeps it.
+	second := ""
+	for _, id := range items[len(items)/2:] {
+		if cat[id].inStock {
+			second = id
+			break
+		}
+	}
+	write(second)
+	waitPinned(second)
+	if err := os.WriteFile(rulesFile, []byte("rules: [{name: x, boost: {multiplier: -1}}]"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	waitPinned(second)
 }

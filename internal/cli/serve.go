@@ -19,6 +19,7 @@ import (
 	"github.com/polecam/polecam/internal/server"
 	"github.com/polecam/polecam/internal/serving"
 	"github.com/polecam/polecam/recommender"
+	"github.com/polecam/polecam/recommender/rules"
 	"github.com/polecam/polecam/store"
 )
 
@@ -50,6 +51,9 @@ type ServeOptions struct {
 	// Go heap, so a higher target costs little memory. The GOGC
 	// environment variable, when set, wins. 0 leaves the runtime's setting.
 	GCPercent int
+	// RulesFile is a merchandising rules file (YAML or JSON; see package
+	// recommender/rules), re-read when it changes. Empty: no rules.
+	RulesFile string
 	// Server configures the gRPC server.
 	Server server.Options
 }
@@ -120,6 +124,7 @@ func newServeCmd(e *env) *cobra.Command {
 func addServeFlags(cmd *cobra.Command, o *ServeOptions, addr *string) {
 	f := cmd.Flags()
 	f.StringVar(&o.DataDir, "data-dir", o.DataDir, "data directory holding the snapshots")
+	f.StringVar(&o.RulesFile, "rules", "", "merchandising rules file (YAML or JSON), re-read when it changes; a bad new file keeps the old rules")
 	f.StringVar(addr, "addr", "127.0.0.1:50051", "gRPC listen address")
 	f.StringVar(&o.MetricsAddr, "metrics-addr", o.MetricsAddr, "Prometheus /metrics listen address (empty disables)")
 	f.BoolVar(&o.Pprof, "pprof", false, "also serve Go profiles under /debug/pprof/ on --metrics-addr")
@@ -177,6 +182,19 @@ func Serve(ctx context.Context, lis net.Listener, o ServeOptions) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	rec := recommender.New()
+	if o.RulesFile != "" {
+		wo := rules.DefaultWatchOptions()
+		wo.Interval = o.PollInterval
+		wo.Logger = log
+		rw, err := rules.Watch(ctx, o.RulesFile, wo)
+		if err != nil {
+			lis.Close()
+			return fmt.Errorf("serve: %w", err)
+		}
+		defer rw.Close()
+		rec.SetRules(rw)
+		log.Info("applying merchandising rules", "file", o.RulesFile, "rules", len(rw.File().Rules))
+	}
 	if o.MetricsAddr != "" && o.Server.Registry == nil {
 		o.Server.Registry = server.NewRegistry()
 	}
