@@ -31,16 +31,11 @@ func newPublishCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			before, err := d.Published()
-			if err != nil && !errors.Is(err, store.ErrNoPublished) {
-				return fmt.Errorf("publish: %w", err)
-			}
-			if !noVerify {
-				if err := d.Verify(cmd.Context(), args[0]); err != nil {
-					return fmt.Errorf("publish: refusing a version that fails verification (--no-verify skips the check): %w", err)
+			before, err := d.PublishVerified(cmd.Context(), args[0], store.PublishOptions{SkipVerify: noVerify})
+			if err != nil {
+				if !noVerify && (errors.Is(err, store.ErrCorrupt) || errors.Is(err, store.ErrFormat)) {
+					return fmt.Errorf("%w (--no-verify skips the check)", err)
 				}
-			}
-			if err := d.Publish(args[0]); err != nil {
 				return err
 			}
 			log.Info("published snapshot version", "dir", dataDir, "version", args[0], "replaced", before)
@@ -59,8 +54,10 @@ func newRollbackCmd(e *env) *cobra.Command {
 		Use:   "rollback --data-dir DIR",
 		Short: "Publish the version that was published before the current one",
 		Long: "rollback publishes the previously published version again; repeated\n" +
-			"rollbacks walk further back through the publish history. It fails if there\n" +
-			"is no previous version or it has been removed.",
+			"rollbacks walk further back through the publish history. Every version it\n" +
+			"would return to is verified first (as verify does); a corrupt or removed one\n" +
+			"is passed over, said so, and dropped from the history. It fails, publishing\n" +
+			"nothing, if no earlier version verifies.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d, err := openExistingDir("rollback", dataDir)
@@ -71,14 +68,15 @@ func newRollbackCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			before, err := d.Published()
-			if err != nil {
-				return fmt.Errorf("rollback: %w", err)
+			r, err := d.RollbackVerified(cmd.Context())
+			for _, sk := range r.Skipped {
+				log.Warn("rollback passed over a version", "dir", dataDir, "version", sk.Version, "err", sk.Err)
+				fmt.Fprintf(e.stdout, "skipped %s: %v\n", sk.Version, sk.Err)
 			}
-			v, err := d.Rollback()
 			if err != nil {
 				return err
 			}
+			before, v := r.Replaced, r.Version
 			log.Info("rolled back snapshot version", "dir", dataDir, "version", v, "replaced", before)
 			fmt.Fprintf(e.stdout, "rolled back from %s to %s\n", before, v)
 			return nil
