@@ -58,8 +58,10 @@
 // repeated rollbacks walk back through earlier publishes. PUBLISHED is the
 // truth: after a crash between the two writes HISTORY is reconciled with
 // it on the next read. Retain keeps the published version, the previous
-// one and the newest K, and removes the rest unless a process has them
-// open: it takes an exclusive non-blocking flock on the version's LOCK
+// one, every version newer than the published one (a candidate not yet
+// published, or refused by the quality gate and kept for inspection until
+// a newer version is published) and the newest K of the older ones, and
+// removes the other older versions unless a process has them open: it takes an exclusive non-blocking flock on the version's LOCK
 // (which fails while any Snapshot holds its shared one), renames the
 // version out of versions/ and only then deletes it.
 //

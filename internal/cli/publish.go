@@ -93,10 +93,12 @@ func newRetainCmd(e *env) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "retain --data-dir DIR --keep N",
-		Short: "Remove old snapshot versions, keeping the published, the previous and the newest N",
-		Long: "retain removes complete versions other than the published one, the previous\n" +
-			"one (the rollback target) and the newest N. A version a running server still\n" +
-			"has open is skipped and left for a later run.",
+		Short: "Remove snapshot versions older than the published one, keeping the previous and the newest N",
+		Long: "retain removes complete versions older than the published one, except the\n" +
+			"previous one (the rollback target) and the newest N of them. Versions newer\n" +
+			"than the published one (candidates, or versions the quality gate refused,\n" +
+			"kept for inspection) stay until a newer version is published. A version a\n" +
+			"running server still has open is skipped and left for a later run.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if keep < 0 {
@@ -127,7 +129,7 @@ func newRetainCmd(e *env) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir, "data directory holding the snapshots")
-	cmd.Flags().IntVar(&keep, "keep", 3, "how many of the newest versions to keep besides the published and previous ones")
+	cmd.Flags().IntVar(&keep, "keep", 3, "how many of the newest versions older than the published one to keep besides the previous one")
 	return cmd
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -157,12 +158,14 @@ func TestVersionCommands(t *testing.T) {
 		if _, _, err := runErr(append([]string{"retain", "--keep", "-1"}, dd...)...); err == nil {
 			t.Error("retain --keep -1 succeeded")
 		}
+		// v3 is newer than the published v2: a candidate kept for
+		// inspection until a newer version is published.
 		out := run(t, append([]string{"retain", "--keep", "0"}, dd...)...)
-		if !strings.Contains(out, "removed "+v3+"\n") || !strings.Contains(out, "removed 1, 2 versions left") {
-			t.Errorf("retain --keep 0 output = %q, want %s removed and 2 left", out, v3)
+		if !strings.Contains(out, "removed 0, 3 versions left") {
+			t.Errorf("retain --keep 0 output = %q, want nothing removed and 3 left", out)
 		}
-		if _, err := os.Stat(filepath.Join(dataDir, "versions", v3)); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("%s still present after retain: %v", v3, err)
+		if _, err := os.Stat(filepath.Join(dataDir, "versions", v3)); err != nil {
+			t.Errorf("candidate %s removed by retain: %v", v3, err)
 		}
 	})
 
@@ -187,6 +190,57 @@ func TestVersionCommands(t *testing.T) {
 			t.Error("forget without --user succeeded")
 		}
 	})
+}
+
+// TestRollbackSkipsCorrupt rolls back over a corrupt version of the
+// publish history to the newest earlier one that verifies, and refuses
+// when only corrupt ones are left.
+func TestRollbackSkipsCorrupt(t *testing.T) {
+	tmp := t.TempDir()
+	logFile := filepath.Join(tmp, "events.csv")
+	dataDir := filepath.Join(tmp, "data")
+	dd := []string{"--data-dir", dataDir}
+	run(t, "gen", "--out", logFile, "--users", "60", "--items", "40", "--events", "2000", "--seed", "5")
+	var v []string
+	for i := range 3 {
+		v = append(v, trainSmall(t, dataDir, logFile, "--no-gate", "--seed", fmt.Sprint(i+1)))
+	}
+	damage := func(version string) {
+		t.Helper()
+		p := filepath.Join(dataDir, "versions", version, "items.vec")
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)-3] ^= 0x10
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir, err := store.OpenDir(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPub := func(want string) {
+		t.Helper()
+		if got, err := dir.Published(); err != nil || got != want {
+			t.Fatalf("Published() = %q, %v, want %q", got, err, want)
+		}
+	}
+	damage(v[1])
+	out := run(t, append([]string{"rollback"}, dd...)...)
+	if !strings.Contains(out, "skipped "+v[1]) || !strings.Contains(out, "rolled back from "+v[2]+" to "+v[0]) {
+		t.Errorf("rollback output = %q, want %s skipped and a rollback to %s", out, v[1], v[0])
+	}
+	wantPub(v[0])
+
+	run(t, append([]string{"publish", v[2]}, dd...)...)
+	damage(v[0])
+	_, _, err = runErr(append([]string{"rollback"}, dd...)...)
+	if !errors.Is(err, store.ErrNoPrevious) || !strings.Contains(err.Error(), v[0]) {
+		t.Errorf("rollback onto corrupt %s: err = %v, want ErrNoPrevious naming it", v[0], err)
+	}
+	wantPub(v[2])
 }
 
 func TestVersionCommandsNeedExistingDataDir(t *testing.T) {
