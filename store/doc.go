@@ -46,12 +46,28 @@
 //
 // Version names sort by creation time: the UTC time with milliseconds, a
 // dash and 6 random lowercase hex digits, e.g. "20261122T140621.123Z-a1b2c3".
-// Files are 0600 and directories 0700. A failed or killed build leaves only
-// garbage in staging/, never touches versions/ or PUBLISHED; NewBuilder (or
-// Dir.Clean) removes staging entries older than StaleStagingAge. Dir.Remove
-// deletes an unpublished version by renaming it out of versions/ first.
+// Files are 0600 and directories 0700. A build never touches versions/ or
+// PUBLISHED before its final rename. A Builder holds an exclusive flock on
+// its staging/<version>/ directory until Commit or Abort; Abort (and a
+// failed Commit) removes the directory at once, and a killed build's lock
+// is dropped by the kernel, so Dir.Leftovers can tell a build in progress
+// (InUse) from a leftover. NewBuilder and Dir.RemoveLeftovers remove every
+// leftover no live Builder holds, whatever its age; Dir.Clean only those
+// older than a given age. Dir.Remove deletes an unpublished version by
+// renaming it out of versions/ first. Dir.VersionNames lists every version
+// directory, also those Versions skips because they cannot be read.
 //
 // # Publishing, rollback and retention
+//
+// Every caller publishes through one policy, Dir.PublishVerified: verify
+// the version whole (Verify), then publish it atomically, optionally
+// compare-and-swap against the version the caller expected to replace
+// (ErrPublishedChanged otherwise), holding a shared lock on the version
+// from the check to the pointer change. Dir.RollbackVerified walks back
+// through the history to the newest earlier version that verifies,
+// passing over (and dropping from the history) corrupt or removed ones,
+// and refuses with ErrNoPrevious when none verifies. Publish and Rollback
+// are the unverified primitives underneath.
 //
 // Publish pushes the version onto HISTORY and then replaces PUBLISHED;
 // Rollback pops HISTORY and points PUBLISHED at the version below, so
