@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
 	"github.com/polecam/polecam/store"
@@ -98,7 +99,9 @@ func newRetainCmd(e *env) *cobra.Command {
 			"previous one (the rollback target) and the newest N of them. Versions newer\n" +
 			"than the published one (candidates, or versions the quality gate refused,\n" +
 			"kept for inspection) stay until a newer version is published. A version a\n" +
-			"running server still has open is skipped and left for a later run.",
+			"running server still has open is skipped and left for a later run. It also\n" +
+			"removes the leftovers of failed or killed builds in staging/ (never a build\n" +
+			"in progress: a live build holds a lock on its directory).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if keep < 0 {
@@ -119,6 +122,14 @@ func newRetainCmd(e *env) *cobra.Command {
 			}
 			if err != nil {
 				return err
+			}
+			left, err := d.RemoveLeftovers(cmd.Context())
+			for _, l := range left {
+				log.Info("removed staging leftover", "dir", dataDir, "name", l.Name, "bytes", l.SizeBytes)
+				fmt.Fprintf(e.stdout, "removed leftover staging/%s (%s)\n", l.Name, humanize.IBytes(uint64(l.SizeBytes)))
+			}
+			if err != nil {
+				return fmt.Errorf("retain: %w", err)
 			}
 			vs, err := d.Versions()
 			if err != nil {

@@ -243,6 +243,53 @@ func TestRollbackSkipsCorrupt(t *testing.T) {
 	wantPub(v[2])
 }
 
+// TestVerifyAllCountsUnreadable damages the published version's manifest:
+// verify --all names it and exits non-zero, snapshots says a directory
+// cannot be read, and staging leftovers are listed, then removed by retain.
+func TestVerifyAllCountsUnreadable(t *testing.T) {
+	tmp := t.TempDir()
+	logFile := filepath.Join(tmp, "events.csv")
+	dataDir := filepath.Join(tmp, "data")
+	dd := []string{"--data-dir", dataDir}
+	run(t, "gen", "--out", logFile, "--users", "60", "--items", "40", "--events", "2000", "--seed", "5")
+	v1 := trainSmall(t, dataDir, logFile, "--no-gate")
+	v2 := trainSmall(t, dataDir, logFile, "--no-gate", "--seed", "2")
+	if err := os.WriteFile(filepath.Join(dataDir, "versions", v2, "manifest.json"), []byte("{garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	leftover := filepath.Join(dataDir, "staging", "20261202T000000.000Z-dead00")
+	if err := os.MkdirAll(filepath.Join(leftover, "badger"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(leftover, "badger", "000001.vlog"), make([]byte, 5000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	out, _, err := runErr(append([]string{"verify", "--all"}, dd...)...)
+	if err == nil || !strings.Contains(err.Error(), "1 of 2 versions failed: "+v2) {
+		t.Errorf("verify --all with a corrupt manifest: err = %v, want 1 of 2 failed naming %s", err, v2)
+	}
+	if !strings.Contains(out, "ok      "+v1) || !regexp.MustCompile(`FAILED .*`+regexp.QuoteMeta(v2)).MatchString(out) {
+		t.Errorf("verify --all output does not pass %s and fail %s:\n%s", v1, v2, out)
+	}
+	if !strings.Contains(out, "staging leftovers: 1") || !strings.Contains(out, "leftover  20261202T000000.000Z-dead00") {
+		t.Errorf("verify --all output does not list the staging leftover:\n%s", out)
+	}
+
+	out = run(t, append([]string{"snapshots"}, dd...)...)
+	if !strings.Contains(out, "1 version directories cannot be read") || !strings.Contains(out, "20261202T000000.000Z-dead00") {
+		t.Errorf("snapshots output does not mention the unreadable version and the leftover:\n%s", out)
+	}
+
+	out = run(t, append([]string{"retain", "--keep", "5"}, dd...)...)
+	if !strings.Contains(out, "removed leftover staging/20261202T000000.000Z-dead00") {
+		t.Errorf("retain output = %q, want the leftover removed", out)
+	}
+	if _, err := os.Stat(leftover); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("leftover still there after retain: %v", err)
+	}
+}
+
 func TestVersionCommandsNeedExistingDataDir(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nope")
 	for _, args := range [][]string{
