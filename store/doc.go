@@ -13,8 +13,8 @@
 //	b.SetItemFactors(len(itemIDs), 64, itemFactors); b.SetUserFactors(len(userIDs), 64, userFactors)
 //	b.PutSeen(u, items); b.PutNeighbors(i, nbrs); b.SetPopularity(pop)
 //	m, err := b.Commit(ctx, store.Manifest{Params: params})
-//	err = d.Verify(ctx, m.Version) // optional, reads everything
-//	err = d.Publish(m.Version)
+//	prev, err := d.PublishVerified(ctx, m.Version, store.DefaultPublishOptions()) // verify, then publish
+//	r, err := d.RollbackVerified(ctx) // back to the newest earlier version that verifies
 //	...
 //	v, err := d.Published()
 //	s, err := d.Open(v, store.DefaultOpenOptions())
