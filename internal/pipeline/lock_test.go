@@ -100,3 +100,39 @@ func mustDir(t *testing.T, p string) *store.Dir {
 	}
 	return d
 }
+
+// TestTrainPublishIsCompareAndSwap: when the published version changes
+// between the gate's comparison and the publish (an operator's rollback),
+// the run leaves its version unpublished and says to run again.
+func TestTrainPublishIsCompareAndSwap(t *testing.T) {
+	ctx := context.Background()
+	logFile := sampleLog(t)
+	dataDir := t.TempDir()
+	var v []string
+	for range 2 {
+		m, err := Train(ctx, options(t, dataDir, logFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v = append(v, m.Version)
+	}
+	dir := mustDir(t, dataDir)
+	testHookBeforePublish = func() {
+		if _, err := dir.Rollback(); err != nil {
+			t.Errorf("Rollback() in the hook: %v", err)
+		}
+	}
+	defer func() { testHookBeforePublish = nil }()
+	o := options(t, dataDir, logFile)
+	o.Gate.Force = true
+	m, err := Train(ctx, o)
+	if !errors.Is(err, store.ErrPublishedChanged) || !strings.Contains(err.Error(), "run train again") {
+		t.Fatalf("Train() with a rollback before its publish = %v, want ErrPublishedChanged saying to run again", err)
+	}
+	if got, err := dir.Published(); err != nil || got != v[0] {
+		t.Errorf("Published() = %q, %v, want the rolled-back-to %s", got, err, v[0])
+	}
+	if _, err := dir.Info(m.Version); err != nil {
+		t.Errorf("the unpublished version %s is not kept: %v", m.Version, err)
+	}
+}

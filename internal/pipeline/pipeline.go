@@ -257,6 +257,9 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 		if gate != nil {
 			expected = gate.PublishedVersion
 		}
+		if testHookBeforePublish != nil {
+			testHookBeforePublish()
+		}
 		if _, err := dir.PublishVerified(ctx, m.Version, store.DefaultPublishOptions().ExpectPublished(expected)); err != nil {
 			if errors.Is(err, store.ErrPublishedChanged) {
 				return m, fmt.Errorf("train: wrote %s without publishing it: the published version changed while this run compared against %s; "+
@@ -337,6 +340,9 @@ func write(ctx context.Context, dataDir string, x *training.Interactions, models
 	}
 	return b.Commit(ctx, m)
 }
+
+// testHookBeforePublish, if set by a test, runs just before the publish.
+var testHookBeforePublish func()
 
 // publishedVersion returns the published version of dataDir, "" if none.
 func publishedVersion(dataDir string) (string, error) {
