@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"golang.org/x/sys/unix"
 )
 
 // Builder writes one new version into staging/. It is safe for concurrent
@@ -25,6 +27,7 @@ type Builder struct {
 	dir     *Dir
 	version string
 	staging string
+	lock    *os.File // flock on the staging directory until Commit or Abort
 
 	mu          sync.Mutex
 	db          *badger.DB
@@ -46,25 +49,46 @@ type Builder struct {
 	committed   bool
 }
 
-// NewBuilder starts a new version: it removes staging garbage older than
-// StaleStagingAge, picks a fresh version name, creates staging/<version>/
-// and opens its Badger database for writing.
+// NewBuilder starts a new version: it removes every leftover of staging/
+// that no live Builder holds (see RemoveLeftovers), picks a fresh version
+// name, creates staging/<version>/, locks it (an exclusive flock on the
+// directory, held until Commit or Abort and dropped by the kernel if the
+// process dies, so that leftovers of a dead build can be told from a live
+// one) and opens its Badger database for writing.
 func (d *Dir) NewBuilder(ctx context.Context) (*Builder, error) {
-	if err := d.Clean(ctx, StaleStagingAge); err != nil {
+	if _, err := d.RemoveLeftovers(ctx); err != nil {
 		return nil, fmt.Errorf("new builder: %w", err)
 	}
-	v := newVersionName(time.Now())
-	staging := filepath.Join(d.path, stagingDir, v)
-	if err := os.Mkdir(staging, dirMode); err != nil {
-		return nil, fmt.Errorf("new builder %s: %w", v, err)
+	if err := d.Clean(ctx, StaleStagingAge); err != nil { // stray PUBLISHED temp files
+		return nil, fmt.Errorf("new builder: %w", err)
+	}
+	var v, staging string
+	var lock *os.File
+	for attempt := 0; ; attempt++ {
+		v = newVersionName(time.Now())
+		staging = filepath.Join(d.path, stagingDir, v)
+		if err := os.Mkdir(staging, dirMode); err != nil {
+			return nil, fmt.Errorf("new builder %s: %w", v, err)
+		}
+		var err error
+		lock, err = lockDir(staging, unix.LOCK_EX)
+		if err == nil {
+			break
+		}
+		// Removed as a leftover before it was locked: start over.
+		if !errors.Is(err, fs.ErrNotExist) || attempt == 2 {
+			os.RemoveAll(staging)
+			return nil, fmt.Errorf("new builder %s: %w", v, err)
+		}
 	}
 	db, err := badger.Open(badgerWriteOptions(filepath.Join(staging, badgerDir)))
 	if err != nil {
 		os.RemoveAll(staging)
+		lock.Close()
 		return nil, fmt.Errorf("new builder %s: open badger: %w", v, err)
 	}
 	return &Builder{
-		dir: d, version: v, staging: staging,
+		dir: d, version: v, staging: staging, lock: lock,
 		db: db, wb: db.NewWriteBatch(),
 		nItems: -1, nUsers: -1,
 		aux:       map[string]string{},
@@ -511,10 +535,12 @@ func (b *Builder) Commit(ctx context.Context, m Manifest) (Manifest, error) {
 	if err != nil {
 		return m, fmt.Errorf("commit %s: %w", b.version, err)
 	}
-	if err := b.commit(ctx, m); err != nil {
-		if !b.committed {
-			b.abort()
-		}
+	err = b.commit(ctx, m)
+	if err != nil && !b.committed {
+		b.abort()
+	}
+	b.unlock()
+	if err != nil {
 		return m, fmt.Errorf("commit %s: %w", b.version, err)
 	}
 	return m, nil
@@ -601,5 +627,14 @@ func (b *Builder) abort() error {
 		b.db = nil
 	}
 	errs = append(errs, os.RemoveAll(b.staging))
+	b.unlock()
 	return errors.Join(errs...)
+}
+
+// unlock releases the staging lock.
+func (b *Builder) unlock() {
+	if b.lock != nil {
+		b.lock.Close()
+		b.lock = nil
+	}
 }

@@ -190,6 +190,25 @@ func (d *Dir) Versions() ([]VersionInfo, error) {
 	return out, nil
 }
 
+// VersionNames lists every entry of versions/ with a version name,
+// oldest first: the complete versions Versions lists and also those it
+// skips because their manifest or COMPLETE marker is missing or damaged,
+// so that Verify can report on every one.
+func (d *Dir) VersionNames() ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(d.path, versionsDir))
+	if err != nil {
+		return nil, fmt.Errorf("list versions: %w", err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() && ValidVersion(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
 // Info describes one complete version: its manifest, whether it is the
 // published or the previous one, its size and every file COMPLETE lists.
 // It reads the manifest copy and COMPLETE, checking the manifest checksum,
@@ -292,45 +311,38 @@ func (d *Dir) Remove(version string) error {
 }
 
 // Clean removes entries of staging/ (and stray PUBLISHED temp files) in
-// which nothing was modified for more than olderThan: the leftovers of failed
-// or killed builds. Pass a duration longer than any pause in a build so live
-// builders (possibly in other processes) are left alone.
+// which nothing was modified for more than olderThan and that no live
+// Builder holds: the leftovers of failed or killed builds and interrupted
+// removals. RemoveLeftovers removes them whatever their age.
 func (d *Dir) Clean(ctx context.Context, olderThan time.Duration) error {
 	cutoff := time.Now().Add(-olderThan)
-	clean := func(dir string, match func(string) bool) error {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if !match(e.Name()) {
-				continue
-			}
-			p := filepath.Join(dir, e.Name())
-			mtime, err := newestModTime(p)
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if mtime.Before(cutoff) {
-				if err := os.RemoveAll(p); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	if err := clean(filepath.Join(d.path, stagingDir), func(string) bool { return true }); err != nil {
+	entries, err := os.ReadDir(filepath.Join(d.path, stagingDir))
+	if err != nil {
 		return fmt.Errorf("clean staging in %s: %w", d.path, err)
 	}
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if _, err := d.removeLeftover(e.Name(), cutoff); err != nil {
+			return fmt.Errorf("clean staging in %s: %w", d.path, err)
+		}
+	}
 	tmpPrefix := "." + publishedFile + ".tmp-"
-	if err := clean(d.path, func(n string) bool { return strings.HasPrefix(n, tmpPrefix) }); err != nil {
+	entries, err = os.ReadDir(d.path)
+	if err != nil {
 		return fmt.Errorf("clean %s: %w", d.path, err)
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), tmpPrefix) {
+			continue
+		}
+		p := filepath.Join(d.path, e.Name())
+		if fi, err := os.Stat(p); err == nil && fi.ModTime().Before(cutoff) {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("clean %s: %w", d.path, err)
+			}
+		}
 	}
 	return nil
 }

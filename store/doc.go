@@ -13,8 +13,8 @@
 //	b.SetItemFactors(len(itemIDs), 64, itemFactors); b.SetUserFactors(len(userIDs), 64, userFactors)
 //	b.PutSeen(u, items); b.PutNeighbors(i, nbrs); b.SetPopularity(pop)
 //	m, err := b.Commit(ctx, store.Manifest{Params: params})
-//	err = d.Verify(ctx, m.Version) // optional, reads everything
-//	err = d.Publish(m.Version)
+//	prev, err := d.PublishVerified(ctx, m.Version, store.DefaultPublishOptions()) // verify, then publish
+//	r, err := d.RollbackVerified(ctx) // back to the newest earlier version that verifies
 //	...
 //	v, err := d.Published()
 //	s, err := d.Open(v, store.DefaultOpenOptions())
@@ -51,20 +51,38 @@
 //
 // Version names sort by creation time: the UTC time with milliseconds, a
 // dash and 6 random lowercase hex digits, e.g. "20261122T140621.123Z-a1b2c3".
-// Files are 0600 and directories 0700. A failed or killed build leaves only
-// garbage in staging/, never touches versions/ or PUBLISHED; NewBuilder (or
-// Dir.Clean) removes staging entries older than StaleStagingAge. Dir.Remove
-// deletes an unpublished version by renaming it out of versions/ first.
+// Files are 0600 and directories 0700. A build never touches versions/ or
+// PUBLISHED before its final rename. A Builder holds an exclusive flock on
+// its staging/<version>/ directory until Commit or Abort; Abort (and a
+// failed Commit) removes the directory at once, and a killed build's lock
+// is dropped by the kernel, so Dir.Leftovers can tell a build in progress
+// (InUse) from a leftover. NewBuilder and Dir.RemoveLeftovers remove every
+// leftover no live Builder holds, whatever its age; Dir.Clean only those
+// older than a given age. Dir.Remove deletes an unpublished version by
+// renaming it out of versions/ first. Dir.VersionNames lists every version
+// directory, also those Versions skips because they cannot be read.
 //
 // # Publishing, rollback and retention
+//
+// Every caller publishes through one policy, Dir.PublishVerified: verify
+// the version whole (Verify), then publish it atomically, optionally
+// compare-and-swap against the version the caller expected to replace
+// (ErrPublishedChanged otherwise), holding a shared lock on the version
+// from the check to the pointer change. Dir.RollbackVerified walks back
+// through the history to the newest earlier version that verifies,
+// passing over (and dropping from the history) corrupt or removed ones,
+// and refuses with ErrNoPrevious when none verifies. Publish and Rollback
+// are the unverified primitives underneath.
 //
 // Publish pushes the version onto HISTORY and then replaces PUBLISHED;
 // Rollback pops HISTORY and points PUBLISHED at the version below, so
 // repeated rollbacks walk back through earlier publishes. PUBLISHED is the
 // truth: after a crash between the two writes HISTORY is reconciled with
 // it on the next read. Retain keeps the published version, the previous
-// one and the newest K, and removes the rest unless a process has them
-// open: it takes an exclusive non-blocking flock on the version's LOCK
+// one, every version newer than the published one (a candidate not yet
+// published, or refused by the quality gate and kept for inspection until
+// a newer version is published) and the newest K of the older ones, and
+// removes the other older versions unless a process has them open: it takes an exclusive non-blocking flock on the version's LOCK
 // (which fails while any Snapshot holds its shared one), renames the
 // version out of versions/ and only then deletes it.
 //

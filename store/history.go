@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -79,62 +80,15 @@ func (d *Dir) published() (string, error) {
 }
 
 // Publish makes version the published one by atomically replacing
-// PUBLISHED. The version must exist and be complete. The publish is first
-// recorded in the durable publish history (HISTORY, rewritten atomically),
-// which Previous and Rollback read. Publishing the published version again
+// PUBLISHED, without verifying it first and whatever is published now:
+// the primitive under PublishVerified, which is the policy callers use.
+// The version must exist and be complete. The publish is first recorded
+// in the durable publish history (HISTORY, rewritten atomically), which
+// Previous and Rollback read. Publishing the published version again
 // changes nothing.
 func (d *Dir) Publish(version string) error {
-	if err := d.publish(version, false); err != nil {
-		return fmt.Errorf("publish %s: %w", version, err)
-	}
-	return nil
-}
-
-// publish points PUBLISHED at version. With rollback set, version must be
-// the one below the top of the history, which is popped; otherwise version
-// is pushed.
-func (d *Dir) publish(version string, rollback bool) error {
-	if err := checkVersion(version); err != nil {
-		return err
-	}
-	plock, err := d.lockPublish()
-	if err != nil {
-		return err
-	}
-	defer plock.Close()
-	// A shared lock on the version keeps Retain from removing it while the
-	// pointer is changed.
-	vlock, err := d.lockVersion(version, unix.LOCK_SH)
-	if err != nil {
-		return err
-	}
-	defer vlock.Close()
-	if _, err := d.readManifestFile(version); err != nil {
-		return err
-	}
-	pub, err := d.published()
-	if err != nil {
-		return err
-	}
-	h, err := d.readHistory(pub)
-	if err != nil {
-		return err
-	}
-	switch {
-	case rollback:
-		if len(h) < 2 || h[len(h)-2] != version {
-			return fmt.Errorf("%w: history changed meanwhile", ErrNoPrevious)
-		}
-		h = h[:len(h)-1]
-	case pub == version:
-		return nil
-	default:
-		h = append(h, version)
-	}
-	if err := d.writeHistory(h); err != nil {
-		return err
-	}
-	return writeFileAtomic(filepath.Join(d.path, publishedFile), []byte(version+"\n"))
+	_, err := d.PublishVerified(context.Background(), version, PublishOptions{SkipVerify: true})
+	return err
 }
 
 // Previous returns the version that was published before the published
@@ -173,16 +127,33 @@ func (d *Dir) previous() (string, error) {
 }
 
 // Rollback publishes the version that was published before the published
-// one and returns it. Repeated rollbacks walk further back through the
-// publish history. It fails with an error wrapping ErrNoPrevious if there
-// is no previous version or it has been removed.
+// one and returns it, without verifying it: the primitive under
+// RollbackVerified, which is the policy callers use. Repeated rollbacks
+// walk further back through the publish history. It fails with an error
+// wrapping ErrNoPrevious if there is no previous version or it has been
+// removed.
 func (d *Dir) Rollback() (string, error) {
 	prev, err := d.previous()
 	if err == nil {
-		err = d.publish(prev, true)
+		err = d.rollbackTo(prev)
 	}
 	if err != nil {
 		return "", fmt.Errorf("roll back %s: %w", d.path, err)
 	}
 	return prev, nil
+}
+
+// rollbackTo pops the history down to prev, which must be below its top.
+func (d *Dir) rollbackTo(prev string) error {
+	vlock, err := d.lockVersion(prev, unix.LOCK_SH)
+	if err != nil {
+		return err
+	}
+	defer vlock.Close()
+	return d.swapPublished(prev, func(_ string, h []string) ([]string, error) {
+		if len(h) < 2 || h[len(h)-2] != prev {
+			return nil, fmt.Errorf("%w: history changed meanwhile", ErrNoPrevious)
+		}
+		return h[:len(h)-1], nil
+	})
 }

@@ -157,6 +157,9 @@ func TestHistoryReconciledWithPointer(t *testing.T) {
 	}
 }
 
+// TestRetain keeps the published, the previous, every newer candidate and
+// the newest N older versions, never one open elsewhere; a candidate is
+// removed once a newer version is published.
 func TestRetain(t *testing.T) {
 	ctx := context.Background()
 	d := newTestDir(t)
@@ -166,12 +169,12 @@ func TestRetain(t *testing.T) {
 	}
 	base := MappedBytes()
 	v := buildN(t, d, 7)
-	for _, x := range []string{v[1], v[2]} { // published v2, previous v1
+	for _, x := range []string{v[3], v[4]} { // published v4, previous v3; v5 and v6 are candidates
 		if err := d.Publish(x); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s, err := other.Open(v[3], OpenOptions{})
+	s, err := other.Open(v[1], OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,14 +183,6 @@ func TestRetain(t *testing.T) {
 	}
 	if _, err := d.Retain(ctx, -1); err == nil {
 		t.Error("Retain(-1) succeeded")
-	}
-	removed, err := d.Retain(ctx, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Kept: v1 (previous), v2 (published), v3 (open), v5 and v6 (newest two).
-	if want := []string{v[0], v[4]}; !slices.Equal(removed, want) {
-		t.Errorf("Retain(2) removed %v, want %v", removed, want)
 	}
 	listed := func() []string {
 		vs, err := d.Versions()
@@ -203,36 +198,54 @@ func TestRetain(t *testing.T) {
 		}
 		return names
 	}
-	if got, want := listed(), []string{v[1], v[2], v[3], v[5], v[6]}; !slices.Equal(got, want) {
-		t.Errorf("versions after Retain(2) = %v, want %v", got, want)
+	steps := []struct {
+		name        string
+		before      func()
+		keep        int
+		wantRemoved []string
+		wantLeft    []string
+	}{
+		// Older than v4: v0..v3; the newest 1 is v3 (also previous), v1 is open.
+		{"keep 1 with v1 open", nil, 1, []string{v[0], v[2]}, []string{v[1], v[3], v[4], v[5], v[6]}},
+		{"keep 0 after close", func() {
+			if _, err := s.ItemID(0); err != nil {
+				t.Errorf("ItemID on open snapshot after Retain: %v", err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}, 0, []string{v[1]}, []string{v[3], v[4], v[5], v[6]}},
+		{"candidate v5 goes once v6 is published", func() {
+			if err := d.Publish(v[6]); err != nil {
+				t.Fatal(err)
+			}
+		}, 0, []string{v[3], v[5]}, []string{v[4], v[6]}},
 	}
-	// The open snapshot still serves.
-	if _, err := s.ItemID(0); err != nil {
-		t.Errorf("ItemID on open snapshot after Retain: %v", err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
+	for _, st := range steps {
+		if st.before != nil {
+			st.before()
+		}
+		removed, err := d.Retain(ctx, st.keep)
+		if err != nil {
+			t.Fatalf("%s: Retain(%d) error = %v", st.name, st.keep, err)
+		}
+		if !slices.Equal(removed, st.wantRemoved) {
+			t.Errorf("%s: Retain(%d) removed %v, want %v", st.name, st.keep, removed, st.wantRemoved)
+		}
+		if got := listed(); !slices.Equal(got, st.wantLeft) {
+			t.Errorf("%s: versions after Retain(%d) = %v, want %v", st.name, st.keep, got, st.wantLeft)
+		}
 	}
 	if got := MappedBytes(); got != base {
 		t.Errorf("MappedBytes() after Close = %d, want baseline %d", got, base)
-	}
-	removed, err = d.Retain(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{v[3], v[5], v[6]}; !slices.Equal(removed, want) {
-		t.Errorf("Retain(0) removed %v, want %v", removed, want)
-	}
-	if got, want := listed(), []string{v[1], v[2]}; !slices.Equal(got, want) {
-		t.Errorf("versions after Retain(0) = %v, want %v", got, want)
 	}
 	// Nothing is left half-removed in staging/.
 	if entries, err := os.ReadDir(filepath.Join(d.Path(), "staging")); err != nil || len(entries) != 0 {
 		t.Errorf("staging after Retain = %v, %v, want empty", entries, err)
 	}
 	// Rollback still works: the previous version was kept.
-	if got, err := d.Rollback(); err != nil || got != v[1] {
-		t.Errorf("Rollback() after Retain = %q, %v, want %q", got, err, v[1])
+	if got, err := d.Rollback(); err != nil || got != v[4] {
+		t.Errorf("Rollback() after Retain = %q, %v, want %q", got, err, v[4])
 	}
 }
 

@@ -11,9 +11,12 @@ import (
 )
 
 // Retain removes old versions: it keeps the published version, the
-// previous one (see Previous) and the newest keepLast complete versions,
-// and removes the other complete versions, oldest first, returning their
-// names. A version that any process has open (Dir.Open holds a shared lock
+// previous one (see Previous), every version newer than the published one
+// (candidates not published yet, or refused by the quality gate and kept
+// for inspection until a newer version is published) and the newest
+// keepLast of the versions older than the published one, and removes the
+// other older versions, oldest first, returning their names. With nothing
+// published it keeps the newest keepLast versions. A version that any process has open (Dir.Open holds a shared lock
 // on its LOCK file until Snapshot.Close) is skipped and left for a later
 // Retain. Each removal first renames the version out of versions/ while
 // holding the exclusive lock, then deletes it, so a crash never leaves a
@@ -36,15 +39,25 @@ func (d *Dir) retain(ctx context.Context, keepLast int) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	keep := map[string]bool{}
-	for _, v := range vs[max(0, len(vs)-keepLast):] {
-		keep[v.Version] = true
-	}
 	pub, err := d.published()
 	if err != nil {
 		return nil, err
 	}
-	keep[pub] = true
+	keep := map[string]bool{pub: true}
+	older := vs
+	if pub != "" {
+		older = nil
+		for _, v := range vs {
+			if v.Version > pub { // names sort by creation time
+				keep[v.Version] = true
+			} else if v.Version < pub {
+				older = append(older, v)
+			}
+		}
+	}
+	for _, v := range older[max(0, len(older)-keepLast):] {
+		keep[v.Version] = true
+	}
 	prev, err := d.previous()
 	switch {
 	case err == nil:

@@ -496,11 +496,12 @@ func TestRemove(t *testing.T) {
 }
 
 func TestClean(t *testing.T) {
+	ctx := context.Background()
 	d := newTestDir(t)
 	staging := filepath.Join(d.Path(), "staging")
 	old := time.Now().Add(-2 * time.Hour)
 	// "old" was last touched two hours ago; "new" is old itself but has a
-	// recently written file inside (a live build), so it stays.
+	// recently written file inside. Neither is held by a live Builder.
 	for _, name := range []string{"old", "new"} {
 		p := filepath.Join(staging, name)
 		if err := os.MkdirAll(filepath.Join(p, "badger"), 0o700); err != nil {
@@ -524,24 +525,97 @@ func TestClean(t *testing.T) {
 	if err := os.Chtimes(tmp, old, old); err != nil {
 		t.Fatal(err)
 	}
-	// NewBuilder cleans entries older than StaleStagingAge.
-	b, err := d.NewBuilder(context.Background())
+	names := func() []string {
+		var got []string
+		entries, _ := os.ReadDir(staging)
+		for _, e := range entries {
+			got = append(got, e.Name())
+		}
+		return got
+	}
+	live, err := d.NewBuilder(ctx) // cleans "old" and "new": nobody holds them
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Abort()
-	var got []string
-	entries, _ := os.ReadDir(staging)
-	for _, e := range entries {
-		got = append(got, e.Name())
-	}
-	if want := []string{b.Version(), "new"}; !slices.Equal(got, want) {
-		t.Errorf("staging after NewBuilder = %v, want %v", got, want)
+	defer live.Abort()
+	if want := []string{live.Version()}; !slices.Equal(names(), want) {
+		t.Errorf("staging after NewBuilder = %v, want %v", names(), want)
 	}
 	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("stale PUBLISHED temp file still there: %v", err)
 	}
+	// A live build is never removed, not even when it looks stale.
+	p := filepath.Join(staging, live.Version())
+	if err := os.Chtimes(p, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Clean(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	second, err := d.NewBuilder(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Abort()
+	ls, err := d.Leftovers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ls) != 2 || !ls[0].InUse || !ls[1].InUse || ls[0].SizeBytes <= 0 {
+		t.Errorf("Leftovers() = %+v, want the two live builds in use, with their size", ls)
+	}
+	// Aborted: its staging directory is gone at once.
+	if err := second.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{live.Version()}; !slices.Equal(names(), want) {
+		t.Errorf("staging after Abort = %v, want %v", names(), want)
+	}
 }
+
+// TestRemoveLeftoversOfDeadBuild: the staging directory of a build whose
+// process died (its lock released) is listed and removed at once, whatever
+// its age; a live one stays.
+func TestRemoveLeftoversOfDeadBuild(t *testing.T) {
+	ctx := context.Background()
+	d := newTestDir(t)
+	dead, err := d.NewBuilder(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fixtureForLeftovers().write(dead); err != nil {
+		t.Fatal(err)
+	}
+	dead.unlock() // what the kernel does when the process dies
+	live, err := OpenDir(d.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, err := d.NewBuilder(ctx) // removes the dead build on its way
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lb.Abort()
+	ls, err := live.Leftovers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range ls {
+		if l.Name == dead.Version() {
+			t.Errorf("NewBuilder left the dead build %s behind: %+v", dead.Version(), l)
+		}
+		if l.Name == lb.Version() && !l.InUse {
+			t.Errorf("live build %s listed as not in use", lb.Version())
+		}
+	}
+	removed, err := live.RemoveLeftovers(ctx)
+	if err != nil || len(removed) != 0 {
+		t.Errorf("RemoveLeftovers() with only a live build = %+v, %v, want nothing removed", removed, err)
+	}
+	dead.Abort() // closes its Badger; the directory is already gone
+}
+
+func fixtureForLeftovers() fixture { return newFixture(3, 5, 3, 4) }
 
 func TestLayoutPermissions(t *testing.T) {
 	d := newTestDir(t)

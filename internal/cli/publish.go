@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
 	"github.com/polecam/polecam/store"
@@ -31,16 +32,11 @@ func newPublishCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			before, err := d.Published()
-			if err != nil && !errors.Is(err, store.ErrNoPublished) {
-				return fmt.Errorf("publish: %w", err)
-			}
-			if !noVerify {
-				if err := d.Verify(cmd.Context(), args[0]); err != nil {
-					return fmt.Errorf("publish: refusing a version that fails verification (--no-verify skips the check): %w", err)
+			before, err := d.PublishVerified(cmd.Context(), args[0], store.PublishOptions{SkipVerify: noVerify})
+			if err != nil {
+				if !noVerify && (errors.Is(err, store.ErrCorrupt) || errors.Is(err, store.ErrFormat)) {
+					return fmt.Errorf("%w (--no-verify skips the check)", err)
 				}
-			}
-			if err := d.Publish(args[0]); err != nil {
 				return err
 			}
 			log.Info("published snapshot version", "dir", dataDir, "version", args[0], "replaced", before)
@@ -59,8 +55,10 @@ func newRollbackCmd(e *env) *cobra.Command {
 		Use:   "rollback --data-dir DIR",
 		Short: "Publish the version that was published before the current one",
 		Long: "rollback publishes the previously published version again; repeated\n" +
-			"rollbacks walk further back through the publish history. It fails if there\n" +
-			"is no previous version or it has been removed.",
+			"rollbacks walk further back through the publish history. Every version it\n" +
+			"would return to is verified first (as verify does); a corrupt or removed one\n" +
+			"is passed over, said so, and dropped from the history. It fails, publishing\n" +
+			"nothing, if no earlier version verifies.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d, err := openExistingDir("rollback", dataDir)
@@ -71,14 +69,15 @@ func newRollbackCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			before, err := d.Published()
-			if err != nil {
-				return fmt.Errorf("rollback: %w", err)
+			r, err := d.RollbackVerified(cmd.Context())
+			for _, sk := range r.Skipped {
+				log.Warn("rollback passed over a version", "dir", dataDir, "version", sk.Version, "err", sk.Err)
+				fmt.Fprintf(e.stdout, "skipped %s: %v\n", sk.Version, sk.Err)
 			}
-			v, err := d.Rollback()
 			if err != nil {
 				return err
 			}
+			before, v := r.Replaced, r.Version
 			log.Info("rolled back snapshot version", "dir", dataDir, "version", v, "replaced", before)
 			fmt.Fprintf(e.stdout, "rolled back from %s to %s\n", before, v)
 			return nil
@@ -95,10 +94,14 @@ func newRetainCmd(e *env) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "retain --data-dir DIR --keep N",
-		Short: "Remove old snapshot versions, keeping the published, the previous and the newest N",
-		Long: "retain removes complete versions other than the published one, the previous\n" +
-			"one (the rollback target) and the newest N. A version a running server still\n" +
-			"has open is skipped and left for a later run.",
+		Short: "Remove snapshot versions older than the published one, keeping the previous and the newest N",
+		Long: "retain removes complete versions older than the published one, except the\n" +
+			"previous one (the rollback target) and the newest N of them. Versions newer\n" +
+			"than the published one (candidates, or versions the quality gate refused,\n" +
+			"kept for inspection) stay until a newer version is published. A version a\n" +
+			"running server still has open is skipped and left for a later run. It also\n" +
+			"removes the leftovers of failed or killed builds in staging/ (never a build\n" +
+			"in progress: a live build holds a lock on its directory).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if keep < 0 {
@@ -120,6 +123,14 @@ func newRetainCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			left, err := d.RemoveLeftovers(cmd.Context())
+			for _, l := range left {
+				log.Info("removed staging leftover", "dir", dataDir, "name", l.Name, "bytes", l.SizeBytes)
+				fmt.Fprintf(e.stdout, "removed leftover staging/%s (%s)\n", l.Name, humanize.IBytes(uint64(l.SizeBytes)))
+			}
+			if err != nil {
+				return fmt.Errorf("retain: %w", err)
+			}
 			vs, err := d.Versions()
 			if err != nil {
 				return fmt.Errorf("retain: %w", err)
@@ -129,7 +140,7 @@ func newRetainCmd(e *env) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir, "data directory holding the snapshots")
-	cmd.Flags().IntVar(&keep, "keep", 3, "how many of the newest versions to keep besides the published and previous ones")
+	cmd.Flags().IntVar(&keep, "keep", 3, "how many of the newest versions older than the published one to keep besides the previous one")
 	return cmd
 }
 

@@ -103,7 +103,9 @@ func newServeCmd(e *env) *cobra.Command {
 		Long: "serve opens the published snapshot read-only, memory-maps its vectors and answers\n" +
 			"polecam.v1.RecommendationService on --addr, with gRPC health and reflection. It\n" +
 			"picks up a newly published version within --poll-interval without dropping\n" +
-			"requests (a version failing its checksums is refused; the old one keeps serving),\n" +
+			"requests (a version failing its checksums is refused and retried when its files\n" +
+			"change; the old one keeps serving, or, with none, the newest good version of the\n" +
+			"publish history, reported by polecam_serving_degraded),\n" +
 			"applies forgotten users at once, and stops gracefully on SIGINT or SIGTERM.\n" +
 			"polecam.v1.ModelService (list, publish, rollback, forget) requires the bearer token\n" +
 			"from --admin-token-file or $POLECAM_ADMIN_TOKEN.",

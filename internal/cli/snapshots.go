@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -35,7 +36,7 @@ func newSnapshotsCmd(e *env) *cobra.Command {
 			}
 			if len(vs) == 0 {
 				fmt.Fprintf(e.stdout, "no snapshots in %s\n", dataDir)
-				return nil
+				return printLeftovers(e.stdout, dir)
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "STATE\tVERSION\tCREATED\tUSERS\tITEMS\tINTERACTIONS\tWINDOW\tHOLDOUT NDCG\tCODE\tSIZE")
@@ -58,11 +59,37 @@ func newSnapshotsCmd(e *env) *cobra.Command {
 			if _, err := dir.Published(); errors.Is(err, store.ErrNoPublished) {
 				fmt.Fprintln(e.stdout, "no version is published")
 			}
-			return nil
+			if names, err := dir.VersionNames(); err == nil && len(names) > len(vs) {
+				fmt.Fprintf(e.stdout, "%d version directories cannot be read; verify --all says why\n", len(names)-len(vs))
+			}
+			return printLeftovers(e.stdout, dir)
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", defaultDataDir, "data directory holding the snapshots")
 	return cmd
+}
+
+// printLeftovers lists the entries of the staging directory, if any, with
+// their size and whether a live build holds them.
+func printLeftovers(w io.Writer, dir *store.Dir) error {
+	ls, err := dir.Leftovers()
+	if err != nil || len(ls) == 0 {
+		return err
+	}
+	var total int64
+	for _, l := range ls {
+		total += l.SizeBytes
+	}
+	fmt.Fprintf(w, "staging leftovers: %d, %s (retain removes those no build holds)\n", len(ls), humanize.IBytes(uint64(total)))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, l := range ls {
+		state := "leftover"
+		if l.InUse {
+			state = "building"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", state, l.Name, l.ModTime.UTC().Format(time.RFC3339), humanize.IBytes(uint64(l.SizeBytes)))
+	}
+	return tw.Flush()
 }
 
 func window(w store.Window) string {

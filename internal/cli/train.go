@@ -148,6 +148,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	f.Float64Var(&o.Gate.MinMAP, "min-map", 0, "quality gate: refuse a version whose holdout map@k is below this")
 	f.BoolVar(&o.Gate.Force, "force", false, "publish even when the quality gate refuses the new version")
 	f.StringVar(&o.Report, "report", "", "write a training report (report.json and PNG plots) into this directory")
+	f.DurationVar(&o.LockTimeout, "lock-timeout", o.LockTimeout, "how long to wait for another training run on the same data directory to finish (0: give up at once)")
 	return cmd
 }
 

@@ -171,10 +171,12 @@ func newVerifyCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify --data-dir DIR (VERSION... | --all)",
 		Short: "Re-check every checksum of snapshot versions and read their databases",
-		Long: "verify reads each named version (or, with --all, every listed version) whole:\n" +
-			"the manifest against COMPLETE, the size and CRC-32C of every file, the vector\n" +
-			"and id table checksums, and every Badger record. It exits non-zero if any\n" +
-			"version fails, saying which file or record is wrong.",
+		Long: "verify reads each named version (or, with --all, every version directory,\n" +
+			"also one whose manifest cannot be read) whole: the manifest against COMPLETE,\n" +
+			"the size and CRC-32C of every file, the vector and id table checksums, and\n" +
+			"every Badger record. It exits non-zero if any version fails, saying which\n" +
+			"file or record is wrong. With --all it also lists the leftovers in staging/\n" +
+			"(builds in progress, or what failed and killed ones left; retain removes them).",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if all == (len(args) > 0) {
 				return errors.New("verify: name one or more versions, or pass --all")
@@ -184,16 +186,21 @@ func newVerifyCmd(e *env) *cobra.Command {
 				return err
 			}
 			if all {
-				vs, err := d.Versions()
+				// Every version directory, also those whose manifest
+				// cannot be read (snapshots skips them).
+				vs, err := d.VersionNames()
 				if err != nil {
 					return fmt.Errorf("verify: %w", err)
 				}
 				if len(vs) == 0 {
 					fmt.Fprintf(e.stdout, "no snapshots in %s\n", dataDir)
-					return nil
 				}
-				for _, v := range vs {
-					args = append(args, v.Version)
+				args = vs
+				if err := printLeftovers(e.stdout, d); err != nil {
+					return fmt.Errorf("verify: %w", err)
+				}
+				if len(vs) == 0 {
+					return nil
 				}
 			}
 			var failed []string

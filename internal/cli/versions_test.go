@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -157,12 +158,14 @@ func TestVersionCommands(t *testing.T) {
 		if _, _, err := runErr(append([]string{"retain", "--keep", "-1"}, dd...)...); err == nil {
 			t.Error("retain --keep -1 succeeded")
 		}
+		// v3 is newer than the published v2: a candidate kept for
+		// inspection until a newer version is published.
 		out := run(t, append([]string{"retain", "--keep", "0"}, dd...)...)
-		if !strings.Contains(out, "removed "+v3+"\n") || !strings.Contains(out, "removed 1, 2 versions left") {
-			t.Errorf("retain --keep 0 output = %q, want %s removed and 2 left", out, v3)
+		if !strings.Contains(out, "removed 0, 3 versions left") {
+			t.Errorf("retain --keep 0 output = %q, want nothing removed and 3 left", out)
 		}
-		if _, err := os.Stat(filepath.Join(dataDir, "versions", v3)); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("%s still present after retain: %v", v3, err)
+		if _, err := os.Stat(filepath.Join(dataDir, "versions", v3)); err != nil {
+			t.Errorf("candidate %s removed by retain: %v", v3, err)
 		}
 	})
 
@@ -187,6 +190,104 @@ func TestVersionCommands(t *testing.T) {
 			t.Error("forget without --user succeeded")
 		}
 	})
+}
+
+// TestRollbackSkipsCorrupt rolls back over a corrupt version of the
+// publish history to the newest earlier one that verifies, and refuses
+// when only corrupt ones are left.
+func TestRollbackSkipsCorrupt(t *testing.T) {
+	tmp := t.TempDir()
+	logFile := filepath.Join(tmp, "events.csv")
+	dataDir := filepath.Join(tmp, "data")
+	dd := []string{"--data-dir", dataDir}
+	run(t, "gen", "--out", logFile, "--users", "60", "--items", "40", "--events", "2000", "--seed", "5")
+	var v []string
+	for i := range 3 {
+		v = append(v, trainSmall(t, dataDir, logFile, "--no-gate", "--seed", fmt.Sprint(i+1)))
+	}
+	damage := func(version string) {
+		t.Helper()
+		p := filepath.Join(dataDir, "versions", version, "items.vec")
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)-3] ^= 0x10
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir, err := store.OpenDir(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPub := func(want string) {
+		t.Helper()
+		if got, err := dir.Published(); err != nil || got != want {
+			t.Fatalf("Published() = %q, %v, want %q", got, err, want)
+		}
+	}
+	damage(v[1])
+	out := run(t, append([]string{"rollback"}, dd...)...)
+	if !strings.Contains(out, "skipped "+v[1]) || !strings.Contains(out, "rolled back from "+v[2]+" to "+v[0]) {
+		t.Errorf("rollback output = %q, want %s skipped and a rollback to %s", out, v[1], v[0])
+	}
+	wantPub(v[0])
+
+	run(t, append([]string{"publish", v[2]}, dd...)...)
+	damage(v[0])
+	_, _, err = runErr(append([]string{"rollback"}, dd...)...)
+	if !errors.Is(err, store.ErrNoPrevious) || !strings.Contains(err.Error(), v[0]) {
+		t.Errorf("rollback onto corrupt %s: err = %v, want ErrNoPrevious naming it", v[0], err)
+	}
+	wantPub(v[2])
+}
+
+// TestVerifyAllCountsUnreadable damages the published version's manifest:
+// verify --all names it and exits non-zero, snapshots says a directory
+// cannot be read, and staging leftovers are listed, then removed by retain.
+func TestVerifyAllCountsUnreadable(t *testing.T) {
+	tmp := t.TempDir()
+	logFile := filepath.Join(tmp, "events.csv")
+	dataDir := filepath.Join(tmp, "data")
+	dd := []string{"--data-dir", dataDir}
+	run(t, "gen", "--out", logFile, "--users", "60", "--items", "40", "--events", "2000", "--seed", "5")
+	v1 := trainSmall(t, dataDir, logFile, "--no-gate")
+	v2 := trainSmall(t, dataDir, logFile, "--no-gate", "--seed", "2")
+	if err := os.WriteFile(filepath.Join(dataDir, "versions", v2, "manifest.json"), []byte("{garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	leftover := filepath.Join(dataDir, "staging", "20261202T000000.000Z-dead00")
+	if err := os.MkdirAll(filepath.Join(leftover, "badger"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(leftover, "badger", "000001.vlog"), make([]byte, 5000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	out, _, err := runErr(append([]string{"verify", "--all"}, dd...)...)
+	if err == nil || !strings.Contains(err.Error(), "1 of 2 versions failed: "+v2) {
+		t.Errorf("verify --all with a corrupt manifest: err = %v, want 1 of 2 failed naming %s", err, v2)
+	}
+	if !strings.Contains(out, "ok      "+v1) || !regexp.MustCompile(`FAILED .*`+regexp.QuoteMeta(v2)).MatchString(out) {
+		t.Errorf("verify --all output does not pass %s and fail %s:\n%s", v1, v2, out)
+	}
+	if !strings.Contains(out, "staging leftovers: 1") || !strings.Contains(out, "leftover  20261202T000000.000Z-dead00") {
+		t.Errorf("verify --all output does not list the staging leftover:\n%s", out)
+	}
+
+	out = run(t, append([]string{"snapshots"}, dd...)...)
+	if !strings.Contains(out, "1 version directories cannot be read") || !strings.Contains(out, "20261202T000000.000Z-dead00") {
+		t.Errorf("snapshots output does not mention the unreadable version and the leftover:\n%s", out)
+	}
+
+	out = run(t, append([]string{"retain", "--keep", "5"}, dd...)...)
+	if !strings.Contains(out, "removed leftover staging/20261202T000000.000Z-dead00") {
+		t.Errorf("retain output = %q, want the leftover removed", out)
+	}
+	if _, err := os.Stat(leftover); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("leftover still there after retain: %v", err)
+	}
 }
 
 func TestVersionCommandsNeedExistingDataDir(t *testing.T) {

@@ -189,7 +189,7 @@ func TrainMatrix(ctx context.Context, x *training.Interactions, opts Options) (s
 		if err != nil {
 			return store.Manifest{}, fmt.Errorf("train matrix: %w", err)
 		}
-		if err := dir.Publish(m.Version); err != nil {
+		if _, err := dir.PublishVerified(ctx, m.Version, store.DefaultPublishOptions()); err != nil {
 			return store.Manifest{}, fmt.Errorf("train matrix: %w", err)
 		}
 	}

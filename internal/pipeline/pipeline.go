@@ -67,6 +67,11 @@ type Options struct {
 	Publish bool
 	// Gate configures the quality gate (see GateOptions).
 	Gate GateOptions
+	// LockTimeout is how long a run waits for another training run on the
+	// same data directory to finish (see TrainLockFile); 0 gives up at
+	// once. Runs take turns, so each one's gate compares against what the
+	// one before it published.
+	LockTimeout time.Duration
 	// Report, if set, is a directory the training report is written into
 	// (see WriteReport); it needs the gate.
 	Report string
@@ -90,6 +95,7 @@ func DefaultOptions() Options {
 		ANN:          DefaultANNOptions(),
 		Publish:      true,
 		Gate:         DefaultGateOptions(),
+		LockTimeout:  time.Hour,
 		CodeVersion:  "dev",
 		Logger:       slog.Default(),
 	}
@@ -105,6 +111,9 @@ func (o Options) Validate() error {
 	}
 	if o.Logger == nil {
 		return errors.New("logger is required")
+	}
+	if o.LockTimeout < 0 {
+		return fmt.Errorf("lock timeout must be 0 or more, got %v", o.LockTimeout)
 	}
 	if err := o.Log.Validate(); err != nil {
 		return fmt.Errorf("event log options: %w", err)
@@ -144,13 +153,29 @@ type Params struct {
 
 // Train runs one training job and returns the manifest of the version it
 // wrote. A run that fails writes nothing visible: the published version
-// and every complete version stay as they were.
+// and every complete version stay as they were. Runs on one data
+// directory take turns (Options.LockTimeout). The new version is
+// published with the store's publish policy, verified and
+// compare-and-swap against the version the gate compared it with: if
+// someone published meanwhile, the version is left unpublished and the
+// error wraps store.ErrPublishedChanged.
 func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 	if err := opts.Validate(); err != nil {
 		return store.Manifest{}, fmt.Errorf("train: %w", err)
 	}
 	log := opts.Logger
+	lock, err := lockTraining(ctx, opts.DataDir, opts.LockTimeout, log)
+	if err != nil {
+		return store.Manifest{}, fmt.Errorf("train: %w", err)
+	}
+	defer lock.Close()
 	start := time.Now()
+	// What the gate compares with; without the gate, what was published
+	// when the run began. The publish fails if it changed meanwhile.
+	expected, err := publishedVersion(opts.DataDir)
+	if err != nil {
+		return store.Manifest{}, fmt.Errorf("train: %w", err)
+	}
 
 	// Users who asked to be forgotten are never trained on again.
 	forgotten, err := readTombstones(opts.DataDir)
@@ -244,10 +269,20 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 		if err != nil {
 			return store.Manifest{}, fmt.Errorf("train: %w", err)
 		}
-		if err := dir.Publish(m.Version); err != nil {
-			return store.Manifest{}, fmt.Errorf("train: %w", err)
+		if gate != nil {
+			expected = gate.PublishedVersion
 		}
-		log.Info("published snapshot", "version", m.Version)
+		if testHookBeforePublish != nil {
+			testHookBeforePublish()
+		}
+		if _, err := dir.PublishVerified(ctx, m.Version, store.DefaultPublishOptions().ExpectPublished(expected)); err != nil {
+			if errors.Is(err, store.ErrPublishedChanged) {
+				return m, fmt.Errorf("train: wrote %s without publishing it: the published version changed while this run compared against %s; "+
+					"run train again to compare against the new one: %w", m.Version, orNothing(expected), err)
+			}
+			return m, fmt.Errorf("train: %w", err)
+		}
+		log.Info("published snapshot", "version", m.Version, "replaced", orNothing(expected))
 	}
 	if opts.Summary != nil {
 		stages := []Stage{{"read", in.Read}, {"filter", in.Filter}}
@@ -331,6 +366,29 @@ func write(ctx context.Context, dataDir string, x *training.Interactions, models
 		}
 	}
 	return b.Commit(ctx, m)
+}
+
+// testHookBeforePublish, if set by a test, runs just before the publish.
+var testHookBeforePublish func()
+
+// publishedVersion returns the published version of dataDir, "" if none.
+func publishedVersion(dataDir string) (string, error) {
+	dir, err := store.OpenDir(dataDir)
+	if err != nil {
+		return "", err
+	}
+	v, err := dir.Published()
+	if errors.Is(err, store.ErrNoPublished) {
+		return "", nil
+	}
+	return v, err
+}
+
+func orNothing(v string) string {
+	if v == "" {
+		return "nothing published"
+	}
+	return v
 }
 
 // readTombstones returns the users forgotten in the data directory.

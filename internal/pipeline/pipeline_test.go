@@ -127,6 +127,9 @@ func TestFailedRunPublishesNothing(t *testing.T) {
 			if err != nil || len(vs) != 1 {
 				t.Errorf("Versions() = %d versions, %v after a failed run; want 1", len(vs), err)
 			}
+			if ls, err := dir.Leftovers(); err != nil || len(ls) != 0 {
+				t.Errorf("Leftovers() = %+v, %v after a failed run; want none", ls, err)
+			}
 		})
 	}
 }

@@ -19,8 +19,8 @@ import (
 type Models interface {
 	Versions() ([]store.VersionInfo, error)
 	Published() (string, error)
-	Publish(version string) error
-	Rollback() (string, error)
+	PublishVerified(ctx context.Context, version string, opts store.PublishOptions) (previous string, err error)
+	RollbackVerified(ctx context.Context) (store.RollbackResult, error)
 	Forget(userID string) error
 }
 
@@ -68,29 +68,35 @@ func (s *modelService) GetVersion(ctx context.Context, req *polecamv1.GetVersion
 	return nil, toStatus(fmt.Errorf("%w: no complete version %s", store.ErrNotFound, v))
 }
 
+// Publish verifies the version whole before publishing it (the store's
+// publish policy), so one call cannot publish a version that servers will
+// refuse at their next start.
 func (s *modelService) Publish(ctx context.Context, req *polecamv1.PublishRequest) (*polecamv1.PublishResponse, error) {
 	v := req.GetVersion()
 	if err := checkVersionArg(v); err != nil {
 		return nil, toStatus(err)
 	}
-	prev, err := s.models.Published()
-	if err != nil && !errors.Is(err, store.ErrNoPublished) {
-		return nil, toStatus(fmt.Errorf("read published version: %w", err))
-	}
-	if err := s.models.Publish(v); err != nil {
+	prev, err := s.models.PublishVerified(ctx, v, store.DefaultPublishOptions())
+	if err != nil {
+		s.log.WarnContext(ctx, "refused a publish through the admin service", "version", v, "err", err)
 		return nil, toStatus(err)
 	}
 	s.log.InfoContext(ctx, "published version through the admin service", "version", v, "previous", prev)
 	return &polecamv1.PublishResponse{PublishedVersion: v, PreviousVersion: prev}, nil
 }
 
+// Rollback publishes the newest earlier version of the publish history
+// that verifies, passing over corrupt or removed ones.
 func (s *modelService) Rollback(ctx context.Context, _ *polecamv1.RollbackRequest) (*polecamv1.RollbackResponse, error) {
-	v, err := s.models.Rollback()
+	r, err := s.models.RollbackVerified(ctx)
+	for _, sk := range r.Skipped {
+		s.log.WarnContext(ctx, "rollback passed over a version", "version", sk.Version, "err", sk.Err)
+	}
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	s.log.InfoContext(ctx, "rolled back through the admin service", "version", v)
-	return &polecamv1.RollbackResponse{PublishedVersion: v}, nil
+	s.log.InfoContext(ctx, "rolled back through the admin service", "version", r.Version, "replaced", r.Replaced, "skipped", len(r.Skipped))
+	return &polecamv1.RollbackResponse{PublishedVersion: r.Version}, nil
 }
 
 func (s *modelService) ForgetUser(ctx context.Context, req *polecamv1.ForgetUserRequest) (*polecamv1.ForgetUserResponse, error) {

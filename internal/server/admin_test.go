@@ -78,26 +78,30 @@ func (f *fakeModels) Published() (string, error) {
 	return f.history[len(f.history)-1], nil
 }
 
-func (f *fakeModels) Publish(v string) error {
+func (f *fakeModels) PublishVerified(_ context.Context, v string, _ store.PublishOptions) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, info := range f.versions {
 		if info.Version == v {
+			prev := ""
+			if len(f.history) > 0 {
+				prev = f.history[len(f.history)-1]
+			}
 			f.history = append(f.history, v)
-			return nil
+			return prev, nil
 		}
 	}
-	return fmt.Errorf("publish %s: %w", v, store.ErrNotFound)
+	return "", fmt.Errorf("publish %s: %w", v, store.ErrNotFound)
 }
 
-func (f *fakeModels) Rollback() (string, error) {
+func (f *fakeModels) RollbackVerified(context.Context) (store.RollbackResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.history) < 2 {
-		return "", fmt.Errorf("rollback: %w", store.ErrNoPrevious)
+		return store.RollbackResult{}, fmt.Errorf("rollback: %w", store.ErrNoPrevious)
 	}
 	f.history = f.history[:len(f.history)-1]
-	return f.history[len(f.history)-1], nil
+	return store.RollbackResult{Version: f.history[len(f.history)-1]}, nil
 }
 
 func (f *fakeModels) Forget(id string) error {

@@ -40,6 +40,9 @@ func toStatus(err error) error {
 	case errors.Is(err, store.ErrNoPublished), errors.Is(err, store.ErrNoPrevious):
 		// Nothing published yet, or nothing to roll back to.
 		code = codes.FailedPrecondition
+	case errors.Is(err, store.ErrPublishedChanged):
+		// Someone else published meanwhile: the caller may re-read and retry.
+		code = codes.Aborted
 	case errors.Is(err, store.ErrCorrupt), errors.Is(err, store.ErrFormat):
 		// A damaged version, or one from a newer polecam: not publishable.
 		code = codes.FailedPrecondition

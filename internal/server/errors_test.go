@@ -33,6 +33,7 @@ func TestToStatus(t *testing.T) {
 		{"nothing to roll back to", fmt.Errorf("rollback: %w", store.ErrNoPrevious), codes.FailedPrecondition, "rollback: " + store.ErrNoPrevious.Error()},
 		{"corrupt version", fmt.Errorf("publish v: %w: items.vec crc mismatch", store.ErrCorrupt), codes.FailedPrecondition, "publish v: corrupt snapshot: items.vec crc mismatch"},
 		{"newer format", fmt.Errorf("open v: %w: format 9", store.ErrFormat), codes.FailedPrecondition, "open v: unsupported format: format 9"},
+		{"published changed", fmt.Errorf("publish v: %w: expected a, found b", store.ErrPublishedChanged), codes.Aborted, "publish v: published version changed meanwhile: expected a, found b"},
 		{"unexpected hides details", errors.New("read /var/lib/polecam/x: input/output error"), codes.Internal, "internal error"},
 	}
 	for _, tt := range tests {

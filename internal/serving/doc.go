@@ -20,11 +20,33 @@
 //     still using the old model, so none fails and the watcher is not held
 //     up by a slow one.
 //
-// A version that fails any step is refused: logged at error level, counted
-// in polecam_model_load_failures_total, remembered so that it is not
-// retried on every poll, and the model already being served keeps serving
-// (health stays SERVING). Publishing another version, or rolling back,
-// moves on as usual.
+// A version that fails any step is refused: logged at error level and
+// counted in polecam_model_load_failures_total, and the model already being
+// served keeps serving (health stays SERVING). Publishing another version,
+// or rolling back, moves on as usual.
+//
+// # Availability first
+//
+// Like TF Serving's availability-preserving policy, a Watcher never stops
+// serving because the published version is bad:
+//
+//   - When the published version cannot be loaded and nothing is being
+//     served (a server starting while the published version is corrupt),
+//     it serves the newest version of the publish history (store.Dir.History,
+//     the versions published before, newest first) that loads. Versions
+//     never published (candidates, or ones the quality gate refused) are
+//     never fallen back to.
+//   - While the published version is not the one served (or nothing is),
+//     the Watcher is degraded: polecam_serving_degraded is 1, Status says
+//     which version is published, which is served and why, and a warning
+//     is logged when this starts and when it ends. Health stays SERVING
+//     while any model serves; gRPC health has no place for details.
+//   - A refused version is never given up on. It is retried at the first
+//     poll after its files change (store.Dir.VersionStamp: the name, size,
+//     modification time and inode of every file, so a file restored from a
+//     backup is noticed without re-reading the version), and otherwise
+//     after Options.RetryBackoff (30 s), doubling with every refusal of
+//     the same files up to Options.MaxRetryBackoff (10 min).
 //
 // # Forgetting users
 //
@@ -39,7 +61,8 @@
 // # Metrics
 //
 //	polecam_model_loads_total               versions loaded and swapped in
-//	polecam_model_load_failures_total       versions refused
+//	polecam_model_load_failures_total       loads refused (every attempt counts)
+//	polecam_serving_degraded                1 while the published version is not the one served
 //	polecam_model_info{version}             1 for the version being served
 //	polecam_model_loaded_timestamp_seconds  when it was swapped in
 //	polecam_model_load_duration_seconds     how long opening, verifying and warming it took

@@ -17,9 +17,13 @@ import (
 )
 
 // Source is where a Watcher finds model versions; *store.Dir implements it.
+// History (oldest first, the published version last) names the versions
+// to fall back to; VersionStamp must change whenever a version's files do.
 type Source interface {
 	Published() (string, error)
 	Open(version string, opts store.OpenOptions) (*store.Snapshot, error)
+	History() ([]string, error)
+	VersionStamp(version string) (string, error)
 }
 
 var _ Source = (*store.Dir)(nil)
@@ -50,6 +54,12 @@ type Options struct {
 	OnLoad func(version string)
 	// Tombstones, if set, supplies the forgotten users.
 	Tombstones TombstoneSource
+	// RetryBackoff is how long a refused version is left alone before it
+	// is tried again, unless its files change first (then it is retried at
+	// the next poll). It doubles with every further refusal of the same
+	// files, up to MaxRetryBackoff.
+	RetryBackoff    time.Duration
+	MaxRetryBackoff time.Duration
 	// Model configures every model loaded. Its Workers default is the
 	// GOMAXPROCS of the DefaultOptions call, so models keep splitting scans
 	// over that many cores if GOMAXPROCS is lowered later.
@@ -61,6 +71,8 @@ func DefaultOptions() Options {
 	return Options{
 		PollInterval:    5 * time.Second,
 		VerifyChecksums: true,
+		RetryBackoff:    30 * time.Second,
+		MaxRetryBackoff: 10 * time.Minute,
 		Logger:          slog.Default(),
 		Model:           recommender.DefaultModelOptions(),
 	}
@@ -70,6 +82,9 @@ func DefaultOptions() Options {
 func (o Options) Validate() error {
 	if o.PollInterval <= 0 {
 		return fmt.Errorf("poll interval must be positive, got %v", o.PollInterval)
+	}
+	if o.RetryBackoff <= 0 || o.MaxRetryBackoff < o.RetryBackoff {
+		return fmt.Errorf("retry back-off must be positive and at most the maximum, got %v and %v", o.RetryBackoff, o.MaxRetryBackoff)
 	}
 	if o.Logger == nil {
 		return errors.New("logger is required")
@@ -88,10 +103,13 @@ type Watcher struct {
 	log  *slog.Logger
 	m    *metrics
 
-	mu          sync.Mutex      // serialises Check
-	refused     map[string]bool // versions that failed to load; not retried
-	stamp       int64           // tombstone stamp last installed
-	haveForgets bool            // the tombstone set has been read once
+	mu          sync.Mutex          // serialises Check
+	refused     map[string]*refusal // versions that failed to load, until they load
+	stamp       int64               // tombstone stamp last installed
+	haveForgets bool                // the tombstone set has been read once
+	status      Status              // guarded by statusMu as well
+	statusMu    sync.Mutex
+	now         func() time.Time
 
 	cancel  context.CancelFunc
 	poll    sync.WaitGroup // the polling goroutine
@@ -113,7 +131,7 @@ func New(src Source, rec *recommender.Recommender, opts Options) (*Watcher, erro
 	if err != nil {
 		return nil, fmt.Errorf("new watcher: %w", err)
 	}
-	return &Watcher{src: src, rec: rec, opts: opts, log: opts.Logger, m: m, refused: map[string]bool{}}, nil
+	return &Watcher{src: src, rec: rec, opts: opts, log: opts.Logger, m: m, refused: map[string]*refusal{}, now: time.Now}, nil
 }
 
 // Start checks once, synchronously, so that a server starting on a
@@ -199,6 +217,76 @@ func (w *Watcher) checkTombstones() error {
 	return nil
 }
 
+// refusal remembers why and when a version was refused, and the stamp of
+// its files then.
+type refusal struct {
+	stamp   string
+	err     error
+	next    time.Time     // not retried before, unless the stamp changes
+	backoff time.Duration // the wait after the last refusal
+}
+
+// errNotDue marks a refused version whose retry is not due yet.
+var errNotDue = errors.New("not retried yet")
+
+// Status says what a Watcher serves.
+type Status struct {
+	// Published is the published version ("" if none or unreadable);
+	// Served the version being served ("" if none).
+	Published, Served string
+	// Degraded is set while a version is published but another one, or
+	// nothing, is served because the published one cannot be loaded;
+	// Reason then says why.
+	Degraded bool
+	Reason   string
+}
+
+// Status returns what the Watcher serves now. It is safe to call at any
+// time, also while Check runs.
+func (w *Watcher) Status() Status {
+	w.statusMu.Lock()
+	defer w.statusMu.Unlock()
+	return w.status
+}
+
+func (w *Watcher) setStatus(st Status) {
+	w.statusMu.Lock()
+	was := w.status
+	w.status = st
+	w.statusMu.Unlock()
+	if st.Degraded {
+		w.m.degraded.Set(1)
+	} else {
+		w.m.degraded.Set(0)
+	}
+	switch {
+	case st.Degraded && (!was.Degraded || was.Served != st.Served || was.Published != st.Published):
+		w.log.Warn("degraded: the published version cannot be loaded; serving an earlier one and retrying",
+			"published", st.Published, "serving", orNothing(st.Served), "reason", st.Reason)
+	case !st.Degraded && was.Degraded:
+		w.log.Info("no longer degraded: serving the published version", "version", st.Served)
+	}
+}
+
+func orNothing(v string) string {
+	if v == "" {
+		return "nothing"
+	}
+	return v
+}
+
+func (w *Watcher) served() string {
+	if cur := w.rec.Current(); cur != nil {
+		return cur.Version()
+	}
+	return ""
+}
+
+// checkPublished loads the published version if it is not served. When it
+// cannot be loaded, the model being served keeps serving; with none, the
+// newest version of the publish history that loads is served instead.
+// Either way the Watcher is degraded until the published version loads,
+// which it retries when its files change or its back-off has passed.
 func (w *Watcher) checkPublished(ctx context.Context) error {
 	v, err := w.src.Published()
 	if errors.Is(err, store.ErrNoPublished) {
@@ -208,27 +296,84 @@ func (w *Watcher) checkPublished(ctx context.Context) error {
 		w.log.Error("read published version", "err", err)
 		return fmt.Errorf("read published version: %w", err)
 	}
-	if cur := w.rec.Current(); cur != nil && cur.Version() == v {
+	if w.served() == v {
+		w.setStatus(Status{Published: v, Served: v})
 		return nil
 	}
-	if w.refused[v] {
+	err = w.tryLoad(ctx, v)
+	if err == nil {
+		w.setStatus(Status{Published: v, Served: v})
 		return nil
 	}
+	if ctx.Err() != nil {
+		return err // shutting down: not the version's fault
+	}
+	if w.served() == "" {
+		w.fallBack(ctx, v)
+	}
+	reason := err
+	if errors.Is(err, errNotDue) {
+		reason = w.refused[v].err
+		err = nil // nothing was tried in this call
+	}
+	w.setStatus(Status{Published: v, Served: w.served(), Degraded: true, Reason: reason.Error()})
+	return err
+}
+
+// fallBack loads the newest version below pub in the publish history that
+// loads, if any.
+func (w *Watcher) fallBack(ctx context.Context, pub string) {
+	h, err := w.src.History()
+	if err != nil {
+		w.log.Error("read publish history to fall back on", "err", err)
+		return
+	}
+	for i := len(h) - 1; i >= 0; i-- {
+		if h[i] == pub {
+			continue
+		}
+		if err := w.tryLoad(ctx, h[i]); err == nil || ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// tryLoad loads version v and swaps it in, unless v was refused before and
+// neither its files changed since nor its back-off has passed (errNotDue).
+func (w *Watcher) tryLoad(ctx context.Context, v string) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	stamp, _ := w.src.VersionStamp(v) // a missing version fails to load below
+	r := w.refused[v]
+	if r != nil && stamp == r.stamp && w.now().Before(r.next) {
+		return fmt.Errorf("version %s: %w", v, errNotDue)
 	}
 	start := time.Now()
 	m, err := w.load(ctx, v)
 	if err != nil {
 		if ctx.Err() != nil {
-			return err // shutting down: not the version's fault
+			return err
 		}
-		w.refused[v] = true
+		switch {
+		case r == nil || stamp != r.stamp:
+			r = &refusal{backoff: w.opts.RetryBackoff}
+		default:
+			r.backoff = min(2*r.backoff, w.opts.MaxRetryBackoff)
+		}
+		r.stamp, r.err, r.next = stamp, err, w.now().Add(r.backoff)
+		w.refused[v] = r
 		w.m.failures.Inc()
-		w.log.Error("refused snapshot; still serving the previous one", "version", v, "err", err)
+		w.log.Error("refused snapshot", "version", v, "serving", orNothing(w.served()), "retry_in", r.backoff, "err", err)
 		return err
 	}
-	elapsed := time.Since(start)
+	delete(w.refused, v)
+	w.swapIn(v, m, time.Since(start))
+	return nil
+}
+
+// swapIn serves m (version v) and retires the model it replaces.
+func (w *Watcher) swapIn(v string, m *recommender.Model, elapsed time.Duration) {
 	old := w.rec.Swap(m)
 	w.m.loads.Inc()
 	w.m.served.Reset()
@@ -246,7 +391,6 @@ func (w *Watcher) checkPublished(ctx context.Context) error {
 			}
 		})
 	}
-	return nil
 }
 
 // load opens, verifies, builds and warms version v.
@@ -293,7 +437,7 @@ func (w *Watcher) warm(ctx context.Context, m *recommender.Model, snap *store.Sn
 type metrics struct {
 	loads, failures, tombstoneFailures prometheus.Counter
 	served                             *prometheus.GaugeVec
-	loadedAt, loadSeconds              prometheus.Gauge
+	loadedAt, loadSeconds, degraded    prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -322,6 +466,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "polecam_model_load_duration_seconds",
 			Help: "Seconds spent opening, verifying and warming the served model version.",
 		}),
+		degraded: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "polecam_serving_degraded",
+			Help: "1 while a version is published but cannot be loaded, so an earlier one (or nothing) is served; 0 otherwise.",
+		}),
 	}
 	if reg == nil {
 		return m, nil
@@ -330,7 +478,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Name: "polecam_mapped_bytes",
 		Help: "Bytes of snapshot files memory-mapped by this process (store.MappedBytes); during a swap both versions count.",
 	}, func() float64 { return float64(store.MappedBytes()) })
-	for _, c := range []prometheus.Collector{m.loads, m.failures, m.tombstoneFailures, m.served, m.loadedAt, m.loadSeconds, mapped} {
+	for _, c := range []prometheus.Collector{m.loads, m.failures, m.tombstoneFailures, m.served, m.loadedAt, m.loadSeconds, m.degraded, mapped} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

@@ -106,6 +106,14 @@ type stack struct {
 // (which may be long: tests can call Check themselves).
 func startStack(t *testing.T, dir *store.Dir, poll time.Duration) *stack {
 	t.Helper()
+	return startStackWith(t, dir, dir, poll, nil)
+}
+
+// startStackWith is startStack reading versions from src, with the
+// watcher's options changed by modify (if not nil) and the watcher
+// started only after modify ran.
+func startStackWith(t *testing.T, dir *store.Dir, src serving.Source, poll time.Duration, modify func(*serving.Options)) *stack {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	rec := recommender.New()
 	reg := prometheus.NewRegistry()
@@ -121,7 +129,10 @@ func startStack(t *testing.T, dir *store.Dir, poll time.Duration) *stack {
 	wo.Registerer = reg
 	wo.Tombstones = serving.DirTombstones(dir)
 	wo.OnLoad = func(string) { srv.SetServing(true) }
-	w, err := serving.New(dir, rec, wo)
+	if modify != nil {
+		modify(&wo)
+	}
+	w, err := serving.New(src, rec, wo)
 	if err != nil {
 		t.Fatalf("serving.New() error = %v", err)
 	}
@@ -449,6 +460,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"defaults", func(*serving.Options) {}, true},
 		{"zero poll", func(o *serving.Options) { o.PollInterval = 0 }, false},
 		{"no logger", func(o *serving.Options) { o.Logger = nil }, false},
+		{"zero back-off", func(o *serving.Options) { o.RetryBackoff = 0 }, false},
+		{"maximum below back-off", func(o *serving.Options) { o.MaxRetryBackoff = o.RetryBackoff / 2 }, false},
 	}
 	for _, tt := range tests {
 		o := serving.DefaultOptions()
