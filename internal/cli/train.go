@@ -144,7 +144,10 @@ func newTrainCmd(e *env) *cobra.Command {
 	f.Float64Var(&o.Gate.MinRecall, "min-recall", 0, "quality gate: refuse a version whose holdout recall@k is below this")
 	f.Float64Var(&o.Gate.MinPrecision, "min-precision", 0, "quality gate: refuse a version whose holdout precision@k is below this")
 	f.Float64Var(&o.Gate.MinMAP, "min-map", 0, "quality gate: refuse a version whose holdout map@k is below this")
-	f.BoolVar(&o.Gate.Force, "force", false, "publish even when the quality gate refuses the new version")
+	f.BoolVar(&o.Gate.Force, "force", false, "publish even when the quality gate refuses the new version or the data is below the --min-* sizes")
+	f.IntVar(&o.Min.Users, "min-users", o.Min.Users, "refuse (exit 3) to publish a version trained on fewer users, unless --force")
+	f.IntVar(&o.Min.Items, "min-items", o.Min.Items, "refuse (exit 3) to publish a version trained on fewer items, unless --force")
+	f.IntVar(&o.Min.HoldoutUsers, "min-holdout-users", o.Min.HoldoutUsers, "quality gate: refuse (exit 3) to publish when fewer users have held-out interactions, unless --force")
 	f.StringVar(&o.Report, "report", "", "write a training report (report.json and PNG plots) into this directory")
 	return cmd
 }

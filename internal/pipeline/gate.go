@@ -328,6 +328,9 @@ func runGate(ctx context.Context, opts Options, x *training.Interactions, st Ing
 	}
 	log.Info("carved holdout", "kind", h.Kind, "cutoff", h.Cutoff, "span", h.Span, "reason", h.Reason,
 		"train_interactions", h.TrainInteractions, "test_interactions", h.TestInteractions, "test_users", h.TestUsers)
+	if err := opts.checkMin("the holdout's "+h.Kind+" split", size{"users", h.TestUsers, opts.Min.HoldoutUsers}); err != nil {
+		return nil, err
+	}
 	r := &GateResult{Metric: g.Metric, K: g.K, Tolerance: g.Tolerance, Holdout: h}
 
 	ho := opts

@@ -180,7 +180,7 @@ func TrainMatrix(ctx context.Context, x *training.Interactions, opts Options) (s
 			Interactions: int64(x.NNZ()),
 		},
 	}
-	m, err = write(ctx, opts.DataDir, x, ms, m)
+	m, err = write(ctx, opts, x, ms, m)
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train matrix: %w", err)
 	}
