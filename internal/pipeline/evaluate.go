@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/polecam/polecam/recommender"
 	"github.com/polecam/polecam/store"
@@ -21,6 +22,11 @@ type Evaluation struct {
 	// the test matrix's catalogue was recommended to any evaluated user, 0
 	// if never: coverage at k is the share of items with 1 ≤ BestRank ≤ k.
 	BestRank []int32
+	// Recs[j] is the ranking of the j-th user with test items, in test's
+	// user order, as indexes into test's catalogue (-1: an item test does
+	// not know): two versions evaluated on one test matrix line up user
+	// by user, for a paired comparison.
+	Recs [][]int32
 }
 
 // At returns the metrics at k, which must lie in 1..len(e.AtK).
@@ -93,6 +99,7 @@ func EvaluateServed(ctx context.Context, dataDir, version string, test *training
 		for k, e := range evs {
 			e.Add(recs[:min(k+1, len(recs))], want)
 		}
+		ev.Recs = append(ev.Recs, slices.Clone(recs))
 	}
 	ev.AtK = make([]training.Metrics, maxK)
 	for k, e := range evs {
