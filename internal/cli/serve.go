@@ -74,13 +74,15 @@ func DefaultServeOptions() ServeOptions {
 	}
 }
 
-// serverDefaults are server.DefaultOptions with adaptive parallelism,
-// which a whole process may use: polecam serve owns its process. A
+// serverDefaults are server.DefaultOptions with adaptive parallelism
+// and memory trimming, which a whole process may use: polecam serve owns
+// its process. A
 // GOMAXPROCS set in the environment is the operator's choice and turns it
 // off.
 func serverDefaults() server.Options {
 	o := server.DefaultOptions()
 	o.AdaptiveProcs = os.Getenv("GOMAXPROCS") == ""
+	o.TrimMemory = true
 	return o
 }
 

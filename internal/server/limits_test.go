@@ -176,3 +176,36 @@ func TestConnectionCap(t *testing.T) {
 		t.Errorf("%d waiting connections served after one of %d closed, want 1", n, cap)
 	}
 }
+
+// TestTrimAfterBursts checks that memory is returned once after a burst
+// of connections closed, and not for a small drop.
+func TestTrimAfterBursts(t *testing.T) {
+	l := &countingListener{}
+	ctx, cancel := context.WithCancel(context.Background())
+	frees := make(chan struct{}, 10)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		trimAfterBursts(ctx, l, time.Millisecond, 20*time.Millisecond, func() { frees <- struct{}{} })
+	}()
+	defer func() { cancel(); <-done }()
+	settle := func() { time.Sleep(100 * time.Millisecond) }
+
+	l.open.Store(2000)
+	settle()
+	l.open.Store(2000 - trimDrop + 1) // a small drop
+	settle()
+	if len(frees) != 0 {
+		t.Fatalf("memory returned %d times after a drop of %d connections, want none", len(frees), trimDrop-1)
+	}
+	l.open.Store(10) // the burst closed
+	select {
+	case <-frees:
+	case <-time.After(5 * time.Second):
+		t.Fatal("memory not returned after 1990 connections closed")
+	}
+	settle()
+	if len(frees) != 0 {
+		t.Errorf("memory returned again with no new burst")
+	}
+}

@@ -69,6 +69,11 @@ type Options struct {
 	// state, so only the process's owner should set it, and not while
 	// another Server runs in the process. See procs.go for the figures.
 	AdaptiveProcs bool
+	// TrimMemory returns the memory of connections to the operating
+	// system once a burst of them has closed (see limits.go). It forces a
+	// collection, a process-wide act, so only the process's owner should
+	// set it.
+	TrimMemory bool
 }
 
 // DefaultOptions returns the options polecam serves with.
@@ -240,6 +245,23 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 		}()
 	}
 	lis = limitListener(lis, s.opts.MaxConnections)
+	if s.opts.TrimMemory {
+		cl := &countingListener{Listener: lis}
+		lis = cl
+		tctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			trimAfterBursts(tctx, cl, time.Second, trimDelay, func() {
+				debug.FreeOSMemory()
+				s.opts.Logger.Debug("returned the memory of closed connections", "open_connections", cl.open.Load())
+			})
+		}()
+		defer func() {
+			stop()
+			<-done
+		}()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.grpc.Serve(lis) }()
 	select {
