@@ -411,7 +411,7 @@ func runGate(ctx context.Context, opts Options, x *training.Interactions, st Ing
 	if err != nil {
 		return nil, fmt.Errorf("holdout model: %w", err)
 	}
-	ev, err := EvaluateServed(ctx, opts.DataDir, m.Version, test, CurveK)
+	ev, err := evaluateServed(ctx, opts.DataDir, m.Version, test, CurveK, true)
 	if rmErr := removeVersion(opts.DataDir, m.Version); err == nil && rmErr != nil {
 		err = fmt.Errorf("remove the holdout model: %w", rmErr)
 	}
@@ -517,7 +517,7 @@ func comparePublished(ctx context.Context, opts Options, r *GateResult, pub stor
 		opts.Logger.Warn("not comparing with the published version", "reason", r.Skipped)
 		return nil
 	}
-	ev, err := EvaluateServed(ctx, opts.DataDir, pub.Version, test, CurveK)
+	ev, err := evaluateServed(ctx, opts.DataDir, pub.Version, test, CurveK, true)
 	if err != nil {
 		return fmt.Errorf("published version: %w", err)
 	}
