@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -424,5 +425,27 @@ func TestGateMeasuresThroughTheIndex(t *testing.T) {
 	}
 	if r.Published == nil || r.PublishedRecorded {
 		t.Errorf("published version not measured: %+v", r)
+	}
+}
+
+// pairedStdErr is the standard error of the mean per-user difference.
+func TestPairedStdErr(t *testing.T) {
+	b := training.NewBuilder()
+	for _, u := range []string{"u0", "u1", "u2", "u3"} {
+		b.Add(u, "a", 1)
+	}
+	test := b.Build() // every user's one test item is "a"
+	a, _ := test.ItemIndex("a")
+	hit, miss := []int32{a}, []int32{-1}
+	// Per-user recall@1 differences: 1, 0, 0, -1 → mean 0, sample
+	// variance 2/3, standard error sqrt(2/3/4).
+	x := Evaluation{Recs: [][]int32{hit, hit, miss, miss}}
+	y := Evaluation{Recs: [][]int32{miss, hit, miss, hit}}
+	got := pairedStdErr(x, y, test, MetricRecall, 1)
+	if want := math.Sqrt(2.0 / 3 / 4); math.Abs(got-want) > 1e-12 {
+		t.Errorf("pairedStdErr = %v, want %v", got, want)
+	}
+	if got := pairedStdErr(x, x, test, MetricRecall, 1); got != 0 {
+		t.Errorf("pairedStdErr of a version with itself = %v, want 0", got)
 	}
 }
