@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	polecamv1 "github.com/polecam/polecam/api/polecam/v1"
 )
@@ -208,4 +209,46 @@ func TestTrimAfterBursts(t *testing.T) {
 	if len(frees) != 0 {
 		t.Errorf("memory returned again with no new burst")
 	}
+}
+
+// FuzzCheckRequest feeds arbitrary wire bytes decoded as requests to
+// checkRequest: it must not panic, and what it lets through must be
+// within the limits.
+func FuzzCheckRequest(f *testing.F) {
+	for _, m := range []proto.Message{
+		&polecamv1.RecommendRequest{UserId: "u1", N: 10, ExcludeItemIds: []string{"a", "b"}},
+		&polecamv1.RecommendRequest{UserId: strings.Repeat("x", MaxIDLen+1)},
+		&polecamv1.SimilarItemsRequest{ItemId: "sku-1", N: 5},
+	} {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, m := range []proto.Message{&polecamv1.RecommendRequest{}, &polecamv1.SimilarItemsRequest{}} {
+			if proto.Unmarshal(b, m) != nil {
+				continue
+			}
+			if checkRequest(m) != nil {
+				continue
+			}
+			switch r := m.(type) {
+			case *polecamv1.RecommendRequest:
+				if len(r.GetUserId()) > MaxIDLen || len(r.GetExcludeItemIds()) > MaxListLen {
+					t.Errorf("checkRequest let %d-byte user id and %d excludes through", len(r.GetUserId()), len(r.GetExcludeItemIds()))
+				}
+				for _, id := range r.GetExcludeItemIds() {
+					if len(id) > MaxIDLen {
+						t.Errorf("checkRequest let a %d-byte exclude id through", len(id))
+					}
+				}
+			case *polecamv1.SimilarItemsRequest:
+				if len(r.GetItemId()) > MaxIDLen {
+					t.Errorf("checkRequest let a %d-byte item id through", len(r.GetItemId()))
+				}
+			}
+		}
+	})
 }
