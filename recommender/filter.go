@@ -113,7 +113,8 @@ type CatalogAttribute interface {
 	ValueRows(code uint32) []int32
 	Numeric() bool
 	Number(row int32) (float64, bool)
-	// RowsInRange are the rows with a value in [min, max], ascending.
+	// RowsInRange are the rows with a value in [min, max], ascending by
+	// row.
 	RowsInRange(min, max float64) []int32
 }
 

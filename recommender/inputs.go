@@ -19,7 +19,9 @@ type storeInputs interface {
 
 var _ storeInputs = (*store.Snapshot)(nil)
 
-// storeCatalog adapts the store's mapped catalogue to ItemCatalog.
+// storeCatalog adapts the store's mapped catalogue to ItemCatalog. Its
+// strings alias the mapping: callers that keep one past the request
+// clone it (see result).
 type storeCatalog struct{ *store.Catalog }
 
 func (c storeCatalog) LookupAttribute(name string) (CatalogAttribute, bool) {
@@ -27,8 +29,15 @@ func (c storeCatalog) LookupAttribute(name string) (CatalogAttribute, bool) {
 	if !ok {
 		return nil, false
 	}
-	return a, true
+	return storeAttr{a}, true
 }
+
+// storeAttr adapts a store attribute: RowsInRange ascending by row, as
+// the filter's list intersections need (the store's own is in value
+// order).
+type storeAttr struct{ *store.Attribute }
+
+func (a storeAttr) RowsInRange(lo, hi float64) []int32 { return a.AppendRowsInRange(nil, lo, hi) }
 
 var _ ItemCatalog = storeCatalog{}
 

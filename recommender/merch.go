@@ -1,6 +1,7 @@
 package recommender
 
 import (
+	"strings"
 	"time"
 
 	"github.com/polecam/polecam/recommender/rules"
@@ -36,7 +37,7 @@ func (it *ruleItems) Category(row int32) string {
 		return ""
 	}
 	if c := it.m.cat.ItemCategory(row); c >= 0 {
-		return it.m.cat.CategoryName(c)
+		return strings.Clone(it.m.cat.CategoryName(c)) // compiled rules may outlive the mapping
 	}
 	return ""
 }
@@ -49,7 +50,8 @@ func (it *ruleItems) Attribute(row int32, name string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return a.Value(row)
+	v, ok := a.Value(row)
+	return strings.Clone(v), ok
 }
 
 // sessionHistory is the request's session as package rules reads a

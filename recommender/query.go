@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/polecam/polecam/recommender/ann"
 	"github.com/polecam/polecam/recommender/rules"
@@ -717,7 +718,7 @@ func (m *Model) result(sc *scratch, fallback bool, attrs []string, explain bool)
 				if it.Attributes == nil {
 					it.Attributes = make(map[string]string, len(cols))
 				}
-				it.Attributes[names[k]] = v
+				it.Attributes[names[k]] = strings.Clone(v) // v may alias the mapping
 			}
 		}
 		if explain && p.from >= 0 {

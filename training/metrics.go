@@ -87,13 +87,45 @@ func (e *Evaluator) Add(recommended, test []int32) {
 		recommended = recommended[:e.k]
 	}
 	e.users++
-	hits := 0
-	var dcg, precSum float64
-	for j, item := range recommended {
+	for _, item := range recommended {
 		if item >= 0 && int(item) < e.numItems && !e.recommended[item] {
 			e.recommended[item] = true
 			e.covered++
 		}
+	}
+	m := userMetrics(e.k, e.idcg, recommended, test)
+	s := &e.sums
+	s.Precision += m.Precision
+	s.Recall += m.Recall
+	s.NDCG += m.NDCG
+	s.MAP += m.MAP
+	s.MAPAtK += m.MAPAtK
+	s.HitRate += m.HitRate
+}
+
+// UserMetrics returns one user's metrics at k (Users 1, Coverage 0) for
+// ranked recommendations against sorted test items, as Evaluator.Add
+// counts them; the averages over users of these are Evaluator.Metrics.
+func UserMetrics(k int, recommended, test []int32) Metrics {
+	idcg := make([]float64, k+1)
+	for j := 1; j <= k; j++ {
+		idcg[j] = idcg[j-1] + discount(j)
+	}
+	if len(recommended) > k {
+		recommended = recommended[:k]
+	}
+	return userMetrics(k, idcg, recommended, test)
+}
+
+func userMetrics(k int, idcg []float64, recommended, test []int32) Metrics {
+	m := Metrics{K: k}
+	if len(test) == 0 {
+		return m
+	}
+	m.Users = 1
+	hits := 0
+	var dcg, precSum float64
+	for j, item := range recommended {
 		if _, ok := slices.BinarySearch(test, item); ok {
 			hits++
 			dcg += discount(j + 1)
@@ -101,15 +133,15 @@ func (e *Evaluator) Add(recommended, test []int32) {
 		}
 	}
 	nt := len(test)
-	s := &e.sums
-	s.Precision += float64(hits) / float64(e.k)
-	s.Recall += float64(hits) / float64(nt)
-	s.NDCG += dcg / e.idcg[min(e.k, nt)]
-	s.MAP += precSum / float64(nt)
-	s.MAPAtK += precSum / float64(min(e.k, nt))
+	m.Precision = float64(hits) / float64(k)
+	m.Recall = float64(hits) / float64(nt)
+	m.NDCG = dcg / idcg[min(k, nt)]
+	m.MAP = precSum / float64(nt)
+	m.MAPAtK = precSum / float64(min(k, nt))
 	if hits > 0 {
-		s.HitRate++
+		m.HitRate = 1
 	}
+	return m
 }
 
 // Metrics returns the averages over the users added so far (all zero if

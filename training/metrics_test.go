@@ -111,3 +111,33 @@ func TestEvaluateExcludesTrain(t *testing.T) {
 		t.Errorf("Evaluate = %+v, want one user with precision and ndcg 1", m)
 	}
 }
+
+// TestUserMetricsAverage checks that the Evaluator's averages are the
+// means of UserMetrics, which the quality gate pairs user by user.
+func TestUserMetricsAverage(t *testing.T) {
+	cases := [][2][]int32{{{1, 2, 3, 7}, {2, 5}}, {{4, 5, 6}, {4, 6, 7, 8}}, {{9}, {1}}}
+	e := NewEvaluator(3, 10)
+	var sum Metrics
+	for _, c := range cases {
+		e.Add(c[0], c[1])
+		u := UserMetrics(3, c[0], c[1])
+		sum.NDCG += u.NDCG
+		sum.Recall += u.Recall
+		sum.Precision += u.Precision
+		sum.MAP += u.MAP
+	}
+	got := e.Metrics()
+	n := float64(len(cases))
+	for _, d := range []struct {
+		name      string
+		got, want float64
+	}{{"ndcg", got.NDCG, sum.NDCG / n}, {"recall", got.Recall, sum.Recall / n},
+		{"precision", got.Precision, sum.Precision / n}, {"map", got.MAP, sum.MAP / n}} {
+		if math.Abs(d.got-d.want) > 1e-12 {
+			t.Errorf("Evaluator %s %v, mean of UserMetrics %v", d.name, d.got, d.want)
+		}
+	}
+	if u := UserMetrics(3, []int32{1}, nil); u.Users != 0 || u.NDCG != 0 {
+		t.Errorf("UserMetrics without test items = %+v, want zeros", u)
+	}
+}

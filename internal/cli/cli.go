@@ -17,6 +17,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/polecam/polecam/internal/pipeline"
+	"github.com/polecam/polecam/training/catalog"
+	"github.com/polecam/polecam/training/eventlog"
 )
 
 // Version is the code version recorded in snapshot manifests; set at link
@@ -25,18 +27,30 @@ import (
 // recorded instead (see codeVersion).
 var Version = "dev"
 
-// ExitCode returns the process exit status for an error Run returned: 0
-// for nil, 2 when the quality gate kept a new version from being
-// published (so a scheduler can tell "trained, not better" from a
-// failure), 1 otherwise.
+// Exit statuses a scheduler can act on; see ExitCode.
+const (
+	ExitPublished     = 0 // the run did what it was asked (train: published)
+	ExitFailure       = 1 // anything else failed: a full disk, a bad flag, a crash of a step
+	ExitGateRefused   = 2 // train: the quality gate kept the new version from being published
+	ExitInputRejected = 3 // train: the input was rejected (too many bad lines, no events, below the minimum sizes)
+)
+
+// ExitCode returns the process exit status for an error Run returned:
+// ExitPublished for nil, ExitGateRefused when the quality gate kept a new
+// version from being published (so a scheduler can tell "trained, not
+// better" from a failure), ExitInputRejected when the input was rejected
+// before training (fix the logs, do not retry), ExitFailure otherwise.
 func ExitCode(err error) int {
 	switch {
 	case err == nil:
-		return 0
+		return ExitPublished
 	case errors.Is(err, pipeline.ErrGateRefused):
-		return 2
+		return ExitGateRefused
+	case errors.Is(err, pipeline.ErrInputRejected), errors.Is(err, eventlog.ErrTooManyBadLines),
+		errors.Is(err, catalog.ErrTooManyBadLines):
+		return ExitInputRejected
 	}
-	return 1
+	return ExitFailure
 }
 
 // env carries what every subcommand needs.

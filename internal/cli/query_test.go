@@ -171,6 +171,10 @@ func TestQueriesEndToEnd(t *testing.T) {
 			{Attributes: []*polecamv1.AttributeCondition{{Name: "price", Condition: &polecamv1.AttributeCondition_Range{Range: &polecamv1.Range{Min: &lo, Max: &hi}}}}},
 			{Attributes: []*polecamv1.AttributeCondition{{Name: "brand", Condition: &polecamv1.AttributeCondition_AnyOf{AnyOf: &polecamv1.StringList{Values: []string{"brand-1", "brand-2"}}}}}},
 			{Attributes: []*polecamv1.AttributeCondition{{Name: "brand", Condition: &polecamv1.AttributeCondition_NotEquals{NotEquals: "brand-1"}}}},
+			// Lists intersected: a range with a category and a brand.
+			{Categories: []string{"books", "electronics"}, Attributes: []*polecamv1.AttributeCondition{
+				{Name: "price", Condition: &polecamv1.AttributeCondition_Range{Range: &polecamv1.Range{Min: &lo, Max: &hi}}},
+				{Name: "brand", Condition: &polecamv1.AttributeCondition_AnyOf{AnyOf: &polecamv1.StringList{Values: []string{"brand-1", "brand-2", "brand-3"}}}}}},
 		}
 		passes := func(f *polecamv1.ItemFilter, r shopRow) bool {
 			if len(f.GetCategories()) > 0 && !slices.ContainsFunc(f.GetCategories(), func(c string) bool { return under(r.category, c) }) {
@@ -205,6 +209,23 @@ func TestQueriesEndToEnd(t *testing.T) {
 				one, err := c.Recommend(ctx, &polecamv1.RecommendRequest{UserId: u, N: 30, Filter: f})
 				if err != nil {
 					t.Fatal(err)
+				}
+				avail := 0
+				for id, r := range cat {
+					if passes(f, r) && !seen[u][id] {
+						avail++
+					}
+				}
+				if want := min(30, avail); len(one.GetItems()) != want {
+					t.Errorf("filter %d user %s: %d items, want %d (of %d passing and unseen)", fi, u, len(one.GetItems()), want, avail)
+				}
+				// Every passing item can be reached.
+				every, err := c.Recommend(ctx, &polecamv1.RecommendRequest{UserId: u, N: 1000, Filter: f})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(every.GetItems()) != avail || !every.GetExhausted() {
+					t.Errorf("filter %d user %s: n=1000 gives %d items (exhausted %v), want all %d passing and unseen", fi, u, len(every.GetItems()), every.GetExhausted(), avail)
 				}
 				var paged []string
 				tok := ""

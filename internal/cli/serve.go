@@ -50,10 +50,17 @@ type ServeOptions struct {
 	// which shows in the latency tail; the mapped vectors are not on the
 	// Go heap, so a higher target costs little memory. The GOGC
 	// environment variable, when set, wins. 0 leaves the runtime's setting.
+	// With a memory limit (MemoryLimit) a high target is safe: the
+	// collector runs as often as it must to stay under the limit.
 	GCPercent int
 	// RulesFile is a merchandising rules file (YAML or JSON; see package
 	// recommender/rules), re-read when it changes. Empty: no rules.
 	RulesFile string
+	// MemoryLimit is the Go runtime's soft memory limit while serving
+	// (see memlimit.go): "auto" (90 % of the cgroup's memory limit when
+	// there is one; GOMEMLIMIT in the environment wins), "none", or a
+	// size such as 2GiB.
+	MemoryLimit string
 	// Server configures the gRPC server.
 	Server server.Options
 }
@@ -66,17 +73,20 @@ func DefaultServeOptions() ServeOptions {
 		PollInterval:    5 * time.Second,
 		VerifyChecksums: true,
 		GCPercent:       1000,
+		MemoryLimit:     "auto",
 		Server:          serverDefaults(),
 	}
 }
 
-// serverDefaults are server.DefaultOptions with adaptive parallelism,
-// which a whole process may use: polecam serve owns its process. A
+// serverDefaults are server.DefaultOptions with adaptive parallelism
+// and memory trimming, which a whole process may use: polecam serve owns
+// its process. A
 // GOMAXPROCS set in the environment is the operator's choice and turns it
 // off.
 func serverDefaults() server.Options {
 	o := server.DefaultOptions()
 	o.AdaptiveProcs = os.Getenv("GOMAXPROCS") == ""
+	o.TrimMemory = true
 	return o
 }
 
@@ -87,6 +97,9 @@ func (o ServeOptions) Validate() error {
 	}
 	if o.PollInterval <= 0 {
 		return fmt.Errorf("poll interval must be positive, got %v", o.PollInterval)
+	}
+	if _, _, err := parseMemoryLimit(o.MemoryLimit); err != nil {
+		return err
 	}
 	if o.Pprof && o.MetricsAddr == "" {
 		return errors.New("pprof is served on the metrics address, which is empty")
@@ -137,6 +150,10 @@ func addServeFlags(cmd *cobra.Command, o *ServeOptions, addr *string) {
 	f.BoolVar(&o.Server.AdaptiveProcs, "adaptive-procs", o.Server.AdaptiveProcs, "run on one core while requests come one at a time, on all as soon as two overlap (off when GOMAXPROCS is set)")
 	f.IntVar(&o.Server.StreamWorkers, "stream-workers", o.Server.StreamWorkers, "long-lived goroutines that run requests (0: a new goroutine per request)")
 	f.IntVar(&o.GCPercent, "gc-percent", o.GCPercent, "garbage-collection target while serving, as GOGC (GOGC in the environment wins; 0 keeps the runtime's)")
+	f.StringVar(&o.MemoryLimit, "memory-limit", o.MemoryLimit, "Go runtime soft memory limit: auto (90 % of the cgroup's memory limit, if any; GOMEMLIMIT wins), none, or a size such as 2GiB")
+	f.IntVar(&o.Server.MaxConnections, "max-connections", o.Server.MaxConnections, "connections served at once; more wait to be accepted")
+	f.IntVar(&o.Server.MaxConcurrentStreams, "max-concurrent-streams", o.Server.MaxConcurrentStreams, "requests in flight on one connection")
+	f.DurationVar(&o.Server.MaxConnectionIdle, "max-connection-idle", o.Server.MaxConnectionIdle, "close a connection without requests for this long (0: never)")
 }
 
 // setGCPercent applies the serving garbage-collection target unless the
@@ -158,6 +175,14 @@ func listenAndServe(ctx context.Context, addr string, o ServeOptions) error {
 	if setGCPercent(o.GCPercent, os.Getenv) {
 		o.Server.Logger.Debug("set garbage-collection target", "gc_percent", o.GCPercent)
 	}
+	limit, why, err := memoryLimit(o.MemoryLimit, os.Getenv, rootFS)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	if limit > 0 {
+		debug.SetMemoryLimit(limit)
+	}
+	o.Server.Logger.Info("memory limit", "bytes", limit, "source", why)
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("serve: listen: %w", err)

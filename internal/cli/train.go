@@ -36,16 +36,22 @@ func newTrainCmd(e *env) *cobra.Command {
 			"Quality gate: train first holds out the interactions first made in the last\n" +
 			"--holdout-days of the log (the last 5 % of its span when that is more than\n" +
 			"half of it; a random 20 % of each user's items when the events span no time),\n" +
-			"trains on the rest and measures that model on the holdout through the serving\n" +
-			"path, then measures the published version on the same holdout and trains again\n" +
-			"on all events. The new version is published only if its --gate-metric is at\n" +
-			"least (1 - --gate-tolerance) times the published version's and no figure is\n" +
-			"below its --min-* floor. Otherwise it is written unpublished, the reasons are\n" +
-			"printed and train exits with status 2; --force publishes it anyway. The\n" +
-			"published version is not measured when it was trained on events inside the\n" +
-			"holdout (a rerun on the same logs): the figures its manifest recorded are\n" +
-			"compared instead, or only the floors apply when it recorded none. The holdout\n" +
-			"metrics are recorded in the manifest (polecam inspect).",
+			"or, when the published version was trained on events inside that span, the\n" +
+			"interactions since its data ended. It trains on the rest and measures that\n" +
+			"model on the holdout as the server would serve it (int8 rows, ANN index),\n" +
+			"measures the published version on the same holdout and trains again on all\n" +
+			"events. The new version is published only if its --gate-metric is at least\n" +
+			"(1 - --gate-tolerance) times the published version's, less --gate-sigmas\n" +
+			"standard errors of the per-user difference, and no figure is below its --min-*\n" +
+			"floor. Otherwise it is written unpublished, the reasons are printed and train\n" +
+			"exits with status 2; --force publishes it anyway. A rerun on the logs the\n" +
+			"published version was trained on compares the figures its manifest recorded\n" +
+			"on the same holdout, or applies only the floors when there are none.\n" +
+			"The holdout metrics are recorded in the manifest (polecam inspect).\n\n" +
+			"Exit status: 0 published (or written, with --no-publish), 2 the gate refused,\n" +
+			"3 input rejected (too many bad lines, no usable events, fewer users, items or\n" +
+			"holdout users than --min-users, --min-items, --min-holdout-users without\n" +
+			"--force), 1 any other failure (a full disk: \"no space left on device\").",
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Events = append(o.Events, args...)
@@ -142,11 +148,15 @@ func newTrainCmd(e *env) *cobra.Command {
 	f.StringVar(&o.Gate.Metric, "gate-metric", o.Gate.Metric, "quality gate: metric compared with the published version's: ndcg, recall, precision or map")
 	f.IntVar(&o.Gate.K, "gate-k", o.Gate.K, fmt.Sprintf("quality gate: recommendations per user measured, 1 to %d", pipeline.CurveK))
 	f.Float64Var(&o.Gate.Tolerance, "gate-tolerance", o.Gate.Tolerance, "quality gate: publish when the metric is at least (1 - tolerance) times the published version's")
+	f.Float64Var(&o.Gate.Sigmas, "gate-sigmas", o.Gate.Sigmas, "quality gate: widen the tolerance by this many standard errors of the per-user difference on the holdout (0: compare the means alone)")
 	f.Float64Var(&o.Gate.MinNDCG, "min-ndcg", 0, "quality gate: refuse a version whose holdout ndcg@k is below this")
 	f.Float64Var(&o.Gate.MinRecall, "min-recall", 0, "quality gate: refuse a version whose holdout recall@k is below this")
 	f.Float64Var(&o.Gate.MinPrecision, "min-precision", 0, "quality gate: refuse a version whose holdout precision@k is below this")
 	f.Float64Var(&o.Gate.MinMAP, "min-map", 0, "quality gate: refuse a version whose holdout map@k is below this")
-	f.BoolVar(&o.Gate.Force, "force", false, "publish even when the quality gate refuses the new version")
+	f.BoolVar(&o.Gate.Force, "force", false, "publish even when the quality gate refuses the new version or the data is below the --min-* sizes")
+	f.IntVar(&o.Min.Users, "min-users", o.Min.Users, "refuse (exit 3) to publish a version trained on fewer users, unless --force")
+	f.IntVar(&o.Min.Items, "min-items", o.Min.Items, "refuse (exit 3) to publish a version trained on fewer items, unless --force")
+	f.IntVar(&o.Min.HoldoutUsers, "min-holdout-users", o.Min.HoldoutUsers, "quality gate: refuse (exit 3) to publish when fewer users have held-out interactions, unless --force")
 	f.StringVar(&o.Report, "report", "", "write a training report (report.json and PNG plots) into this directory")
 	f.DurationVar(&o.LockTimeout, "lock-timeout", o.LockTimeout, "how long to wait for another training run on the same data directory to finish (0: give up at once)")
 	return cmd
@@ -227,8 +237,12 @@ func printGate(w io.Writer, g *pipeline.GateResult) {
 	h := g.Holdout
 	switch h.Kind {
 	case pipeline.HoldoutTime:
-		fmt.Fprintf(w, "holdout: the last %s (from %s): %d users, %d interactions; trained on %d\n",
-			h.Span, h.Cutoff.UTC().Format(time.RFC3339), h.TestUsers, h.TestInteractions, h.TrainInteractions)
+		since := ""
+		if h.AfterPublished {
+			since = ", the events since the published version's data"
+		}
+		fmt.Fprintf(w, "holdout: the last %s (from %s%s): %d users, %d interactions; trained on %d\n",
+			h.Span, h.Cutoff.UTC().Format(time.RFC3339), since, h.TestUsers, h.TestInteractions, h.TrainInteractions)
 	default:
 		fmt.Fprintf(w, "holdout: %s, %.0f %% of each user's items (%s): %d users, %d interactions; trained on %d\n",
 			h.Kind, 100*h.Ratio, h.Reason, h.TestUsers, h.TestInteractions, h.TrainInteractions)
@@ -246,6 +260,8 @@ func printGate(w io.Writer, g *pipeline.GateResult) {
 		fmt.Fprintf(w, "published: not compared: %s\n", g.Skipped)
 	}
 	switch {
+	case g.Pass && g.StdErr > 0:
+		fmt.Fprintf(w, "quality gate: passed (%s@%d, tolerance %g %% and %g standard errors of %.4f)\n", g.Metric, g.K, 100*g.Tolerance, g.Sigmas, g.StdErr)
 	case g.Pass:
 		fmt.Fprintf(w, "quality gate: passed (%s@%d, tolerance %g %%)\n", g.Metric, g.K, 100*g.Tolerance)
 	case g.Forced:

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/polecam/polecam/recommender"
 	"github.com/polecam/polecam/store"
@@ -21,6 +22,12 @@ type Evaluation struct {
 	// the test matrix's catalogue was recommended to any evaluated user, 0
 	// if never: coverage at k is the share of items with 1 ≤ BestRank ≤ k.
 	BestRank []int32
+	// Recs[j] is the ranking of the j-th user with test items, in test's
+	// user order, as indexes into test's catalogue (-1: an item test does
+	// not know): two versions evaluated on one test matrix line up user
+	// by user, for the gate's paired comparison. Only the gate keeps them
+	// (EvaluateServed leaves Recs nil).
+	Recs [][]int32
 }
 
 // At returns the metrics at k, which must lie in 1..len(e.AtK).
@@ -38,6 +45,11 @@ func (e Evaluation) At(k int) training.Metrics { return e.AtK[k-1] }
 // spaces: users and items are matched by id, so a published model can be
 // measured on a holdout built afterwards.
 func EvaluateServed(ctx context.Context, dataDir, version string, test *training.Interactions, maxK int) (Evaluation, error) {
+	return evaluateServed(ctx, dataDir, version, test, maxK, false)
+}
+
+// evaluateServed is EvaluateServed; keepRecs also fills Evaluation.Recs.
+func evaluateServed(ctx context.Context, dataDir, version string, test *training.Interactions, maxK int, keepRecs bool) (Evaluation, error) {
 	if maxK < 1 || maxK > recommender.MaxN {
 		return Evaluation{}, fmt.Errorf("evaluate %s: k %d, want 1 to %d", version, maxK, recommender.MaxN)
 	}
@@ -92,6 +104,9 @@ func EvaluateServed(ctx context.Context, dataDir, version string, test *training
 		}
 		for k, e := range evs {
 			e.Add(recs[:min(k+1, len(recs))], want)
+		}
+		if keepRecs {
+			ev.Recs = append(ev.Recs, slices.Clone(recs))
 		}
 	}
 	ev.AtK = make([]training.Metrics, maxK)

@@ -33,7 +33,9 @@ func TestTrainSkipsForgottenUsers(t *testing.T) {
 	if err := dir.Forget("user-2"); err != nil {
 		t.Fatalf("Forget() error = %v", err)
 	}
-	m, err := Train(context.Background(), options(t, dataDir, logFile))
+	o := options(t, dataDir, logFile)
+	o.Min = MinSizes{} // a handful of users
+	m, err := Train(context.Background(), o)
 	if err != nil {
 		t.Fatalf("Train() error = %v", err)
 	}

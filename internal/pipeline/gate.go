@@ -22,9 +22,24 @@ import (
 // published version on the same holdout, trains the models again on all
 // the events, and writes that version with the holdout metrics in its
 // manifest. The version is published only if its holdout figure is not
-// worse than the published one's beyond the tolerance and no figure is
-// below its floor; otherwise Train returns a *GateError and the published
-// version stays.
+// worse than the published one's beyond the tolerance (and beyond the
+// noise of the holdout, see GateOptions.Sigmas) and no figure is below its
+// floor; otherwise Train returns a *GateError and the published version
+// stays.
+//
+// Like with like. Both versions are measured on one holdout that neither
+// trained on: the last Holdout of the log, or, when the published version
+// was trained on events inside it (a nightly job on cumulative logs, whose
+// newest event is earlier in the day than yesterday's), the events since
+// the published version's data window ended, as long as they hold at least
+// Options.Min.HoldoutUsers users. Each is measured as production serves
+// it: the holdout version is written with the same int8 rows and ANN
+// index the final version gets, so a catalogue large enough for an index
+// is measured through one on both sides. When no such holdout exists (a
+// rerun on the logs the published version was trained on), the figures
+// the published manifest recorded are compared, but only if they were
+// measured on the very same holdout (same cutoff and counts); otherwise
+// the comparison is skipped, said so, and only the floors apply.
 //
 // Why retrain on everything rather than publish the model the holdout
 // measured: the holdout is the most recent days of the log, the ones most
@@ -76,6 +91,13 @@ type GateOptions struct {
 	// Tolerance lets the new version through when its Metric is at least
 	// (1 − Tolerance) times the published version's.
 	Tolerance float64
+	// Sigmas widens the tolerance by this many standard errors of the
+	// mean per-user difference between the two versions on the holdout
+	// (a paired comparison: both are measured on the same users). With a
+	// few dozen holdout users two runs of one recipe differ by more than
+	// 2 %; the gate refuses only a difference it can tell from that
+	// noise. 0 compares the means alone.
+	Sigmas float64
 	// Floors: the new version is refused when a holdout figure at K is
 	// below its floor, whatever the published version.
 	MinNDCG, MinRecall, MinPrecision, MinMAP float64
@@ -85,7 +107,8 @@ type GateOptions struct {
 }
 
 // DefaultGateOptions returns the gate polecam train uses: a one-day
-// holdout, ndcg@10 within 2 % of the published version, no floors.
+// holdout, ndcg@10 within 2 % of the published version widened by two
+// standard errors, no floors.
 func DefaultGateOptions() GateOptions {
 	return GateOptions{
 		Holdout:      24 * time.Hour,
@@ -95,6 +118,7 @@ func DefaultGateOptions() GateOptions {
 		Metric:       MetricNDCG,
 		K:            10,
 		Tolerance:    0.02,
+		Sigmas:       2,
 	}
 }
 
@@ -125,6 +149,9 @@ func (g GateOptions) Validate() error {
 	}
 	if !(g.Tolerance >= 0 && g.Tolerance <= 1) {
 		errs = append(errs, fmt.Errorf("gate tolerance %v, want between 0 and 1", g.Tolerance))
+	}
+	if !(g.Sigmas >= 0 && g.Sigmas <= 10) {
+		errs = append(errs, fmt.Errorf("gate sigmas %v, want between 0 and 10", g.Sigmas))
 	}
 	for _, f := range []float64{g.MinNDCG, g.MinRecall, g.MinPrecision, g.MinMAP} {
 		if !(f >= 0 && f <= 1) {
@@ -157,6 +184,10 @@ type Holdout struct {
 	Span   string    `json:"span,omitempty"`   // time: the length held out
 	Ratio  float64   `json:"ratio,omitempty"`  // random: share of each user's items
 	Reason string    `json:"reason,omitempty"` // random: why not a time split
+	// AfterPublished is set when the holdout starts where the published
+	// version's data window ended (instead of Span before the newest
+	// event), so that it holds nothing the published version trained on.
+	AfterPublished bool `json:"after_published,omitempty"`
 	// Counts of the two matrices.
 	TrainInteractions int `json:"train_interactions"`
 	TestInteractions  int `json:"test_interactions"`
@@ -168,6 +199,7 @@ type GateResult struct {
 	Metric    string  `json:"metric"`
 	K         int     `json:"k"`
 	Tolerance float64 `json:"tolerance"`
+	Sigmas    float64 `json:"sigmas"`
 	Holdout   Holdout `json:"holdout"`
 	// New are the holdout metrics of the new recipe, Evaluation its full
 	// measurement.
@@ -181,10 +213,13 @@ type GateResult struct {
 	// PublishedRecorded is set when Published are not measured but the
 	// holdout figures recorded in the published version's manifest: it was
 	// trained on events inside this holdout, so measuring it here would be
-	// unfair (it leaves the held-out items out as seen). A rerun on the
-	// same logs has the same holdout, so the figures compare exactly; a
-	// holdout that moved compares approximately.
+	// unfair (it leaves the held-out items out as seen). They are used only
+	// when they were measured on this very holdout (a rerun on the same
+	// logs), so they compare exactly.
 	PublishedRecorded bool `json:"published_recorded,omitempty"`
+	// StdErr is the standard error of the mean per-user difference of
+	// Metric@K between the two versions; 0 when not measured side by side.
+	StdErr float64 `json:"std_err,omitempty"`
 	// Skipped says why the published version was not compared at all.
 	Skipped string `json:"comparison_skipped,omitempty"`
 	// Pass reports whether the gate lets the new version through; Reasons
@@ -202,8 +237,9 @@ type GateResult struct {
 }
 
 // decide applies the tolerance and the floors to the new metrics and,
-// when there are some, the published version's.
-func (g GateOptions) decide(newM training.Metrics, pub *training.Metrics) (pass bool, reasons []string) {
+// when there are some, the published version's; se is the standard error
+// of the per-user difference (0 when unknown).
+func (g GateOptions) decide(newM training.Metrics, pub *training.Metrics, se float64) (pass bool, reasons []string) {
 	for _, f := range []struct {
 		name       string
 		got, floor float64
@@ -220,9 +256,13 @@ func (g GateOptions) decide(newM training.Metrics, pub *training.Metrics) (pass 
 	if pub != nil {
 		n, _ := metricOf(newM, g.Metric)
 		p, _ := metricOf(*pub, g.Metric)
-		if need := p * (1 - g.Tolerance); n < need {
-			reasons = append(reasons, fmt.Sprintf("%s@%d %.4f is worse than the published version's %.4f beyond the tolerance of %g %% (needs ≥ %.4f)",
-				g.Metric, newM.K, n, p, g.Tolerance*100, need))
+		if need := p*(1-g.Tolerance) - g.Sigmas*se; n < need {
+			noise := ""
+			if se > 0 {
+				noise = fmt.Sprintf(" and %g standard errors of %.4f", g.Sigmas, se)
+			}
+			reasons = append(reasons, fmt.Sprintf("%s@%d %.4f is worse than the published version's %.4f beyond the tolerance of %g %%%s (needs ≥ %.4f)",
+				g.Metric, newM.K, n, p, g.Tolerance*100, noise, need))
 		}
 	}
 	return len(reasons) == 0, reasons
@@ -247,7 +287,15 @@ func (e *GateError) Unwrap() error { return ErrGateRefused }
 // on: a time split at the end of the log read a second time with the same
 // de-duplication, decay and forgotten users as x, or a random per-user
 // split of x.
-func holdoutSplit(ctx context.Context, opts Options, x *training.Interactions, st IngestStats, forgotten store.Tombstones) (train, test *training.Interactions, h Holdout, err error) {
+//
+// pub is the published version's manifest (zero when none is published).
+// When the usual holdout starts before its data window ends, the split is
+// tried just after that end instead, and kept when its test matrix has at
+// least opts.Min.HoldoutUsers users (and one); failing that, at the cutoff
+// the published version's own gate recorded, so that its recorded figures
+// can be compared when the logs are the same. Cutoffs are whole
+// milliseconds, as manifests record them.
+func holdoutSplit(ctx context.Context, opts Options, x *training.Interactions, st IngestStats, forgotten store.Tombstones, pub store.Manifest) (train, test *training.Interactions, h Holdout, err error) {
 	g := opts.Gate
 	span := st.Log.Last.Sub(st.Log.First)
 	reason := "the events span no time"
@@ -256,7 +304,26 @@ func holdoutSplit(ctx context.Context, opts Options, x *training.Interactions, s
 		if hold <= 0 || hold > span/2 {
 			hold = time.Duration(float64(span) * g.HoldoutShare)
 		}
-		cutoff := st.Log.Last.Add(-hold)
+		cutoff := st.Log.Last.Add(-hold).Truncate(time.Millisecond)
+		inLog := func(c time.Time) bool { return c.After(st.Log.First) && !c.After(st.Log.Last) }
+		if pubTo := pub.Window.To; !pubTo.IsZero() && !cutoff.After(pubTo) {
+			if after := pubTo.Truncate(time.Millisecond).Add(time.Millisecond); inLog(after) {
+				train, test, err = timeSplit(ctx, opts, after, st.Log.Last, forgotten)
+				if err != nil {
+					return nil, nil, Holdout{}, err
+				}
+				h = Holdout{Kind: HoldoutTime, Cutoff: after, Span: st.Log.Last.Sub(after).String(), AfterPublished: true}.count(train, test)
+				if train.NNZ() > 0 && h.TestUsers >= max(opts.Min.HoldoutUsers, 1) {
+					return train, test, h, nil
+				}
+				opts.Logger.Info("too few users since the published version's data window for a holdout",
+					"published_window_to", pubTo, "test_users", h.TestUsers, "min_holdout_users", opts.Min.HoldoutUsers)
+			}
+			if ms, ok := pub.Metrics[metricHoldoutCutoff]; ok && inLog(time.UnixMilli(int64(ms))) {
+				cutoff = time.UnixMilli(int64(ms)).UTC()
+				hold = st.Log.Last.Sub(cutoff)
+			}
+		}
 		train, test, err = timeSplit(ctx, opts, cutoff, st.Log.Last, forgotten)
 		if err != nil {
 			return nil, nil, Holdout{}, err
@@ -322,22 +389,29 @@ func runGate(ctx context.Context, opts Options, x *training.Interactions, st Ing
 	g := opts.Gate
 	log := opts.Logger
 	start := time.Now()
-	train, test, h, err := holdoutSplit(ctx, opts, x, st, forgotten)
+	pub, err := publishedManifest(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	train, test, h, err := holdoutSplit(ctx, opts, x, st, forgotten, pub)
 	if err != nil {
 		return nil, fmt.Errorf("holdout: %w", err)
 	}
-	log.Info("carved holdout", "kind", h.Kind, "cutoff", h.Cutoff, "span", h.Span, "reason", h.Reason,
+	log.Info("carved holdout", "kind", h.Kind, "cutoff", h.Cutoff, "span", h.Span, "reason", h.Reason, "after_published", h.AfterPublished,
 		"train_interactions", h.TrainInteractions, "test_interactions", h.TestInteractions, "test_users", h.TestUsers)
-	r := &GateResult{Metric: g.Metric, K: g.K, Tolerance: g.Tolerance, Holdout: h}
+	if err := opts.checkMin("the holdout's "+h.Kind+" split", size{"users", h.TestUsers, opts.Min.HoldoutUsers}); err != nil {
+		return nil, err
+	}
+	r := &GateResult{Metric: g.Metric, K: g.K, Tolerance: g.Tolerance, Sigmas: g.Sigmas, Holdout: h}
 
 	ho := opts
 	ho.Publish = false
 	ho.Logger = slog.New(&lossHandler{Handler: log.Handler(), loss: &r.HoldoutLoss})
-	m, err := TrainMatrix(ctx, train, ho)
+	m, err := trainMatrix(ctx, train, ho, true)
 	if err != nil {
 		return nil, fmt.Errorf("holdout model: %w", err)
 	}
-	ev, err := EvaluateServed(ctx, opts.DataDir, m.Version, test, CurveK)
+	ev, err := evaluateServed(ctx, opts.DataDir, m.Version, test, CurveK, true)
 	if rmErr := removeVersion(opts.DataDir, m.Version); err == nil && rmErr != nil {
 		err = fmt.Errorf("remove the holdout model: %w", rmErr)
 	}
@@ -348,60 +422,123 @@ func runGate(ctx context.Context, opts Options, x *training.Interactions, st Ing
 	r.TrainPopularity = popularityIn(train, test)
 	log.Info("measured the new recipe on the holdout", "metrics", r.New.String(), "elapsed", time.Since(start).Round(time.Millisecond))
 
-	if err := comparePublished(ctx, opts, r, test); err != nil {
+	if err := comparePublished(ctx, opts, r, pub, test); err != nil {
 		return nil, err
 	}
-	r.Pass, r.Reasons = g.decide(r.New, r.Published)
+	if r.PublishedEvaluation != nil {
+		r.StdErr = pairedStdErr(r.Evaluation, *r.PublishedEvaluation, test, g.Metric, g.K)
+	}
+	r.Pass, r.Reasons = g.decide(r.New, r.Published, r.StdErr)
 	return r, nil
 }
 
-// comparePublished measures the published version, if any, on the holdout
-// — unless it was trained on events of the holdout: it would then leave
-// the held-out items out as seen, or rank them from having seen them, and
-// no comparison would be fair.
-func comparePublished(ctx context.Context, opts Options, r *GateResult, test *training.Interactions) error {
-	dir, err := store.OpenDir(opts.DataDir)
+// publishedManifest returns the manifest of the published version; the
+// zero Manifest when none is published.
+func publishedManifest(dataDir string) (store.Manifest, error) {
+	dir, err := store.OpenDir(dataDir)
 	if err != nil {
-		return err
+		return store.Manifest{}, err
 	}
 	pub, err := dir.Published()
 	if errors.Is(err, store.ErrNoPublished) {
+		return store.Manifest{}, nil
+	}
+	if err != nil {
+		return store.Manifest{}, err
+	}
+	info, err := dir.Info(pub)
+	if err != nil {
+		return store.Manifest{}, err
+	}
+	m := info.Manifest
+	m.Version = pub
+	return m, nil
+}
+
+// pairedStdErr returns the standard error of the mean over the holdout's
+// users of metric@k of a minus that of b, both measured on test (so their
+// users line up).
+func pairedStdErr(a, b Evaluation, test *training.Interactions, metric string, k int) float64 {
+	n := min(len(a.Recs), len(b.Recs))
+	if n < 2 {
+		return 0
+	}
+	var sum, sumSq float64
+	j := 0
+	for u := range test.NumUsers() {
+		want, _ := test.UserRow(int32(u))
+		if len(want) == 0 {
+			continue
+		}
+		if j == n {
+			break
+		}
+		ma, _ := metricOf(training.UserMetrics(k, a.Recs[j], want), metric)
+		mb, _ := metricOf(training.UserMetrics(k, b.Recs[j], want), metric)
+		d := ma - mb
+		sum += d
+		sumSq += d * d
+		j++
+	}
+	mean := sum / float64(n)
+	v := (sumSq - float64(n)*mean*mean) / float64(n-1)
+	return math.Sqrt(max(v, 0) / float64(n))
+}
+
+// comparePublished measures the published version pub, if any, on the
+// holdout — unless it was trained on events of the holdout: it would then
+// leave the held-out items out as seen, or rank them from having seen
+// them, and no comparison would be fair. The figures its manifest
+// recorded stand in for it when they were measured on this same holdout.
+func comparePublished(ctx context.Context, opts Options, r *GateResult, pub store.Manifest, test *training.Interactions) error {
+	if pub.Version == "" {
 		r.Skipped = "no version is published"
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	r.PublishedVersion = pub
-	info, err := dir.Info(pub)
-	if err != nil {
-		return err
-	}
+	r.PublishedVersion = pub.Version
 	start := r.Holdout.Cutoff
 	if r.Holdout.Kind == HoldoutRandom {
 		start = time.Time{} // the random holdout spans the whole log
 	}
-	if to := info.Manifest.Window.To; !to.IsZero() && !to.Before(start) {
+	if to := pub.Window.To; !to.IsZero() && !to.Before(start) {
 		why := fmt.Sprintf("published version %s was trained on events up to %s, inside the holdout (from %s)",
-			pub, to.UTC().Format(time.RFC3339), holdoutStart(r.Holdout))
-		if pm, ok := recordedMetrics(info.Manifest.Metrics, r.Metric, r.K); ok {
+			pub.Version, to.UTC().Format(time.RFC3339), holdoutStart(r.Holdout))
+		pm, ok := recordedMetrics(pub.Metrics, r.Metric, r.K)
+		if ok && sameHoldout(pub.Metrics, r.Holdout) {
 			r.Published, r.PublishedRecorded = &pm, true
-			opts.Logger.Warn("comparing with the holdout figures recorded in the published version's manifest", "reason", why)
+			opts.Logger.Warn("comparing with the holdout figures recorded in the published version's manifest, measured on the same holdout", "reason", why)
 			return nil
 		}
-		r.Skipped = why + ", and its manifest records no holdout " + r.Metric + fmt.Sprintf("@%d; only the floors apply", r.K)
+		if ok {
+			r.Skipped = why + "; the figures its manifest records were measured on another holdout, and too few users are new since its data window; only the floors apply"
+		} else {
+			r.Skipped = why + ", and its manifest records no holdout " + r.Metric + fmt.Sprintf("@%d; only the floors apply", r.K)
+		}
 		opts.Logger.Warn("not comparing with the published version", "reason", r.Skipped)
 		return nil
 	}
-	ev, err := EvaluateServed(ctx, opts.DataDir, pub, test, CurveK)
+	ev, err := evaluateServed(ctx, opts.DataDir, pub.Version, test, CurveK, true)
 	if err != nil {
 		return fmt.Errorf("published version: %w", err)
 	}
 	pm := ev.At(r.K)
 	r.Published, r.PublishedEvaluation = &pm, &ev
-	opts.Logger.Info("measured the published version on the holdout", "version", pub, "metrics", pm.String())
+	opts.Logger.Info("measured the published version on the holdout", "version", pub.Version, "metrics", pm.String())
 	return nil
 }
+
+// sameHoldout reports whether the holdout a manifest's metrics were
+// measured on is h: same kind of split, cutoff (when recorded) and counts.
+func sameHoldout(rec map[string]float64, h Holdout) bool {
+	if c, ok := rec[metricHoldoutCutoff]; ok && (h.Kind != HoldoutTime || c != float64(h.Cutoff.UnixMilli())) {
+		return false
+	}
+	return rec["holdout_users"] == float64(h.TestUsers) && rec["holdout_interactions"] == float64(h.TestInteractions)
+}
+
+// metricHoldoutCutoff names the time holdout's cutoff, in Unix
+// milliseconds, among a manifest's metrics.
+const metricHoldoutCutoff = "holdout_cutoff_unix_ms"
 
 // recordedMetrics returns the holdout metrics at k a manifest recorded,
 // and whether they include the gate metric.
@@ -497,7 +634,7 @@ func (r *GateResult) metrics() map[string]float64 {
 	}
 	n, k := r.New, r.K
 	at := func(name string) string { return fmt.Sprintf("%s@%d", name, k) }
-	return map[string]float64{
+	m := map[string]float64{
 		at(MetricNDCG):         n.NDCG,
 		at(MetricRecall):       n.Recall,
 		at(MetricPrecision):    n.Precision,
@@ -509,6 +646,10 @@ func (r *GateResult) metrics() map[string]float64 {
 		"holdout_interactions": float64(r.Holdout.TestInteractions),
 		"fallback_users":       float64(r.Evaluation.Fallback),
 	}
+	if r.Holdout.Kind == HoldoutTime {
+		m[metricHoldoutCutoff] = float64(r.Holdout.Cutoff.UnixMilli())
+	}
+	return m
 }
 
 // check returns the *GateError that keeps version from being published,

@@ -151,6 +151,13 @@ func (ms *models) writeItemItem(b *store.Builder) error {
 // manifest records x's counts and the parameters; opts.Events and
 // opts.Log are not used.
 func TrainMatrix(ctx context.Context, x *training.Interactions, opts Options) (store.Manifest, error) {
+	return trainMatrix(ctx, x, opts, false)
+}
+
+// trainMatrix is TrainMatrix; served also writes the int8 rows and ANN
+// index opts asks for, so that the version is served as the final one
+// will be.
+func trainMatrix(ctx context.Context, x *training.Interactions, opts Options, served bool) (store.Manifest, error) {
 	if opts.DataDir == "" {
 		return store.Manifest{}, errors.New("train matrix: data directory is required")
 	}
@@ -180,7 +187,11 @@ func TrainMatrix(ctx context.Context, x *training.Interactions, opts Options) (s
 			Interactions: int64(x.NNZ()),
 		},
 	}
-	m, err = write(ctx, opts.DataDir, x, ms, m, foldInAux(opts, x, ms.factors))
+	aux := []auxFile{foldInAux(opts, x, ms.factors)}
+	if served {
+		aux = append(aux, append(int8Aux(opts, x, ms.factors), annAux(ctx, opts, x, ms.factors)...)...)
+	}
+	m, err = write(ctx, opts, x, ms, m, aux...)
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train matrix: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/polecam/polecam/store"
@@ -72,6 +73,9 @@ type Options struct {
 	// once. Runs take turns, so each one's gate compares against what the
 	// one before it published.
 	LockTimeout time.Duration
+	// Min are the smallest data a version is published from (see
+	// MinSizes); Gate.Force publishes below them.
+	Min MinSizes
 	// Report, if set, is a directory the training report is written into
 	// (see WriteReport); it needs the gate.
 	Report string
@@ -79,6 +83,10 @@ type Options struct {
 	CodeVersion string
 	// Logger receives progress messages.
 	Logger *slog.Logger
+	// FreeSpace measures the room left on the data directory's file
+	// system before a version is written (nil: store.FreeSpace, statfs);
+	// tests inject a full disk through it.
+	FreeSpace store.FreeSpaceFunc
 }
 
 // DefaultOptions returns the options polecam trains with.
@@ -96,6 +104,7 @@ func DefaultOptions() Options {
 		Publish:      true,
 		Gate:         DefaultGateOptions(),
 		LockTimeout:  time.Hour,
+		Min:          DefaultMinSizes(),
 		CodeVersion:  "dev",
 		Logger:       slog.Default(),
 	}
@@ -130,10 +139,64 @@ func (o Options) Validate() error {
 	if err := o.Gate.Validate(); err != nil {
 		return fmt.Errorf("gate options: %w", err)
 	}
+	if o.Min.Users < 0 || o.Min.Items < 0 || o.Min.HoldoutUsers < 0 {
+		return fmt.Errorf("minimum sizes %+v, want ≥ 0", o.Min)
+	}
 	if o.Report != "" && o.Gate.Disabled {
 		return errors.New("a training report needs the quality gate")
 	}
 	return o.validateModels()
+}
+
+// ErrInputRejected is wrapped by the error Train returns when its input
+// cannot make a version worth publishing: more bad lines than
+// eventlog.Options.MaxBadRatio allows, no usable events, or (unless
+// Gate.Force) fewer users, items or holdout users than Options.Min.
+// Nothing is written then.
+var ErrInputRejected = errors.New("input rejected")
+
+// MinSizes are the smallest data Train publishes a version from. Below
+// them a model is mostly its parameters (a 256-factor model of 5 users
+// and 3 items) and the gate's holdout figures are noise: Train logs a
+// warning and fails with ErrInputRejected before training, unless
+// Gate.Force is set or the version is not to be published.
+type MinSizes struct {
+	Users, Items int
+	// HoldoutUsers is the least number of users with held-out
+	// interactions the quality gate measures on.
+	HoldoutUsers int
+}
+
+// DefaultMinSizes returns the minimums polecam train uses: 50 users, 10
+// items, 20 holdout users.
+func DefaultMinSizes() MinSizes { return MinSizes{Users: 50, Items: 10, HoldoutUsers: 20} }
+
+// size is a count checked against its minimum.
+type size struct {
+	name   string
+	n, min int
+}
+
+// checkMin returns an ErrInputRejected error when a size of what is below
+// its minimum and the version is to be published unforced; it warns
+// either way.
+func (o Options) checkMin(what string, sizes ...size) error {
+	var short []string
+	for _, s := range sizes {
+		if s.n < s.min {
+			short = append(short, fmt.Sprintf("%d %s (the minimum is %d)", s.n, s.name, s.min))
+		}
+	}
+	if len(short) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("%s hold only %s", what, strings.Join(short, ", "))
+	if !o.Publish || o.Gate.Force {
+		o.Logger.Warn("training below the minimum sizes", "reason", msg, "forced", o.Gate.Force)
+		return nil
+	}
+	o.Logger.Warn("not training below the minimum sizes (--force trains and publishes anyway)", "reason", msg)
+	return fmt.Errorf("%w: %s; --force publishes anyway", ErrInputRejected, msg)
 }
 
 // Params are the training parameters recorded in a snapshot's manifest.
@@ -198,11 +261,17 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 	for _, s := range stats.Samples {
 		log.Warn("skipped bad line", "file", s.File, "line", s.Line, "reason", s.Reason)
 	}
+	if errors.Is(err, eventlog.ErrTooManyBadLines) {
+		return store.Manifest{}, fmt.Errorf("train: read events: %w: %w", ErrInputRejected, err)
+	}
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train: read events: %w", err)
 	}
 	if x.NumUsers() == 0 || x.NumItems() == 0 {
-		return store.Manifest{}, fmt.Errorf("train: the logs hold no usable events (%d lines, %d bad)", stats.Lines, stats.Bad)
+		return store.Manifest{}, fmt.Errorf("train: %w: the logs hold no usable events (%d lines, %d bad)", ErrInputRejected, stats.Lines, stats.Bad)
+	}
+	if err := opts.checkMin("the logs", size{"users", x.NumUsers(), opts.Min.Users}, size{"items", x.NumItems(), opts.Min.Items}); err != nil {
+		return store.Manifest{}, fmt.Errorf("train: %w", err)
 	}
 	log.Info("read events", "files", len(stats.Files), "lines", stats.Lines, "events", stats.Events,
 		"bad_lines", stats.Bad, "dropped", stats.Dropped.Total(), "duplicates", in.Duplicates,
@@ -255,7 +324,7 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 	}
 	catalogFile = append(append(catalogFile, foldInAux(opts, x, models.factors)), lists...)
 	writeStart := time.Now()
-	m, err = write(ctx, opts.DataDir, x, models, m, append(append(catalogFile, int8Aux(opts, x, models.factors)...), annAux(ctx, opts, x, models.factors)...)...)
+	m, err = write(ctx, opts, x, models, m, append(append(catalogFile, int8Aux(opts, x, models.factors)...), annAux(ctx, opts, x, models.factors)...)...)
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train: %w", err)
 	}
@@ -295,10 +364,12 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 	return m, gateErr
 }
 
-// write stores the trained models as a new complete (unpublished) version.
-func write(ctx context.Context, dataDir string, x *training.Interactions, models *models, m store.Manifest, extra ...auxFile) (store.Manifest, error) {
+// write stores the trained models as a new complete (unpublished) version
+// in opts.DataDir, once it made sure the file system has room for it. On
+// error the staging directory is removed.
+func write(ctx context.Context, opts Options, x *training.Interactions, models *models, m store.Manifest, extra ...auxFile) (store.Manifest, error) {
 	f, neighbors := models.factors, models.neighbors
-	dir, err := store.OpenDir(dataDir)
+	dir, err := store.OpenDir(opts.DataDir)
 	if err != nil {
 		return store.Manifest{}, err
 	}
@@ -307,6 +378,9 @@ func write(ctx context.Context, dataDir string, x *training.Interactions, models
 		return store.Manifest{}, err
 	}
 	defer b.Abort()
+	if err := b.CheckSpace(sizeHint(opts, x, models, len(extra) > 0), opts.FreeSpace); err != nil {
+		return store.Manifest{}, err
+	}
 	if err := b.SetItems(x.Items); err != nil {
 		return store.Manifest{}, err
 	}
@@ -389,6 +463,35 @@ func orNothing(v string) string {
 		return "nothing published"
 	}
 	return v
+}
+
+// sizeHint describes the version write is about to store, for the
+// free-space check; aux says whether the auxiliary files (catalogue, int8
+// rows, ANN index) are written too.
+func sizeHint(opts Options, x *training.Interactions, ms *models, aux bool) store.SizeHint {
+	h := store.SizeHint{Users: x.NumUsers(), Items: x.NumItems(), Dims: ms.factors.Dims, Seen: int64(x.NNZ())}
+	for _, id := range x.Users {
+		h.IDBytes += int64(len(id))
+	}
+	for _, id := range x.Items {
+		h.IDBytes += int64(len(id))
+	}
+	for _, nn := range ms.neighbors {
+		h.Neighbors += int64(len(nn))
+	}
+	if ii := ms.itemItem; ii != nil {
+		h.Extra += 4 * int64(ii.N) * int64(store.Stride(ii.N))
+	}
+	if aux {
+		// int8 rows (a byte a factor) and the ANN graph's links, high.
+		h.Extra += int64(h.Items) * int64(store.Stride(h.Dims)+512)
+		if opts.Catalog != "" {
+			if fi, err := os.Stat(opts.Catalog); err == nil {
+				h.Extra += 2 * fi.Size()
+			}
+		}
+	}
+	return h
 }
 
 // readTombstones returns the users forgotten in the data directory.

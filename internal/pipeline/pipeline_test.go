@@ -3,11 +3,13 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/polecam/polecam/store"
@@ -155,5 +157,112 @@ func TestOptionsValidate(t *testing.T) {
 		if err := o.Validate(); err == nil {
 			t.Errorf("%s: Validate() = nil, want an error", tt.name)
 		}
+	}
+}
+
+// A full disk is found before the write: the run fails with ENOSPC ("no
+// space left on device"), leaves no staging directory and keeps the
+// published version. The disk is full only from the n-th check on, so
+// that the gate's holdout version, the final version, or both fail.
+func TestTrainFullDisk(t *testing.T) {
+	logFile := sampleLog(t)
+	for _, fullFrom := range []int{1, 2} {
+		t.Run(fmt.Sprintf("full from check %d", fullFrom), func(t *testing.T) {
+			dataDir := t.TempDir()
+			first, err := Train(context.Background(), options(t, dataDir, logFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := options(t, dataDir, logFile)
+			checks := 0
+			o.FreeSpace = func(path string) (int64, error) {
+				if checks++; checks >= fullFrom {
+					return 1 << 20, nil
+				}
+				return store.FreeSpace(path)
+			}
+			_, err = Train(context.Background(), o)
+			if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "no space left on device") {
+				t.Fatalf("Train() on a full disk = %v, want ENOSPC", err)
+			}
+			if checks != fullFrom {
+				t.Errorf("free space checked %d times, want %d", checks, fullFrom)
+			}
+			if es, err := os.ReadDir(filepath.Join(dataDir, "staging")); err != nil || len(es) != 0 {
+				t.Errorf("staging holds %d entries (%v) after the failed run, want none", len(es), err)
+			}
+			dir, err := store.OpenDir(dataDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v, err := dir.Published(); err != nil || v != first.Version {
+				t.Errorf("Published() = %q, %v; want %q", v, err, first.Version)
+			}
+			if vs, _ := dir.Versions(); len(vs) != 1 {
+				t.Errorf("%d versions after the failed run, want 1", len(vs))
+			}
+		})
+	}
+}
+
+// A 100 KB id is a bad line like any other, not a failure at the write.
+func TestTrainLongID(t *testing.T) {
+	logFile := sampleLog(t)
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("x", 100_000)
+	b = append(b, "2026-11-01T10:00:00Z,"+long+",sku-1,view\n2026-11-01T10:00:01Z,u1,"+long+",view\n"...)
+	if err := os.WriteFile(logFile, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var sum Summary
+	o := options(t, t.TempDir(), logFile)
+	o.Summary = func(s Summary) { sum = s }
+	m, err := Train(context.Background(), o)
+	if err != nil {
+		t.Fatalf("Train() = %v", err)
+	}
+	if m.Counts.BadLines != 2 || sum.BadLines != 2 {
+		t.Errorf("manifest bad lines %d, summary %d; want 2", m.Counts.BadLines, sum.BadLines)
+	}
+}
+
+// A log below the minimum sizes is rejected before training unless
+// forced; forced, it publishes.
+func TestTrainBelowMinimum(t *testing.T) {
+	var log strings.Builder
+	log.WriteString("timestamp,user_id,item_id,event\n")
+	for u := range 5 {
+		for i := range 3 {
+			fmt.Fprintf(&log, "2026-11-%02dT10:00:00Z,u%d,sku-%d,view\n", 1+u+i, u, i)
+		}
+	}
+	logFile := filepath.Join(t.TempDir(), "tiny.csv")
+	if err := os.WriteFile(logFile, []byte(log.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dataDir := t.TempDir()
+	o := options(t, dataDir, logFile)
+	o.ALS.Factors = 256
+	_, err := Train(context.Background(), o)
+	if !errors.Is(err, ErrInputRejected) || !strings.Contains(err.Error(), "5 users (the minimum is 50), 3 items (the minimum is 10)") {
+		t.Fatalf("Train() on 5 users and 3 items = %v, want ErrInputRejected naming both", err)
+	}
+	dir, err := store.OpenDir(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vs, _ := dir.Versions(); len(vs) != 0 {
+		t.Errorf("%d versions written below the minimum, want none", len(vs))
+	}
+	o.Gate.Force = true
+	m, err := Train(context.Background(), o)
+	if err != nil {
+		t.Fatalf("forced Train() = %v", err)
+	}
+	if v, _ := dir.Published(); v != m.Version {
+		t.Errorf("forced: published %q, want %q", v, m.Version)
 	}
 }

@@ -29,6 +29,16 @@
 // a token answers every ModelService call with PermissionDenied and says
 // how to configure one.
 //
+// # Limits
+//
+// A second interceptor checks every request message, unary or streamed,
+// before its handler: string fields at most MaxIDLen (1 KiB), repeated
+// and map fields at most MaxListLen (10,000) entries, or InvalidArgument
+// naming the field; this is the one place request sizes are bounded, and
+// it covers an RPC as soon as the RPC exists. The transport is bounded by
+// Options: message size, streams per connection, connections at once,
+// idle connections, keepalive enforcement (limits.go).
+//
 // # What is logged
 //
 // A finished call is logged with its service, method, code and duration:

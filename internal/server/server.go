@@ -37,8 +37,18 @@ type Options struct {
 	// ShutdownTimeout bounds the graceful stop: requests still running
 	// after it are cancelled.
 	ShutdownTimeout time.Duration
-	// MaxRecvMsgSize bounds the size of one request.
+	// MaxRecvMsgSize bounds the size of one request message (see
+	// limits.go for the limits on its fields).
 	MaxRecvMsgSize int
+	// MaxConcurrentStreams bounds the requests in flight on one
+	// connection; a client's further requests wait for one to finish.
+	MaxConcurrentStreams int
+	// MaxConnections bounds the connections open at once; further ones
+	// wait in the kernel's accept queue until one closes.
+	MaxConnections int
+	// MaxConnectionIdle closes a connection without a request for this
+	// long (the client reconnects when it needs to); 0 never does.
+	MaxConnectionIdle time.Duration
 	// Models, if set, is served as polecam.v1.ModelService (list, get,
 	// publish, roll back, forget).
 	Models Models
@@ -59,15 +69,23 @@ type Options struct {
 	// state, so only the process's owner should set it, and not while
 	// another Server runs in the process. See procs.go for the figures.
 	AdaptiveProcs bool
+	// TrimMemory returns the memory of connections to the operating
+	// system once a burst of them has closed (see limits.go). It forces a
+	// collection, a process-wide act, so only the process's owner should
+	// set it.
+	TrimMemory bool
 }
 
 // DefaultOptions returns the options polecam serves with.
 func DefaultOptions() Options {
 	return Options{
-		Logger:          slog.Default(),
-		ShutdownTimeout: 10 * time.Second,
-		MaxRecvMsgSize:  4 << 20,
-		StreamWorkers:   64,
+		Logger:               slog.Default(),
+		ShutdownTimeout:      10 * time.Second,
+		MaxRecvMsgSize:       defaultMaxRecvMsgSize,
+		MaxConcurrentStreams: defaultMaxStreams,
+		MaxConnections:       defaultMaxConnections,
+		MaxConnectionIdle:    defaultMaxConnIdle,
+		StreamWorkers:        64,
 	}
 }
 
@@ -81,6 +99,15 @@ func (o Options) Validate() error {
 	}
 	if o.MaxRecvMsgSize <= 0 {
 		return fmt.Errorf("max receive message size must be positive, got %d", o.MaxRecvMsgSize)
+	}
+	if o.MaxConcurrentStreams <= 0 || o.MaxConcurrentStreams > 1<<20 {
+		return fmt.Errorf("max concurrent streams must be between 1 and %d, got %d", 1<<20, o.MaxConcurrentStreams)
+	}
+	if o.MaxConnections <= 0 || o.MaxConnections > maxLimitsMaxConnections {
+		return fmt.Errorf("max connections must be between 1 and %d, got %d", maxLimitsMaxConnections, o.MaxConnections)
+	}
+	if o.MaxConnectionIdle < 0 {
+		return fmt.Errorf("max connection idle must not be negative, got %v", o.MaxConnectionIdle)
 	}
 	if o.StreamWorkers < 0 || o.StreamWorkers > maxStreamWorkers {
 		return fmt.Errorf("stream workers must be between 0 and %d, got %d", maxStreamWorkers, o.StreamWorkers)
@@ -155,22 +182,24 @@ func New(rec Recommender, opts Options) (*Server, error) {
 		procs = newProcGovernor()
 		unary = append(unary, procs.unary)
 	}
+	// The limits run after logging too, so refused requests are logged.
 	unary = append(unary,
 		logging.UnaryServerInterceptor(interceptorLogger(log), logOpts...),
+		limitsUnary,
 		auth.unary,
 		recovery.UnaryServerInterceptor(recoveryOpt),
 	)
 	stream = append(stream,
 		logging.StreamServerInterceptor(interceptorLogger(log), logOpts...),
+		limitsStream,
 		auth.stream,
 		recovery.StreamServerInterceptor(recoveryOpt),
 	)
-	gs := grpc.NewServer(
-		grpc.MaxRecvMsgSize(opts.MaxRecvMsgSize),
+	gs := grpc.NewServer(append(transportOptions(opts),
 		grpc.NumStreamWorkers(uint32(opts.StreamWorkers)),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
-	)
+	)...)
 	polecamv1.RegisterRecommendationServiceServer(gs, &recommendationService{rec: rec, batchWorkers: batchWorkersFor()})
 	if opts.Models != nil {
 		polecamv1.RegisterModelServiceServer(gs, &modelService{models: opts.Models, log: log})
@@ -197,7 +226,8 @@ func (s *Server) SetServing(ok bool) {
 	s.health.SetServingStatus(serviceName, st)
 }
 
-// Serve accepts connections on lis until ctx is done, then stops
+// Serve accepts connections on lis, at most Options.MaxConnections at
+// once, until ctx is done, then stops
 // gracefully: health turns NOT_SERVING, new connections are refused and
 // requests in flight finish, up to Options.ShutdownTimeout, after which
 // they are cancelled. It returns nil after a shutdown caused by ctx.
@@ -208,6 +238,24 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 		go func() {
 			defer close(done)
 			s.procs.run(pctx)
+		}()
+		defer func() {
+			stop()
+			<-done
+		}()
+	}
+	lis = limitListener(lis, s.opts.MaxConnections)
+	if s.opts.TrimMemory {
+		cl := &countingListener{Listener: lis}
+		lis = cl
+		tctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			trimAfterBursts(tctx, cl, time.Second, trimDelay, func() {
+				debug.FreeOSMemory()
+				s.opts.Logger.Debug("returned the memory of closed connections", "open_connections", cl.open.Load())
+			})
 		}()
 		defer func() {
 			stop()

@@ -174,6 +174,10 @@ func ReadStream(ctx context.Context, name string, src io.Reader, opts Options, f
 			bad(line, "empty "+opts.IDColumn)
 			continue
 		}
+		if len(id) > eventlog.MaxIDLen {
+			bad(line, fmt.Sprintf("%s of %d bytes is longer than the limit of %d", opts.IDColumn, len(id), eventlog.MaxIDLen))
+			continue
+		}
 		if first, dup := seen[id]; dup {
 			bad(line, fmt.Sprintf("item %q already at line %d", id, first))
 			continue

@@ -158,3 +158,23 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// TestReadLongID checks that an item id over eventlog.MaxIDLen is a
+// counted bad row, reported without the id.
+func TestReadLongID(t *testing.T) {
+	long := strings.Repeat("x", 100_000)
+	data := []byte("item_id,category\n" + long + ",shoes\nsku-1,bags\n")
+	opts := catalog.DefaultOptions()
+	opts.MaxBadRatio = 1
+	got, st, err := readAll(t, "c.csv", data, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]catalog.Item{{ID: "sku-1", Category: "bags"}}, got); diff != "" {
+		t.Errorf("Read items (-want +got):\n%s", diff)
+	}
+	wantSamples := []eventlog.BadLine{{File: "c.csv", Line: 2, Reason: "item_id of 100000 bytes is longer than the limit of 1024"}}
+	if diff := cmp.Diff(wantSamples, st.Samples); diff != "" {
+		t.Errorf("Read samples (-want +got):\n%s", diff)
+	}
+}

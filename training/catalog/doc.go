@@ -20,7 +20,8 @@
 //
 // # Bad lines
 //
-// A row with the wrong number of fields, broken quoting, an empty item id
+// A row with the wrong number of fields, broken quoting, an empty item id,
+// an id longer than eventlog.MaxIDLen (1 KiB, the limit of the event logs)
 // or an id seen before is counted in [Stats.Bad], a few are kept in
 // [Stats.Samples], and the row is skipped; when more than
 // [Options.MaxBadRatio] of the rows are bad, [Read] fails with

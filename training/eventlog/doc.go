@@ -127,7 +127,8 @@
 // Logs from real servers have broken lines. In the line-oriented formats
 // (JSON lines, MovieLens, access logs) a line longer than 1 MiB is bad. A
 // line with the wrong number of
-// fields, broken quoting, an empty user or item, a timestamp that does not
+// fields, broken quoting, an empty user or item, a user or item id longer
+// than [MaxIDLen] (1 KiB), a timestamp that does not
 // parse or an unknown event type is counted in [Stats.Bad], a few are kept
 // in [Stats.Samples] with their file, line number and reason, and the line
 // is skipped. When more than [Options.MaxBadRatio] of the data lines are bad,

@@ -413,9 +413,24 @@ func (r *reader) readStream(ctx context.Context, name string, src io.Reader) err
 	return r.readDelimited(ctx, name, br)
 }
 
-// emit counts a good event, widens the time window and hands the event on.
+// MaxIDLen is the longest user or item id, in bytes, an event may carry;
+// a line with a longer one is bad. 1 KiB holds any SKU, URL slug or
+// session token a shop uses, and keeps every id well inside the snapshot
+// store's key limit.
+const MaxIDLen = 1 << 10
+
+// emit checks the ids' lengths, counts a good event, widens the time
+// window and hands the event on.
 func (r *reader) emit(name string, line int, e Event) error {
 	s := &r.stats
+	if len(e.User) > MaxIDLen || len(e.Item) > MaxIDLen {
+		what, n := "user id", len(e.User)
+		if n <= MaxIDLen {
+			what, n = "item id", len(e.Item)
+		}
+		r.bad(name, line, fmt.Sprintf("%s of %d bytes is longer than the limit of %d", what, n, MaxIDLen))
+		return nil
+	}
 	s.Events++
 	if s.First.IsZero() || e.Time.Before(s.First) {
 		s.First = e.Time

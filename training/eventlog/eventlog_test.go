@@ -578,3 +578,66 @@ func BenchmarkRead(b *testing.B) {
 		})
 	}
 }
+
+// TestReadLongIDs checks that an id over MaxIDLen — here 100 KB, beyond
+// the snapshot store's key limit — is a counted bad line in every format,
+// reported with its file, line and length but not the id itself.
+func TestReadLongIDs(t *testing.T) {
+	long := strings.Repeat("x", 100_000)
+	atLimit := strings.Repeat("y", eventlog.MaxIDLen)
+	tmp := t.TempDir()
+	for _, tc := range []struct {
+		name, format, file, content string
+		wantLines                   []int // lines of the bad ones
+		wantWhat                    []string
+	}{
+		{"csv", "auto", "e.csv",
+			"timestamp,user_id,item_id,event\n" +
+				"1793520940,u1," + long + ",view\n" +
+				"1793520941," + long + ",i1,view\n" +
+				"1793520942," + atLimit + ",i1,view\n" +
+				"1793520943,u2,i2,view\n",
+			[]int{2, 3}, []string{"item id", "user id"}},
+		{"jsonl", "jsonl", "e.jsonl",
+			`{"timestamp":1793520940,"user_id":"u1","item_id":"` + long + `","event":"view"}` + "\n" +
+				`{"timestamp":1793520941,"user_id":"` + long + `","item_id":"i1","event":"view"}` + "\n" +
+				`{"timestamp":1793520942,"user_id":"` + atLimit + `","item_id":"i1","event":"view"}` + "\n" +
+				`{"timestamp":1793520943,"user_id":"u2","item_id":"i2","event":"view"}` + "\n",
+			[]int{1, 2}, []string{"item id", "user id"}},
+		{"movielens", "movielens", "u.data",
+			"1\t" + long + "\t5\t979300760\n" +
+				long + "\t2\t5\t979300761\n" +
+				atLimit + "\t2\t5\t979300762\n" +
+				"2\t3\t4\t979300763\n",
+			[]int{1, 2}, []string{"item id", "user id"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(tmp, tc.file)
+			if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			opts := eventlog.DefaultOptions()
+			opts.Format = tc.format
+			opts.MaxBadRatio = 0.5
+			got, st, err := collect(t, []string{path}, opts)
+			if err != nil {
+				t.Fatalf("Read: %v", err)
+			}
+			if len(got) != 2 || st.Bad != 2 {
+				t.Fatalf("%d events and %d bad lines, want 2 and 2 (samples %v)", len(got), st.Bad, st.Samples)
+			}
+			if got[0].User != atLimit {
+				t.Errorf("an id of exactly MaxIDLen bytes was not kept")
+			}
+			for k, s := range st.Samples {
+				if s.File != path || s.Line != tc.wantLines[k] {
+					t.Errorf("sample %d at %s:%d, want %s:%d", k, s.File, s.Line, path, tc.wantLines[k])
+				}
+				want := fmt.Sprintf("%s of 100000 bytes is longer than the limit of %d", tc.wantWhat[k], eventlog.MaxIDLen)
+				if s.Reason != want {
+					t.Errorf("sample %d reason %q, want %q", k, s.Reason, want)
+				}
+			}
+		})
+	}
+}
