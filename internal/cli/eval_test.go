@@ -2,9 +2,10 @@ package cli
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/polecam/polecam/internal/testenv"
 )
 
 // evalJSON runs polecam eval with args and decodes its JSON output.
@@ -40,14 +41,7 @@ func TestEvalTimeSplit(t *testing.T) {
 // TestEvalMovieLens100K is the quality benchmark of benchmarks/quality.md
 // on seed 42, through the serving path, with the tuned defaults.
 func TestEvalMovieLens100K(t *testing.T) {
-	dir := os.Getenv("POLECAM_ML100K")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "data", "ml-100k")
-	}
-	data := filepath.Join(dir, "u.data")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("MovieLens-100K not found at %s (set POLECAM_ML100K to the ml-100k directory): %v", data, err)
-	}
+	data := testenv.ML100KRatings(t)
 	r := evalJSON(t, "--events", data, "--format", "movielens", "--split", "stratified-item",
 		"--test-ratio", "0.25", "--seed", "42", "--k", "10")
 	t.Logf("ml-100k seed 42: ndcg@10 %.4f, precision@10 %.4f, recall@10 %.4f, map %.4f",
