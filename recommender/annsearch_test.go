@@ -14,6 +14,7 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 
 	"github.com/polecam/polecam/recommender/ann"
+	"github.com/polecam/polecam/recommender/dot"
 	"github.com/polecam/polecam/store"
 )
 
@@ -353,6 +354,7 @@ func TestANNStoreSnapshot(t *testing.T) {
 // approximate request: scratch and search scratch from the pool, result
 // into the caller's buffer.
 func TestANNRecommendIntoDoesNotAllocate(t *testing.T) {
+	t.Logf("scores with dot implementation %s (package dot's tests log its kernels)", dot.Impl())
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -84,7 +86,9 @@ func TestRecommenderSwap(t *testing.T) {
 
 // TestRecommenderConcurrentSwap serves from several goroutines while the
 // model is swapped and the old one closed over and over. No request may
-// fail, and no closed snapshot may be touched (the fakes count that).
+// fail, and no closed snapshot may be touched (the fakes count that). It
+// fails unless some request was in flight during a swap and every version
+// answered, so a run in which the swaps missed the load cannot pass.
 func TestRecommenderConcurrentSwap(t *testing.T) {
 	const (
 		workers = 4
@@ -105,35 +109,95 @@ func TestRecommenderConcurrentSwap(t *testing.T) {
 	}
 	r.Swap(newModel(0))
 
-	var wg sync.WaitGroup
+	// The test proves that the swaps happened under load: begun and ended
+	// count the swaps that have started and returned, so a request that
+	// read ended = e before it started and begun = b > e after it returned
+	// overlapped swap e+1.
+	var (
+		begun, ended atomic.Int64
+		done         atomic.Int64 // requests answered
+		newest       atomic.Int64 // the newest version that answered
+		overlapped   atomic.Int64
+		mu           sync.Mutex
+		seen         = map[string]bool{}
+		started, wg  sync.WaitGroup
+	)
 	errs := make(chan error, workers)
+	started.Add(workers)
 	for w := range workers {
 		wg.Go(func() {
+			first := true
 			for i := 0; ctx.Err() == nil; i++ {
-				var err error
+				var (
+					res Result
+					err error
+				)
+				e := ended.Load()
 				if (w+i)%2 == 0 {
-					_, err = r.Recommend(ctx, RecommendRequest{UserID: "u1", N: 3, Exclude: []string{"b"}})
+					res, err = r.Recommend(ctx, RecommendRequest{UserID: "u1", N: 3, Exclude: []string{"b"}})
 				} else {
-					_, err = r.SimilarItems(ctx, SimilarRequest{ItemID: "a", N: 5})
+					res, err = r.SimilarItems(ctx, SimilarRequest{ItemID: "a", N: 5})
 				}
 				if err != nil && ctx.Err() == nil {
 					errs <- err
+					if first {
+						started.Done()
+					}
 					return
+				}
+				if err == nil {
+					if begun.Load() > e {
+						overlapped.Add(1)
+					}
+					var j int64
+					if _, err := fmt.Sscanf(res.Version, "v%d", &j); err != nil {
+						errs <- fmt.Errorf("answer from version %q: %v", res.Version, err)
+						return
+					}
+					mu.Lock()
+					seen[res.Version] = true
+					mu.Unlock()
+					for n := newest.Load(); j > n && !newest.CompareAndSwap(n, j); n = newest.Load() {
+					}
+					done.Add(1)
+				}
+				if first {
+					first = false
+					started.Done()
 				}
 			}
 		})
 	}
+	// Swap only once every worker has answered a request, and then only
+	// after the current version has answered, so that the swaps are spread
+	// over the load rather than all done before it.
+	started.Wait()
 	for i := 1; i <= swaps; i++ {
+		for newest.Load() < int64(i-1) && len(errs) == 0 {
+			runtime.Gosched()
+		}
+		begun.Add(1)
 		old := r.Swap(newModel(i))
+		ended.Add(1)
 		if err := old.Close(); err != nil {
 			t.Errorf("Close old model: %v", err)
 		}
+	}
+	for newest.Load() < swaps && len(errs) == 0 {
+		runtime.Gosched()
 	}
 	cancel()
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		t.Errorf("request during Swap failed: %v", err)
+	}
+	t.Logf("%d requests, %d overlapping a swap; %d versions seen", done.Load(), overlapped.Load(), len(seen))
+	if overlapped.Load() == 0 {
+		t.Errorf("no request overlapped any of the %d swaps: the test did not exercise Swap under load", swaps)
+	}
+	if len(seen) != swaps+1 {
+		t.Errorf("answers came from %d versions, want all %d", len(seen), swaps+1)
 	}
 	if err := r.Swap(nil).Close(); err != nil {
 		t.Errorf("Close last model: %v", err)

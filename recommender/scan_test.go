@@ -11,6 +11,8 @@ import (
 
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/polecam/polecam/recommender/dot"
 )
 
 // tiedData returns a model whose factors are small integers, so every
@@ -271,6 +273,7 @@ func sameIDs(a, b []ScoredItem) bool {
 // of a model without int8 vectors, on the benchmark's clustered data and
 // on data full of ties.
 func TestInt8MatchesExact(t *testing.T) {
+	t.Logf("scores with dot implementation %s (package dot's tests log its kernels)", dot.Impl())
 	tests := []struct {
 		name    string
 		d       *modelData
@@ -348,6 +351,7 @@ func TestInt8MatchesExact(t *testing.T) {
 // scratch from the pool, scans split across workers or not, int8 or
 // float, result into the caller's buffer.
 func TestRecommendIntoDoesNotAllocate(t *testing.T) {
+	t.Logf("scores with dot implementation %s (package dot's tests log its kernels)", dot.Impl())
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}

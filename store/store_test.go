@@ -218,10 +218,11 @@ func TestPublishIsAtomic(t *testing.T) {
 	if err := d.Publish(v1); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
+	done, reading := make(chan struct{}), make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer close(done)
+		<-reading // publish only while the reads are on
 		for i := range 200 {
 			if err := d.Publish([]string{v1, v2}[i%2]); err != nil {
 				t.Errorf("Publish: %v", err)
@@ -229,7 +230,7 @@ func TestPublishIsAtomic(t *testing.T) {
 			}
 		}
 	})
-	reads := 0
+	reads, changes, last := 0, 0, v1
 	for stop := false; !stop; reads++ {
 		select {
 		case <-done:
@@ -238,10 +239,23 @@ func TestPublishIsAtomic(t *testing.T) {
 		}
 		got, err := d.Published()
 		if err != nil || (got != v1 && got != v2) {
+			close(reading)
+			wg.Wait()
 			t.Fatalf("Published() during publishing = %q, %v, want %s or %s", got, err, v1, v2)
+		}
+		if got != last {
+			changes, last = changes+1, got
+		}
+		if reads == 0 {
+			close(reading)
 		}
 	}
 	wg.Wait()
+	// v1 -> v2 -> v1 takes at least two reads between publications: the
+	// reads did overlap the publishing (reads after it all see v2).
+	if changes < 2 {
+		t.Errorf("consecutive reads saw the published version change %d times, want at least 2: the reads missed the publishing", changes)
+	}
 	if got, err := d.Published(); err != nil || got != v2 {
 		t.Errorf("Published() = %q, %v, want %q", got, err, v2)
 	}
@@ -251,7 +265,7 @@ func TestPublishIsAtomic(t *testing.T) {
 			t.Errorf("temp file %s left behind", e.Name())
 		}
 	}
-	t.Logf("%d reads while publishing", reads)
+	t.Logf("%d reads while publishing saw the version change %d times", reads, changes)
 }
 
 func TestPublishRefusesUnknownOrIncomplete(t *testing.T) {

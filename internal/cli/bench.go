@@ -1,14 +1,17 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/polecam/polecam/benchmarks/fixture"
 	"github.com/polecam/polecam/benchmarks/load"
+	"github.com/polecam/polecam/recommender"
 	"github.com/polecam/polecam/store"
 )
 
@@ -18,7 +21,7 @@ func newBenchCmd(e *env) *cobra.Command {
 		Short: "Write benchmark fixtures, load a running server, compare results",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newBenchFixtureCmd(e), newBenchLoadCmd(e), newBenchCompareCmd(e))
+	cmd.AddCommand(newBenchFixtureCmd(e), newBenchLoadCmd(e), newBenchCompareCmd(e), newBenchRecallCmd(e))
 	return cmd
 }
 
@@ -194,5 +197,69 @@ func newBenchCompareCmd(e *env) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&pngOut, "png", "", "also plot both percentile spectra into this PNG file")
+	return cmd
+}
+
+func newBenchRecallCmd(e *env) *cobra.Command {
+	o := fixture.DefaultRecallOptions()
+	var dataDir, jsonOut string
+	cmd := &cobra.Command{
+		Use:   "recall --data-dir DIR [--users 1000] [--n 10] [--json FILE]",
+		Short: "Measure, in process, the recall of a fixture's served answers against the exact ones",
+		Long: "recall opens the published snapshot of a fixture written with --ann, as the server\n" +
+			"does, and asks Recommend for --users users spread over the fixture (user index\n" +
+			"97u+13) twice: as served, through the ANN index, and exactly. It reports the mean\n" +
+			"recall@n of the served answers against the exact ones, and the mean time of each.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dataDir == "" {
+				return errors.New("bench recall: --data-dir is required")
+			}
+			if err := o.Validate(); err != nil {
+				return fmt.Errorf("bench recall: %w", err)
+			}
+			d, err := store.OpenDir(dataDir)
+			if err != nil {
+				return fmt.Errorf("bench recall: %w", err)
+			}
+			v, err := d.Published()
+			if err != nil {
+				return fmt.Errorf("bench recall: %w", err)
+			}
+			snap, err := d.Open(v, store.OpenOptions{})
+			if err != nil {
+				return fmt.Errorf("bench recall: %w", err)
+			}
+			users := snap.NumUsers()
+			m, err := recommender.NewModel(snap)
+			if err != nil {
+				snap.Close()
+				return fmt.Errorf("bench recall: %w", err)
+			}
+			defer m.Close()
+			r, err := fixture.Recall(cmd.Context(), m, users, o)
+			if err != nil {
+				return fmt.Errorf("bench recall: %w", err)
+			}
+			fmt.Fprintf(e.stdout, "%s: %d items, %d users; recall@%d over %d users %.4f; served %.1f µs, exact %.1f µs per request\n",
+				r.Version, r.Items, r.Users, r.N, r.Measured, r.Recall,
+				float64(r.ServedMean.Nanoseconds())/1e3, float64(r.ExactMean.Nanoseconds())/1e3)
+			if jsonOut != "" {
+				b, err := json.MarshalIndent(r, "", "  ")
+				if err != nil {
+					return fmt.Errorf("bench recall: %w", err)
+				}
+				if err := os.WriteFile(jsonOut, append(b, '\n'), 0o644); err != nil {
+					return fmt.Errorf("bench recall: %w", err)
+				}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dataDir, "data-dir", "", "data directory of a fixture written with --ann")
+	f.IntVar(&o.Users, "users", o.Users, "users to measure")
+	f.IntVar(&o.N, "n", o.N, "items per request (recall@n)")
+	f.StringVar(&jsonOut, "json", "", "also write the result as JSON to this file")
 	return cmd
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -32,6 +33,38 @@ func TestBenchFixture(t *testing.T) {
 	}
 }
 
+// TestBenchRecall measures a small fixture with an index: the served
+// answers find most of the exact ones, and the JSON says what was run.
+func TestBenchRecall(t *testing.T) {
+	tmp := t.TempDir()
+	dataDir, jsonOut := filepath.Join(tmp, "data"), filepath.Join(tmp, "recall.json")
+	run(t, "bench", "fixture", "--data-dir", dataDir, "--items", "3000", "--users", "200", "--factors", "16", "--ann")
+	out := run(t, "bench", "recall", "--data-dir", dataDir, "--users", "50", "--json", jsonOut)
+	if !strings.Contains(out, "recall@10 over 50 users") {
+		t.Errorf("bench recall output = %q, want it to name recall@10 over 50 users", out)
+	}
+	b, err := os.ReadFile(jsonOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Items, Users, Measured, N int
+		Recall                    float64
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("bench recall JSON: %v\n%s", err, b)
+	}
+	if r.Items != 3000 || r.Users != 200 || r.Measured != 50 || r.N != 10 {
+		t.Errorf("bench recall JSON = %+v, want 3000 items, 200 users, 50 measured, n 10", r)
+	}
+	// The index is calibrated to recall@10 0.97 on the users' vectors;
+	// seen items excluded and 50 users leave room below that.
+	if r.Recall < 0.9 || r.Recall > 1 {
+		t.Errorf("bench recall = %.4f, want in [0.9, 1]", r.Recall)
+	}
+	t.Logf("%s", out)
+}
+
 func TestBenchRejectsBadFlags(t *testing.T) {
 	tests := [][]string{
 		{"bench", "fixture"},
@@ -40,6 +73,8 @@ func TestBenchRejectsBadFlags(t *testing.T) {
 		{"bench", "load", "--similar", "2"},
 		{"bench", "compare", "only-one.json"},
 		{"bench", "compare", "missing-a.json", "missing-b.json"},
+		{"bench", "recall"},
+		{"bench", "recall", "--data-dir", "x", "--users", "0"},
 	}
 	for _, args := range tests {
 		if err := Run(context.Background(), args, io.Discard, io.Discard); err == nil {

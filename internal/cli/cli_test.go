@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -232,24 +234,69 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("publish swaps the served version", func(t *testing.T) {
+		// A client calls Recommend throughout: from before train starts
+		// until it has itself been answered by the new version. The swap
+		// window runs from train's start (it publishes at its end) to the
+		// first answer from v2 here; a call that read ended = 0 before it
+		// started and begun = 1 after it returned was in flight during it.
+		var (
+			begun, ended, overlapped atomic.Int64
+			stop, sawV2              atomic.Bool
+			started, wg              sync.WaitGroup
+			mu                       sync.Mutex
+			versions                 = map[string]int{}
+			loadErr                  error
+		)
+		started.Add(1)
+		wg.Go(func() {
+			for i := 0; !stop.Load(); i++ {
+				e := ended.Load()
+				res, err := c.Recommend(bg, &polecamv1.RecommendRequest{UserId: user, N: 3})
+				if begun.Load() > e {
+					overlapped.Add(1)
+				}
+				mu.Lock()
+				if err != nil && loadErr == nil {
+					loadErr = err
+				}
+				versions[res.GetModelVersion()]++
+				mu.Unlock()
+				if i == 0 {
+					started.Done()
+				}
+				if err != nil {
+					return
+				}
+				if res.GetModelVersion() != v1 {
+					sawV2.Store(true)
+				}
+			}
+		})
+		started.Wait()
+		begun.Add(1)
 		run(t, "train", "--log-level", "warn", "--data-dir", dataDir, "--events", logFile, "--factors", "8", "--iterations", "3", "--seed", "9", "--no-gate") // a smaller model: the gate would keep v1
 		v2, err := dir.Published()
 		if err != nil || v2 == v1 {
+			stop.Store(true)
+			wg.Wait()
 			t.Fatalf("Published() = %q, %v; want a version after %s", v2, err, v1)
 		}
 		deadline := time.Now().Add(10 * time.Second)
-		for {
-			res, err := c.Recommend(bg, &polecamv1.RecommendRequest{UserId: user, N: 3})
-			if err != nil {
-				t.Fatalf("Recommend during swap error = %v", err)
-			}
-			if res.GetModelVersion() == v2 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("server still answers from %s 10s after %s was published", res.GetModelVersion(), v2)
-			}
-			time.Sleep(10 * time.Millisecond)
+		for !sawV2.Load() && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		ended.Add(1)
+		stop.Store(true)
+		wg.Wait()
+		if loadErr != nil {
+			t.Fatalf("Recommend during swap error = %v", loadErr)
+		}
+		t.Logf("answers by version: %v; %d calls in flight during the swap", versions, overlapped.Load())
+		if versions[v1] == 0 || versions[v2] == 0 || len(versions) != 2 {
+			t.Fatalf("answers by version %v, want some from %s and %s only (server still on %s 10s after the publish?)", versions, v1, v2, v1)
+		}
+		if overlapped.Load() == 0 {
+			t.Errorf("no call was in flight during the swap: the swap did not happen under load")
 		}
 	})
 }

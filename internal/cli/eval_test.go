@@ -2,9 +2,12 @@ package cli
 
 import (
 	"encoding/json"
-	"os"
+	"math"
 	"path/filepath"
+	"strconv"
 	"testing"
+
+	"github.com/polecam/polecam/internal/testenv"
 )
 
 // evalJSON runs polecam eval with args and decodes its JSON output.
@@ -37,30 +40,66 @@ func TestEvalTimeSplit(t *testing.T) {
 	}
 }
 
-// TestEvalMovieLens100K is the quality benchmark of benchmarks/quality.md
-// on seed 42, through the serving path, with the tuned defaults.
+// ml100kRecorded are the figures of benchmarks/quality.md, seed by seed
+// (raw output: benchmarks/results/quality-ml100k.txt): the tuned defaults
+// through the serving path. They reproduce to four decimals across runs
+// and machines (AVX-512 and AVX2 alike).
+var ml100kRecorded = []struct {
+	seed            int
+	ndcg, precision float64
+}{
+	{42, 0.4935, 0.4288},
+	{43, 0.4979, 0.4334},
+	{44, 0.4866, 0.4255},
+	{45, 0.4909, 0.4243},
+	{46, 0.4909, 0.4236},
+}
+
+// TestEvalMovieLens100K is the quality benchmark of benchmarks/quality.md,
+// through the serving path, with the tuned defaults. Every seed must
+// reproduce its recorded nDCG@10 and P@10 within 0.0010, and over seeds
+// 42-46 the means must meet the quality target: nDCG@10 >= 0.49 and
+// P@10 >= 0.425 (0.4920 and 0.4271 recorded). The target is a 5-seed
+// mean: seed 44 alone is below 0.49 nDCG and seeds 45 and 46 below 0.425
+// P@10, so no single seed can stand for it.
+//
+// Under the race detector one eval costs about 40 CPU-seconds, so only
+// seed 42 runs there and checks its recorded figures; the target is
+// checked by the run without -race (the second pass of README.md's test
+// command), about 5 CPU-seconds a seed.
 func TestEvalMovieLens100K(t *testing.T) {
-	dir := os.Getenv("POLECAM_ML100K")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "data", "ml-100k")
+	data := testenv.ML100KRatings(t)
+	const tolerance = 0.0010
+	seeds := ml100kRecorded
+	if raceEnabled {
+		seeds = seeds[:1]
 	}
-	data := filepath.Join(dir, "u.data")
-	if _, err := os.Stat(data); err != nil {
-		t.Skipf("MovieLens-100K not found at %s (set POLECAM_ML100K to the ml-100k directory): %v", data, err)
+	var sumNDCG, sumP float64
+	for _, want := range seeds {
+		r := evalJSON(t, "--events", data, "--format", "movielens", "--split", "stratified-item",
+			"--test-ratio", "0.25", "--seed", strconv.Itoa(want.seed), "--k", "10")
+		ndcg, p := r["ndcg"].(float64), r["precision"].(float64)
+		t.Logf("ml-100k seed %d: ndcg@10 %.4f, precision@10 %.4f, recall@10 %.4f, map %.4f",
+			want.seed, ndcg, p, r["recall"], r["map"])
+		if r["users"].(float64) != 943 || r["items"].(float64) != 1682 {
+			t.Errorf("seed %d: users %v, items %v; want 943 and 1682", want.seed, r["users"], r["items"])
+		}
+		if math.Abs(ndcg-want.ndcg) > tolerance || math.Abs(p-want.precision) > tolerance {
+			t.Errorf("seed %d: ndcg@10 %.4f, precision@10 %.4f; want the recorded %.4f and %.4f within %.4f",
+				want.seed, ndcg, p, want.ndcg, want.precision, tolerance)
+		}
+		sumNDCG += ndcg
+		sumP += p
 	}
-	r := evalJSON(t, "--events", data, "--format", "movielens", "--split", "stratified-item",
-		"--test-ratio", "0.25", "--seed", "42", "--k", "10")
-	t.Logf("ml-100k seed 42: ndcg@10 %.4f, precision@10 %.4f, recall@10 %.4f, map %.4f",
-		r["ndcg"], r["precision"], r["recall"], r["map"])
-	if r["users"].(float64) != 943 || r["items"].(float64) != 1682 {
-		t.Errorf("users %v, items %v; want 943 and 1682", r["users"], r["items"])
+	if len(seeds) < len(ml100kRecorded) {
+		t.Logf("race detector on: seed 42 only; the 5-seed target is checked without -race")
+		return
 	}
-	// The target, nDCG@10 >= 0.49 and P@10 >= 0.425, which the
-	// defaults chosen on validation reach as a 5-seed mean (0.4920 and
-	// 0.4271; this seed 0.4935 and 0.4288; benchmarks/quality.md). It is
-	// above every published row of the Recommenders table (best: BiVAE,
-	// 0.4751 and 0.4118).
-	if ndcg, p := r["ndcg"].(float64), r["precision"].(float64); ndcg < 0.49 || p < 0.425 {
-		t.Errorf("ml-100k seed 42: ndcg@10 %.4f, precision@10 %.4f; want at least 0.49 and 0.425", ndcg, p)
+	// The target; above every published row of the Recommenders
+	// table (best: BiVAE, 0.4751 and 0.4118).
+	n := float64(len(seeds))
+	t.Logf("ml-100k seeds 42-46: mean ndcg@10 %.4f, precision@10 %.4f", sumNDCG/n, sumP/n)
+	if ndcg, p := sumNDCG/n, sumP/n; ndcg < 0.49 || p < 0.425 {
+		t.Errorf("ml-100k seeds 42-46: mean ndcg@10 %.4f, precision@10 %.4f; want at least 0.49 and 0.425", ndcg, p)
 	}
 }

@@ -216,8 +216,10 @@ func health(t *testing.T, conn *grpc.ClientConn) healthpb.HealthCheckResponse_Se
 
 // TestSwapUnderLoad publishes and rolls back versions 50 times while
 // clients call Recommend over gRPC: no call may fail, every answer must
-// come from one of the complete versions, and after shutdown no goroutine
-// (TestMain) and no mapping is left.
+// come from one of the complete versions, some calls must have been in
+// flight during a swap and several versions must have answered (else the
+// swaps missed the load), and after shutdown no goroutine (TestMain) and
+// no mapping is left.
 func TestSwapUnderLoad(t *testing.T) {
 	baseline := store.MappedBytes()
 	dir, err := store.OpenDir(t.TempDir())
@@ -245,14 +247,27 @@ func TestSwapUnderLoad(t *testing.T) {
 		mu        sync.Mutex
 		seen      = map[string]int{}
 		firstFail error
+		// A call that read ended = e before it started and begun > e
+		// after it returned was in flight during swap e+1 (from Publish
+		// or Rollback to the new version being served).
+		begun, ended atomic.Int64
+		overlapped   atomic.Int64
+		started      sync.WaitGroup
 	)
 	c := polecamv1.NewRecommendationServiceClient(s.conn)
+	started.Add(clients)
 	for k := range clients {
 		wg.Go(func() {
 			for i := 0; !stop.Load(); i++ {
 				user := userID((k*31 + i) % (numUsers + 5)) // a few unknown users too
+				e := ended.Load()
 				resp, err := c.Recommend(context.Background(), &polecamv1.RecommendRequest{UserId: user, N: 10})
-				calls.Add(1)
+				if begun.Load() > e {
+					overlapped.Add(1)
+				}
+				if calls.Add(1); i == 0 {
+					started.Done()
+				}
 				mu.Lock()
 				if err != nil {
 					failures.Add(1)
@@ -267,8 +282,10 @@ func TestSwapUnderLoad(t *testing.T) {
 		})
 	}
 
+	started.Wait() // every client has made a call: the load is on
 	swaps := 0
 	for i := range 50 {
+		begun.Add(1)
 		if i%5 == 4 {
 			v, err := dir.Rollback()
 			if err != nil {
@@ -285,6 +302,7 @@ func TestSwapUnderLoad(t *testing.T) {
 			}
 			s.waitServed(t, next)
 		}
+		ended.Add(1)
 		swaps++
 		time.Sleep(2 * time.Millisecond) // let the clients hit this version
 	}
@@ -299,6 +317,9 @@ func TestSwapUnderLoad(t *testing.T) {
 			t.Errorf("%d responses from model version %q, which is not one of the complete versions %v", n, v, versions)
 		}
 	}
+	if overlapped.Load() == 0 {
+		t.Errorf("no call was in flight during any of the %d swaps: the swaps did not happen under load", swaps)
+	}
 	if len(seen) < 2 {
 		t.Errorf("responses came from %d versions (%v), want several: the swaps did not happen under load", len(seen), seen)
 	}
@@ -308,7 +329,7 @@ func TestSwapUnderLoad(t *testing.T) {
 	if got, want := metric(t, s.reg, "polecam_model_loads_total"), float64(swaps+1); got != want {
 		t.Errorf("polecam_model_loads_total = %v, want %v", got, want)
 	}
-	t.Logf("%d calls over %d swaps, from %d versions", calls.Load(), swaps, len(seen))
+	t.Logf("%d calls over %d swaps, %d of them in flight during a swap, from %d versions", calls.Load(), swaps, overlapped.Load(), len(seen))
 
 	s.stop()
 	if got := store.MappedBytes(); got != baseline {

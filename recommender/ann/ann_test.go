@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
+
+	"github.com/polecam/polecam/recommender/dot"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -37,6 +39,7 @@ var fixture = sync.OnceValues(func() (*Index, []float32) {
 })
 
 func TestRecall(t *testing.T) {
+	t.Logf("scores with dot implementation %s (package dot's tests log its kernels)", dot.Impl())
 	ix, data := fixture()
 	qs := queries(2, 200, ix.Dims())
 	for _, ef := range []int{16, 32, 64, 128} {

@@ -33,6 +33,7 @@ func int8Fixture(t testing.TB, rerank int) (*Index, []float32) {
 }
 
 func TestInt8Recall(t *testing.T) {
+	t.Logf("scores with dot implementation %s (package dot's tests log its kernels)", dot.Impl())
 	ix, data := fixture()
 	x8, _ := int8Fixture(t, 0)
 	if !x8.UsesInt8() || ix.UsesInt8() {

@@ -37,7 +37,7 @@ func TestIndexAboveSpecialValues(t *testing.T) {
 		{"+inf above", 3, inf, 0, true},
 		{"above -inf floor", float32(math.Inf(-1)), -1e30, float32(math.Inf(-1)), true},
 	}
-	for _, im := range available() {
+	for _, im := range testImpls(t) {
 		for _, tt := range tests {
 			for _, n := range []int{1, 15, 16, 17, 33, 100} {
 				for _, at := range []int{0, n / 2, n - 1} {
@@ -61,7 +61,7 @@ func TestIndexAboveSpecialValues(t *testing.T) {
 
 func TestIndexAboveMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	for _, im := range available() {
+	for _, im := range testImpls(t) {
 		for _, n := range []int{0, 1, 7, 16, 31, 32, 48, 100, 2048} {
 			s := make([]float32, n)
 			for i := range s {
@@ -86,12 +86,17 @@ func TestIndexAboveDoesNotAllocate(t *testing.T) {
 	if allocs := testing.AllocsPerRun(10, func() { IndexAbove(s, 1) }); allocs != 0 {
 		t.Errorf("IndexAbove allocates %v times per call, want 0", allocs)
 	}
+	for _, im := range testImpls(t) {
+		if allocs := testing.AllocsPerRun(10, func() { indexAboveWith(im, s, 1) }); allocs != 0 {
+			t.Errorf("%s: IndexAbove allocates %v times per call, want 0", im.name, allocs)
+		}
+	}
 }
 
 // BenchmarkIndexAbove scans scores none of which is above the floor: the
 // cost per score of rejecting it.
 func BenchmarkIndexAbove(b *testing.B) {
-	for _, im := range available() {
+	for _, im := range testImpls(b) {
 		for _, n := range []int{2048, 100_000} {
 			b.Run(fmt.Sprintf("impl=%s/n=%d", im.name, n), func(b *testing.B) {
 				rng := rand.New(rand.NewPCG(1, uint64(n)))

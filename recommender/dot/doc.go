@@ -22,7 +22,11 @@
 //   - "generic": a plain Go loop, used on every other CPU and architecture
 //     and when built with the purego tag.
 //
-// Impl reports the choice. The vector kernels sum in a different order from
+// Impl reports the choice; Implementations lists every implementation the
+// machine can run (the tests exercise each), and Kernels lists the assembly
+// kernels compiled in, with the CPU features each needs and whether this
+// machine runs it, so a test log says which kernels a run covered: on a CPU
+// without AVX-512 no test executes the AVX-512 kernels. The vector kernels sum in a different order from
 // the Go loop, so results differ from it by rounding only (a few ulps of
 // sum |row_j * q_j|); rankings differ only between near-ties.
 //

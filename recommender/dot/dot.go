@@ -30,9 +30,51 @@ type implementation struct {
 	kernel kernel
 	int8   kernelInt8
 	above  kernelAbove
+	// kernels names the assembly kernels set above, as listed by
+	// compiledKernels; the generic Go loops are not listed.
+	kernels []string
 }
 
 var generic = implementation{name: "generic"}
+
+// Kernel is one assembly kernel compiled into this build.
+type Kernel struct {
+	// Name is the kernel's function name, e.g. "scoresInt8VNNI".
+	Name string
+	// Needs lists the CPU features it needs, e.g. "AVX512F AVX512BW".
+	Needs string
+	// Runs is true when one of this machine's implementations uses it,
+	// i.e. when the CPU has those features and tests run the kernel.
+	Runs bool
+}
+
+// Kernels lists the assembly kernels compiled into this build (none on
+// architectures other than amd64 and with the purego tag) and whether
+// this machine runs them. Tests exercise every implementation the machine
+// supports, so a kernel with Runs false is not executed by any test here.
+func Kernels() []Kernel {
+	runs := map[string]bool{}
+	for _, im := range available() {
+		for _, k := range im.kernels {
+			runs[k] = true
+		}
+	}
+	ks := compiledKernels()
+	for i := range ks {
+		ks[i].Runs = runs[ks[i].Name]
+	}
+	return ks
+}
+
+// Implementations names the implementations this machine can run, best
+// first (the first is Impl()); tests exercise each of them.
+func Implementations() []string {
+	var names []string
+	for _, im := range available() {
+		names = append(names, im.name)
+	}
+	return names
+}
 
 // best is the implementation Scores uses: the first of available().
 var best = available()[0]

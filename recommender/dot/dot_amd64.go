@@ -2,7 +2,11 @@
 
 package dot
 
-import "golang.org/x/sys/cpu"
+import (
+	"slices"
+
+	"golang.org/x/sys/cpu"
+)
 
 // available lists the implementations this machine can run, best first.
 // cpu.X86.HasAVX512F and HasAVX2 already account for whether the operating
@@ -10,28 +14,47 @@ import "golang.org/x/sys/cpu"
 func available() []implementation {
 	var impls []implementation
 	if cpu.X86.HasAVX512F {
-		im := implementation{name: "avx512", kernel: scoresAVX512}
+		im := implementation{name: "avx512", kernel: scoresAVX512, kernels: []string{"scoresAVX512"}}
 		if cpu.X86.HasAVX2 {
 			im.above = indexAboveAVX2
-		}
-		if cpu.X86.HasAVX512BW {
-			im.int8 = scoresInt8AVX512
+			im.kernels = append(im.kernels, "indexAboveAVX2")
 		}
 		if cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VNNI {
 			// The VNNI int8 kernel goes first; the AVX512BW one stays
 			// available, under its own name, so tests compare the two.
 			bw := im
 			bw.name = "avx512bw"
+			bw.int8 = scoresInt8AVX512
+			bw.kernels = append(slices.Clip(im.kernels), "scoresInt8AVX512")
 			im.int8 = scoresInt8VNNI
+			im.kernels = append(slices.Clip(im.kernels), "scoresInt8VNNI")
 			impls = append(impls, im, bw)
 		} else {
+			if cpu.X86.HasAVX512BW {
+				im.int8 = scoresInt8AVX512
+				im.kernels = append(im.kernels, "scoresInt8AVX512")
+			}
 			impls = append(impls, im)
 		}
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		impls = append(impls, implementation{name: "avx2", kernel: scoresAVX2, int8: scoresInt8AVX2, above: indexAboveAVX2})
+		impls = append(impls, implementation{name: "avx2", kernel: scoresAVX2, int8: scoresInt8AVX2, above: indexAboveAVX2,
+			kernels: []string{"scoresAVX2", "scoresInt8AVX2", "indexAboveAVX2"}})
 	}
 	return append(impls, generic)
+}
+
+// compiledKernels lists the assembly kernels of this build, with the CPU
+// features available() requires of each.
+func compiledKernels() []Kernel {
+	return []Kernel{
+		{Name: "scoresAVX512", Needs: "AVX512F"},
+		{Name: "scoresInt8VNNI", Needs: "AVX512F AVX512BW AVX512VNNI"},
+		{Name: "scoresInt8AVX512", Needs: "AVX512F AVX512BW"},
+		{Name: "scoresAVX2", Needs: "AVX2 FMA"},
+		{Name: "scoresInt8AVX2", Needs: "AVX2 FMA"},
+		{Name: "indexAboveAVX2", Needs: "AVX2"},
+	}
 }
 
 // scoresAVX512 is the kernel type's contract using AVX-512F; see dot_amd64.s.

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -61,7 +62,7 @@ func TestScoresMatchReference(t *testing.T) {
 	dims := []int{1, 3, 8, 15, 16, 17, 31, 32, 63, 64, 100, 128}
 	rows := []int{0, 1, 3, 4, 5, 17, 1000}
 	const guard = 8
-	for _, im := range available() {
+	for _, im := range testImpls(t) {
 		for _, d := range dims {
 			strides := []int{d, roundUp16(d), d + 5}
 			for _, stride := range slices.Compact(strides) {
@@ -89,7 +90,7 @@ func TestScoresMatchReference(t *testing.T) {
 }
 
 func TestScoresUnaligned(t *testing.T) {
-	for _, im := range available() {
+	for _, im := range testImpls(t) {
 		for _, d := range []int{15, 16, 17, 64} {
 			for _, stride := range []int{d, roundUp16(d)} {
 				name := fmt.Sprintf("%s/d=%d/stride=%d", im.name, d, stride)
@@ -106,7 +107,7 @@ func TestScoresUnaligned(t *testing.T) {
 }
 
 func TestScoresEmptyQuery(t *testing.T) {
-	for _, im := range available() {
+	for _, im := range testImpls(t) {
 		dst := []float32{1, 2, 3}
 		scoresWith(im, dst, make([]float32, 3*16), 16, nil)
 		if want := []float32{0, 0, 0}; !slices.Equal(dst, want) {
@@ -125,7 +126,7 @@ func TestScoresPanicsOnShortData(t *testing.T) {
 		{"one float short", 4, 16, 3*16 + 8 - 1},
 		{"negative stride", 2, -1, 100},
 	}
-	for _, im := range available() {
+	for _, im := range testImpls(t) {
 		for _, tt := range tests {
 			func() {
 				defer func() {
@@ -166,7 +167,7 @@ func TestScoresTopTenMatchesGeneric(t *testing.T) {
 	want := make([]float32, n)
 	scoresWith(generic, want, data, stride, q)
 	wantTop := topK(want, k)
-	for _, im := range available() {
+	for _, im := range testImpls(t) {
 		got := make([]float32, n)
 		scoresWith(im, got, data, stride, q)
 		gotTop := topK(got, k)
@@ -192,11 +193,16 @@ func TestScoresDoesNotAllocate(t *testing.T) {
 	if allocs := testing.AllocsPerRun(10, func() { Scores(dst, data, 64, q) }); allocs != 0 {
 		t.Errorf("Scores allocates %v times per call, want 0", allocs)
 	}
+	for _, im := range testImpls(t) {
+		if allocs := testing.AllocsPerRun(10, func() { scoresWith(im, dst, data, 64, q) }); allocs != 0 {
+			t.Errorf("%s: Scores allocates %v times per call, want 0", im.name, allocs)
+		}
+	}
 }
 
 func TestImplIsAvailable(t *testing.T) {
 	var names []string
-	for _, im := range available() {
+	for _, im := range testImpls(t) {
 		names = append(names, im.name)
 	}
 	if Impl() != names[0] {
@@ -205,14 +211,46 @@ func TestImplIsAvailable(t *testing.T) {
 	if names[len(names)-1] != "generic" {
 		t.Errorf("available() = %v, want generic last", names)
 	}
-	t.Logf("implementations: %v", names)
+	if got := Implementations(); !slices.Equal(got, names) {
+		t.Errorf("Implementations() = %v, want %v", got, names)
+	}
+}
+
+// TestKernels checks that Kernels lists every assembly kernel an
+// implementation of this machine calls, as running, and nothing else as
+// running.
+func TestKernels(t *testing.T) {
+	used := map[string]bool{}
+	for _, im := range available() {
+		for _, k := range im.kernels {
+			used[k] = true
+		}
+		if (im.kernel == nil) != (im.name == "generic") {
+			t.Errorf("%s: float kernel set %v", im.name, im.kernel != nil)
+		}
+	}
+	listed := map[string]bool{}
+	for _, k := range Kernels() {
+		if listed[k.Name] {
+			t.Errorf("Kernels() lists %s twice", k.Name)
+		}
+		listed[k.Name] = true
+		if k.Runs != used[k.Name] || k.Needs == "" {
+			t.Errorf("Kernels(): %s runs %v needs %q; an implementation here uses it: %v", k.Name, k.Runs, k.Needs, used[k.Name])
+		}
+	}
+	for k := range used {
+		if !listed[k] {
+			t.Errorf("kernel %s is used but not listed by Kernels()", k)
+		}
+	}
 }
 
 // BenchmarkScores sweeps catalogue size x factors for every implementation
 // this machine can run. Rows are padded to a multiple of 16 floats, as in a
 // snapshot's vector file.
 func BenchmarkScores(b *testing.B) {
-	for _, im := range available() {
+	for _, im := range testImpls(b) {
 		for _, n := range []int{10_000, 100_000, 1_000_000} {
 			for _, d := range []int{32, 64, 128} {
 				b.Run(fmt.Sprintf("impl=%s/rows=%d/dims=%d", im.name, n, d), func(b *testing.B) {
@@ -242,7 +280,7 @@ func TestScoresReproducible(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	data := randomMatrix(rng, n, d, stride, 0)
 	q := randomVector(rng, d)
-	for _, im := range available() {
+	for _, im := range testImpls(t) {
 		all := make([]float32, n)
 		scoresWith(im, all, data, stride, q)
 		// Blocks starting at multiples of four keep every group intact.
@@ -271,4 +309,34 @@ func TestScoresReproducible(t *testing.T) {
 			}
 		}
 	}
+}
+
+// testImpls returns the implementations this machine can run, for a test
+// to exercise every one of them, and logs which they are, which assembly
+// kernels they call and which compiled kernels this CPU cannot run (so no
+// test executes them here).
+func testImpls(tb testing.TB) []implementation {
+	tb.Helper()
+	impls := available()
+	var names, ran, skipped []string
+	for _, im := range impls {
+		names = append(names, im.name)
+	}
+	for _, k := range Kernels() {
+		if k.Runs {
+			ran = append(ran, k.Name)
+		} else {
+			skipped = append(skipped, fmt.Sprintf("%s (needs %s)", k.Name, k.Needs))
+		}
+	}
+	tb.Logf("implementations run: %s; assembly kernels run: %s; not run on this CPU: %s",
+		strings.Join(names, ", "), orNone(ran), orNone(skipped))
+	return impls
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
 }

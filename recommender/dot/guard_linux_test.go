@@ -23,7 +23,7 @@ func TestScoresStopsAtEndOfData(t *testing.T) {
 		t.Fatalf("mprotect: %v", err)
 	}
 	floats := unsafe.Slice((*float32)(unsafe.Pointer(&mem[0])), page/4)
-	for _, im := range available() {
+	for _, im := range testImpls(t) {
 		for _, d := range []int{1, 3, 15, 17, 31, 63, 100} {
 			for _, n := range []int{1, 4, 5} {
 				name := fmt.Sprintf("%s/d=%d/n=%d", im.name, d, n)
@@ -58,7 +58,7 @@ func TestScoresInt8StopsAtEndOfData(t *testing.T) {
 	}
 	bytes := unsafe.Slice((*int8)(unsafe.Pointer(&mem[0])), page)
 	qBytes := unsafe.Slice((*int8)(unsafe.Pointer(&mem[2*page])), page)
-	for _, im := range available() {
+	for _, im := range testImpls(t) {
 		for _, w := range []int{32, 64, 96, 128} {
 			for _, n := range []int{1, 4, 15, 16, 17, 31} {
 				name := fmt.Sprintf("%s/w=%d/n=%d", im.name, w, n)

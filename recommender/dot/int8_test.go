@@ -88,6 +88,7 @@ func quantizedMatrix(rng *rand.Rand, n, d, stride int) (rows []int8, scales, dat
 }
 
 func TestScoresInt8(t *testing.T) {
+	testImpls(t) // logs the implementations exercised below
 	// Widths 32, 64, 96, 128, 224 and 256 take every path of the kernels
 	// (64-byte steps, a 32-byte tail step, both); the counts cover blocks
 	// of 4 and 16 rows and every kind of tail.
@@ -149,7 +150,7 @@ func TestScoresInt8Unaligned(t *testing.T) {
 	scales1 := append(make([]float32, 1, len(scales)+1), scales...)[1:]
 	want := make([]float32, n)
 	scoresInt8Generic(want, rows, w, scales, q, qScale)
-	for _, im := range available() {
+	for _, im := range testImpls(t) {
 		got := make([]float32, n+1)[1:]
 		scoresInt8With(im, got, rows1, w, scales1, q1, qScale)
 		if !slices.Equal(got, want) {
@@ -168,7 +169,7 @@ func TestScoresInt8Panics(t *testing.T) {
 		{"rows one byte short", 3, 64, 2*64 + 32 - 1, 32, 3},
 		{"too few scales", 3, 64, 3 * 64, 32, 2},
 	}
-	for _, im := range available() {
+	for _, im := range testImpls(t) {
 		for _, tt := range tests {
 			func() {
 				defer func() {
@@ -189,12 +190,17 @@ func TestScoresInt8DoesNotAllocate(t *testing.T) {
 	if allocs := testing.AllocsPerRun(10, func() { ScoresInt8(dst, rows, 64, scales, q, qScale) }); allocs != 0 {
 		t.Errorf("ScoresInt8 allocates %v times per call, want 0", allocs)
 	}
+	for _, im := range testImpls(t) {
+		if allocs := testing.AllocsPerRun(10, func() { scoresInt8With(im, dst, rows, 64, scales, q, qScale) }); allocs != 0 {
+			t.Errorf("%s: ScoresInt8 allocates %v times per call, want 0", im.name, allocs)
+		}
+	}
 }
 
 // BenchmarkScoresInt8 sweeps catalogue size x factors for every
 // implementation; rows are Int8Width(dims) bytes apart.
 func BenchmarkScoresInt8(b *testing.B) {
-	for _, im := range available() {
+	for _, im := range testImpls(b) {
 		for _, n := range []int{10_000, 100_000, 1_000_000} {
 			for _, d := range []int{32, 64, 128} {
 				b.Run(fmt.Sprintf("impl=%s/rows=%d/dims=%d", im.name, n, d), func(b *testing.B) {
@@ -270,6 +276,7 @@ func randomInt8Case(rng *rand.Rand, n, w, stride int, fill func() int8) int8Case
 }
 
 func TestScoresInt8ExtremeValues(t *testing.T) {
+	testImpls(t) // logs the implementations exercised below
 	// All bytes at one extreme make the integer sums as large as they get:
 	// at w = 65536, (-128)*(-128)*w = 1<<30, and VPDPBUSD's bias
 	// 128*sum(q) is as large again, so its int32 sum wraps and must still
@@ -314,6 +321,7 @@ func TestScoresInt8ExtremeValues(t *testing.T) {
 // TestScoresInt8RandomSweep compares every implementation with the generic
 // loop on seeded random widths, strides, counts and bytes.
 func TestScoresInt8RandomSweep(t *testing.T) {
+	testImpls(t) // logs the implementations exercised below
 	rng := rand.New(rand.NewPCG(31, 32))
 	for k := range 300 {
 		w := Int8Block * (1 + rng.IntN(24))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/polecam/polecam/internal/testenv"
 	"github.com/polecam/polecam/training/eventlog"
 )
 
@@ -139,14 +140,7 @@ func TestReadMovieLensBadLines(t *testing.T) {
 // TestReadMovieLens100K reads the real MovieLens-100K u.data when it is
 // present: 100,000 ratings by 943 users of 1,682 films.
 func TestReadMovieLens100K(t *testing.T) {
-	dir := os.Getenv("POLECAM_ML100K")
-	if dir == "" {
-		dir = "/work/shared/data/ml-100k"
-	}
-	path := filepath.Join(dir, "u.data")
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("MovieLens-100K not found at %s (set POLECAM_ML100K to its directory): %v", path, err)
-	}
+	path := testenv.ML100KRatings(t)
 	users, items := map[string]bool{}, map[string]bool{}
 	var sum float64
 	st, err := eventlog.Read(context.Background(), []string{path}, movieLensOptions(true), func(e eventlog.Event) error {
