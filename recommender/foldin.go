@@ -2,7 +2,9 @@ package recommender
 
 import (
 	"math"
+	"slices"
 
+	"github.com/polecam/polecam/recommender/dot"
 	"github.com/polecam/polecam/store"
 )
 
@@ -14,6 +16,7 @@ type foldIn struct {
 	alpha      float64 // c = 1 + alpha·w
 	viewWeight float64 // the weight w of a session click
 	yty        []float64
+	yty32      []float32 // yty in float32, for the vector kernel
 	// reg is λ for a user whose interaction weights sum to w.
 	reg func(w float64) float64
 	// seenW reads a trained user's items with their weights, or is nil
@@ -33,6 +36,11 @@ type foldScratch struct {
 	out            []float32
 	entries        []foldEntry
 	weights        []store.Neighbor
+	// The entries' vectors gathered, as rows (yh, k × d) and as columns
+	// (yhT, d × k), their c − 1 (c1), and the kernel's vectors.
+	yh, yhT, c1     []float32
+	v32, t1, t2, t3 []float32
+	es              []foldEntry // the entries gathered
 }
 
 func (f *foldScratch) size(d int) {
@@ -105,26 +113,27 @@ func (m *Model) foldIn(sc *scratch, u int32, x0 []float32, seen, session []int32
 		return nil
 	}
 
-	// mul sets dst = (YᵀY + Σ_e c1_e y_e y_eᵀ + lam·I) v.
+	// mul sets dst = (YᵀY + Σ_e c1_e y_e y_eᵀ + lam·I) v, with the
+	// vector kernel of package dot on the gathered entries (float32
+	// products, float64 sums across the three terms).
 	mul := func(dst, v []float64, lam float64, es []foldEntry) {
-		for r := range d {
-			row := fi.yty[r*d : r*d+d]
-			var s float64
-			for k, a := range row {
-				s += a * v[k]
-			}
-			dst[r] = s + lam*v[r]
+		f.gather(m, es)
+		k := len(es)
+		for j, x := range v {
+			f.v32[j] = float32(x)
 		}
-		for _, e := range es {
-			y := m.items.Row(int(e.item))
-			var yv float64
-			for k, a := range y {
-				yv += float64(a) * v[k]
+		dot.Scores(f.t1[:d], fi.yty32, d, f.v32[:d])
+		if k > 0 {
+			dot.Scores(f.t2[:k], f.yh, d, f.v32[:d])
+			for e := range k {
+				f.t2[e] *= f.c1[e]
 			}
-			yv *= e.c1
-			for k, a := range y {
-				dst[k] += yv * float64(a)
-			}
+			dot.Scores(f.t3[:d], f.yhT, k, f.t2[:k])
+		} else {
+			clear(f.t3[:d])
+		}
+		for j := range d {
+			dst[j] = float64(f.t1[j]) + float64(f.t3[j]) + lam*v[j]
 		}
 	}
 
@@ -179,7 +188,7 @@ func (m *Model) foldIn(sc *scratch, u int32, x0 []float32, seen, session []int32
 		rr += r[k] * r[k]
 		bb += b[k] * b[k]
 	}
-	tol := 1e-12 * bb
+	tol := 1e-10 * bb // a relative residual of 1e-5: float32 products
 	for it := 0; it < maxFoldIters && rr > tol; it++ {
 		mul(ap, p, lam, es)
 		var pap float64
@@ -213,6 +222,35 @@ func (m *Model) foldIn(sc *scratch, u int32, x0 []float32, seen, session []int32
 		return nil
 	}
 	return out
+}
+
+// gather lays out the vectors of es for mul, unless they already are.
+func (f *foldScratch) gather(m *Model, es []foldEntry) {
+	d, k := m.items.Dims, len(es)
+	if len(f.c1) == k && f.gathered(es) {
+		return
+	}
+	f.yh = slices.Grow(f.yh[:0], k*d)[:k*d]
+	f.yhT = slices.Grow(f.yhT[:0], k*d)[:k*d]
+	f.c1 = slices.Grow(f.c1[:0], k)[:k]
+	f.t2 = slices.Grow(f.t2[:0], k)[:k]
+	for _, buf := range []*[]float32{&f.v32, &f.t1, &f.t3} {
+		*buf = slices.Grow((*buf)[:0], d)[:d]
+	}
+	for e, en := range es {
+		y := m.items.Row(int(en.item))
+		copy(f.yh[e*d:], y)
+		for j, v := range y {
+			f.yhT[j*k+e] = v
+		}
+		f.c1[e] = float32(en.c1)
+	}
+	f.es = append(f.es[:0], es...)
+}
+
+// gathered reports whether the gathered vectors are those of es.
+func (f *foldScratch) gathered(es []foldEntry) bool {
+	return slices.Equal(f.es, es)
 }
 
 // findEntry finds item in es, which is ascending by item.

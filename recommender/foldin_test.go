@@ -21,7 +21,7 @@ func testFoldIn(m *Model) *foldIn {
 			}
 		}
 	}
-	return &foldIn{dims: d, alpha: 4, viewWeight: 1, yty: yty, reg: func(w float64) float64 { return 10 + w }}
+	return &foldIn{dims: d, alpha: 4, viewWeight: 1, yty: yty, yty32: toFloat32(yty), reg: func(w float64) float64 { return 10 + w }}
 }
 
 // denseFoldIn solves the fold-in system of foldIn with gonum: A x = b

@@ -63,6 +63,7 @@ func (m *Model) loadStoreInputs(s Snapshot) error {
 			alpha:      f.Alpha,
 			viewWeight: f.ViewWeight,
 			yty:        f.YtY,
+			yty32:      toFloat32(f.YtY),
 			reg:        f.RegFor,
 		}
 		if si.HasSeenWeights() {
@@ -84,4 +85,13 @@ func (m *Model) loadStoreInputs(s Snapshot) error {
 		}
 	}
 	return nil
+}
+
+// toFloat32 converts v.
+func toFloat32(v []float64) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x)
+	}
+	return out
 }
