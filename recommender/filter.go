@@ -295,21 +295,29 @@ func (m *Model) compileFilter(sc *scratch, f Filter) (*rowSet, error) {
 	return rs, nil
 }
 
-// unionCategories returns the rows of every named category, ascending,
-// in *buf.
+// unionCategories returns the rows of every named category, ascending:
+// the catalogue's own list for one category, or their union in *buf.
 func (m *Model) unionCategories(buf *[]int32, names []string) []int32 {
-	u := (*buf)[:0]
+	var first []int32
 	n := 0
-	var only []int32
+	u := (*buf)[:0]
 	for _, name := range names {
-		if cat, ok := m.cat.CategoryIndex(normCategory(name)); ok {
-			only = m.cat.CategoryRows(cat)
-			u = append(u, only...)
-			n++
+		cat, ok := m.cat.CategoryIndex(normCategory(name))
+		if !ok {
+			continue
 		}
+		rows := m.cat.CategoryRows(cat)
+		switch n++; n {
+		case 1:
+			first = rows
+			continue
+		case 2:
+			u = append(u, first...)
+		}
+		u = append(u, rows...)
 	}
-	if n == 1 {
-		return only // already sorted and unique; aliases the catalogue
+	if n < 2 {
+		return first // sorted and unique; aliases the catalogue
 	}
 	slices.Sort(u)
 	u = slices.Compact(u)

@@ -54,6 +54,7 @@ type scanJob struct {
 	qScale  float32
 	blocked []int32 // sorted; never returned
 	allow   *rowSet // the request's filter, or nil
+	sparse  bool    // allow passes under a quarter of the rows
 	k       int     // how many candidates each lane keeps
 	nchunks int
 	next    atomic.Int64 // next chunk to hand out
@@ -154,10 +155,16 @@ func (j *scanJob) scanRange(l *lane, lo, hi int) {
 			s[int(unavail[0])-start] = negInf
 			unavail = unavail[1:]
 		}
-		if j.allow != nil {
+		switch {
+		case j.allow == nil:
+			l.top.pushScores(s, int32(start))
+		case j.sparse:
+			// Few rows pass: offer just those.
+			l.top.pushAllowed(s, j.allow.bits, start)
+		default:
 			maskBits(s, j.allow.bits, start)
+			l.top.pushScores(s, int32(start))
 		}
-		l.top.pushScores(s, int32(start))
 	}
 }
 
@@ -192,6 +199,7 @@ func (m *Model) scan(sc *scratch, mode scanMode, q []float32, qi []int8, qScale 
 	j := &sc.job
 	j.mode, j.q, j.qi, j.qScale, j.blocked, j.k = mode, q, qi, qScale, sc.blocked, k
 	j.allow = sc.filter
+	j.sparse = sc.filter != nil && sc.filter.count*4 < m.n
 	j.nchunks = (m.n + chunkRows - 1) / chunkRows
 	j.next.Store(0)
 	for i := range j.lanes {

@@ -3,6 +3,7 @@ package recommender
 import (
 	"cmp"
 	"math"
+	mbits "math/bits"
 	"slices"
 
 	"github.com/polecam/polecam/recommender/dot"
@@ -135,6 +136,32 @@ func (t *topN) pushScores(scores []float32, base int32) {
 		t.down(0)
 		floor = t.h[0].c.Score
 		i++
+	}
+}
+
+// pushAllowed offers the scores whose bit is set in bits, the score at
+// position i belonging to item base+i, whose bit is bits[(base+i)/64]
+// bit (base+i)%64; base is a multiple of 64. It is pushScores for a scan
+// under a filter that passes few rows.
+func (t *topN) pushAllowed(scores []float32, bits []uint64, base int) {
+	if t.n == 0 {
+		return
+	}
+	for w := 0; w*64 < len(scores); w++ {
+		word := bits[base/64+w]
+		if rest := len(scores) - w*64; rest < 64 {
+			word &= 1<<uint(rest) - 1
+		}
+		for word != 0 {
+			i := w*64 + mbits.TrailingZeros64(word)
+			word &= word - 1
+			// Indices ascend: once full, only a strictly greater score
+			// gets in.
+			if len(t.h) >= t.n && !(scores[i] > t.h[0].c.Score) {
+				continue
+			}
+			t.push(candidate{Index: int32(base + i), Score: scores[i]})
+		}
 	}
 }
 
