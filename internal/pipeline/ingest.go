@@ -86,8 +86,10 @@ type IngestStats struct {
 }
 
 // ingest reads the logs into an interaction matrix, leaving out the events
-// for which skip, if not nil, returns true.
-func ingest(ctx context.Context, opts Options, skip func(eventlog.Event) bool) (*training.Interactions, IngestStats, error) {
+// for which skip, if not nil, returns true; counted, if not nil, sees every
+// event that is added to the matrix (not skipped, not a duplicate), in
+// reading order.
+func ingest(ctx context.Context, opts Options, skip func(eventlog.Event) bool, counted func(eventlog.Event)) (*training.Interactions, IngestStats, error) {
 	var st IngestStats
 	in := opts.Ingest
 	b := training.NewBuilder()
@@ -101,6 +103,9 @@ func ingest(ctx context.Context, opts Options, skip func(eventlog.Event) bool) (
 		if dd != nil && dd.seen(e) {
 			st.Duplicates++
 			return nil
+		}
+		if counted != nil {
+			counted(e)
 		}
 		w := e.Weight
 		if in.HalfLife > 0 {

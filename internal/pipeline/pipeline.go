@@ -149,13 +149,7 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 		return store.Manifest{}, fmt.Errorf("train: %w", err)
 	}
 	var skippedForgotten int64
-	x, in, err := ingest(ctx, opts, func(e eventlog.Event) bool {
-		if forgotten.Len() > 0 && forgotten.Has(e.User) {
-			skippedForgotten++
-			return true
-		}
-		return false
-	})
+	x, in, err := ingest(ctx, opts, skipForgotten(forgotten, &skippedForgotten), nil)
 	stats := in.Log
 	if skippedForgotten > 0 {
 		log.Info("skipped events of forgotten users", "events", skippedForgotten)
