@@ -154,15 +154,15 @@ func newEvalCmd(e *env) *cobra.Command {
 	f.IntVar(&c.tuneOpts.Budget, "budget", c.tuneOpts.Budget, "with --tune: number of iALS configurations to train")
 	f.IntVar(&c.tuneOpts.Folds, "folds", c.tuneOpts.Folds, "with --tune: number of validation splits averaged")
 	f.Float64Var(&c.tuneOpts.ValidationRatio, "validation-ratio", c.tuneOpts.ValidationRatio, "with --tune: share of each item's training interactions held out for validation")
-	f.IntVar(&c.models.ALS.Factors, "factors", c.models.ALS.Factors, "number of latent factors")
-	f.IntVar(&c.models.ALS.Iterations, "iterations", c.models.ALS.Iterations, "number of ALS iterations")
+	f.IntVar(&c.models.ALS.Factors, "factors", c.models.ALS.Factors, "number of latent factors (0: scaled to the data)")
+	f.IntVar(&c.models.ALS.Iterations, "iterations", c.models.ALS.Iterations, "number of ALS iterations (0: scaled to the data)")
 	f.Float32Var(&c.models.ALS.Regularization, "regularization", c.models.ALS.Regularization, "ALS L2 regularisation")
 	f.Float32Var(&c.models.ALS.RegularizationExponent, "regularization-exponent", c.models.ALS.RegularizationExponent, "ALS: scale each row's penalty by (its confidence mass / the mean)^exponent (0: unscaled)")
 	f.Float32Var(&c.models.ALS.Alpha, "alpha", c.models.ALS.Alpha, "ALS confidence scaling: c = 1 + alpha * weight")
-	f.Float64Var(&c.models.EASE.Lambda, "ease-lambda", c.models.EASE.Lambda, "EASE ridge penalty")
+	f.Float64Var(&c.models.EASE.Lambda, "ease-lambda", c.models.EASE.Lambda, "EASE ridge penalty (0: scaled to the data)")
 	f.Float64Var(&c.models.EASE.DiagonalScale, "ease-diagonal-scale", c.models.EASE.DiagonalScale, "EASE: DLAE penalty ρ·G_jj added to λ (0: plain EASE)")
 	f.IntVar(&c.models.EASE.MaxItems, "ease-max-items", c.models.EASE.MaxItems, "largest catalogue EASE is trained for")
-	f.Float32Var(&c.models.Blend, "blend", c.models.Blend, "weight of the factor scores against EASE (1: factors only)")
+	f.Float32Var(&c.models.Blend, "blend", c.models.Blend, "weight of the factor scores against EASE (1: factors only; -1: scaled to the data)")
 	return cmd
 }
 
@@ -203,6 +203,7 @@ func runEval(ctx context.Context, c evalConfig) (evalReport, error) {
 	opts.Logger = c.logger
 	opts.Publish = false
 	opts.CodeVersion = codeVersion()
+	opts = opts.ScaledTo(train) // as train fixes them on its matrix
 	if c.tune {
 		to := c.tuneOpts
 		to.K = c.k

@@ -168,6 +168,9 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 		"filtered_users", in.FilteredUsers, "filtered_items", in.FilteredItems,
 		"users", x.NumUsers(), "items", x.NumItems(), "interactions", x.NNZ(),
 		"elapsed", time.Since(start).Round(time.Millisecond))
+	// The data-scaled defaults are fixed on all the events, so that the
+	// gate's holdout model and the published one share one recipe.
+	opts = opts.ScaledTo(x)
 	var gate *GateResult
 	gateStart := time.Now()
 	if !opts.Gate.Disabled {
