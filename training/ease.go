@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 
-	"gonum.org/v1/gonum/mat"
+	"github.com/polecam/polecam/training/internal/dense"
 )
 
 // EASEOptions configures TrainEASE.
@@ -25,10 +26,10 @@ type EASEOptions struct {
 	// Default 1.
 	DiagonalScale float64 `json:"diagonal_scale"`
 	// MaxItems is the largest catalogue TrainEASE accepts: the model is a
-	// dense items × items matrix, built in float64 (three such matrices are
-	// alive at the peak, 24·n² bytes) in time cubic in n. Default 10000
-	// (2.4 GB at the peak; see benchmarks/quality.md for the measured
-	// times). Larger catalogues are served by iALS and co-occurrence alone.
+	// dense items × items matrix, built in float64 (the Gram matrix
+	// inverted in place, a quarter-size scratch and the float32 result:
+	// 14·n² bytes at the peak) in time cubic in n. Default 10000 (1.4 GB at
+	// the peak; see benchmarks/quality.md for the measured times). Larger catalogues are served by iALS and co-occurrence alone.
 	MaxItems int `json:"max_items"`
 }
 
@@ -85,8 +86,10 @@ func (m *ItemItem) Scores(seen []int32, dst []float32) {
 // least-squares item-to-item regression X ≈ XB with a zero diagonal.
 // Items without interactions get zero rows and columns.
 //
-// G is accumulated from user histories (cost Σ_u |I_u|²), P comes from a
-// Cholesky factorisation (gonum mat.Cholesky), in float64. It fails with
+// G is accumulated from user histories (cost Σ_u |I_u|²) and inverted in
+// place, in float64, by training/internal/dense.InvertSPD (blocked
+// recursive inversion on an AVX2/FMA matrix product, 4n³/3 flops, on
+// GOMAXPROCS goroutines). It fails with
 // ErrTooManyItems when x has more than opts.MaxItems items. The dense
 // solve cannot be interrupted; ctx is checked between stages.
 func TrainEASE(ctx context.Context, x *Interactions, opts EASEOptions) (*ItemItem, error) {
@@ -117,32 +120,27 @@ func TrainEASE(ctx context.Context, x *Interactions, opts EASEOptions) (*ItemIte
 	}
 	for i := range n {
 		g[i*n+i] += opts.Lambda + opts.DiagonalScale*g[i*n+i]
-	}
-	var ch mat.Cholesky
-	if !ch.Factorize(mat.NewSymDense(n, g)) {
-		return nil, errors.New("ease: gram matrix is not positive definite")
+		for j := i + 1; j < n; j++ {
+			g[j*n+i] = g[i*n+j]
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var p mat.SymDense
-	if err := ch.InverseTo(&p); err != nil {
+	if err := dense.InvertSPD(g, n, n, runtime.GOMAXPROCS(0)); err != nil {
 		return nil, fmt.Errorf("ease: invert gram matrix: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	diag := make([]float64, n)
-	for j := range n {
-		diag[j] = p.At(j, j)
-	}
-	raw := p.RawSymmetric() // upper triangle holds P
+	p := g // the inverse, both triangles
 	b := make([]float32, n*n)
 	for i := range n {
+		pii := p[i*n+i]
 		for j := i + 1; j < n; j++ {
-			pij := raw.Data[i*raw.Stride+j]
-			b[i*n+j] = float32(-pij / diag[j])
-			b[j*n+i] = float32(-pij / diag[i])
+			pij := p[i*n+j]
+			b[i*n+j] = float32(-pij / p[j*n+j])
+			b[j*n+i] = float32(-pij / pii)
 		}
 	}
 	return &ItemItem{N: n, B: b}, nil

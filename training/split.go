@@ -3,6 +3,7 @@ package training
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -147,4 +148,86 @@ func (h *HoldoutBuilder) Build() (train, test *Interactions) {
 	b.pairs = onlyAfter
 	test = b.Build()
 	return train, test
+}
+
+// LastSeen says when a (user, item) pair was last seen: Time (for
+// example Unix nanoseconds of its last event) and, to break ties between
+// pairs of one user last seen at the same Time, Seq (for example the
+// position of that event in the log as read). Larger is later.
+type LastSeen struct {
+	Time, Seq int64
+}
+
+// SplitLeaveLastOut splits x into a training and a test matrix over the
+// same user and item index spaces, holding out each user's n most recent
+// pairs: the n entries of the user's row with the latest last[p] (p
+// indexing x's CSR form, UserItems), comparing Time and then Seq. A user
+// with n or fewer pairs stays entirely in training and is not tested, so
+// every tested user keeps at least one training pair. Ties between pairs
+// with equal Time and Seq (which a caller numbering events never produces)
+// go to the larger item index.
+//
+// This is the usual protocol for session-style data ("leave last out":
+// predict what each user did last from what they did before).
+func SplitLeaveLastOut(x *Interactions, last []LastSeen, n int) (train, test *Interactions, err error) {
+	if n < 1 {
+		return nil, nil, fmt.Errorf("split: leave-last-out of %d pairs per user, want ≥ 1", n)
+	}
+	if len(last) != x.NNZ() {
+		return nil, nil, fmt.Errorf("split: %d last-seen times for %d interactions", len(last), x.NNZ())
+	}
+	nu := x.NumUsers()
+	trPtr, tePtr := make([]int64, nu+1), make([]int64, nu+1)
+	var trIdx, teIdx []int32
+	var trW, teW []float32
+	var order []int
+	toTest := make([]bool, 0, 16)
+	for u := range nu {
+		lo, hi := int(x.UserPtr[u]), int(x.UserPtr[u+1])
+		toTest = toTest[:0]
+		for range hi - lo {
+			toTest = append(toTest, false)
+		}
+		if hi-lo > n {
+			order = order[:0]
+			for k := range hi - lo {
+				order = append(order, k)
+			}
+			// Latest first; a full tie goes to the larger item index (the
+			// row is sorted by item, so to the larger k).
+			later := func(a, b int) bool {
+				la, lb := last[lo+a], last[lo+b]
+				if la.Time != lb.Time {
+					return la.Time > lb.Time
+				}
+				if la.Seq != lb.Seq {
+					return la.Seq > lb.Seq
+				}
+				return a > b
+			}
+			slices.SortFunc(order, func(a, b int) int {
+				switch {
+				case later(a, b):
+					return -1
+				case later(b, a):
+					return 1
+				}
+				return 0
+			})
+			for _, k := range order[:n] {
+				toTest[k] = true
+			}
+		}
+		for k := range hi - lo {
+			i, w := x.UserItems[lo+k], x.UserWeights[lo+k]
+			if toTest[k] {
+				teIdx, teW = append(teIdx, i), append(teW, w)
+			} else {
+				trIdx, trW = append(trIdx, i), append(trW, w)
+			}
+		}
+		trPtr[u+1], tePtr[u+1] = int64(len(trIdx)), int64(len(teIdx))
+	}
+	idx := x.index()
+	return fromCSR(x.Users, x.Items, idx, trPtr, trIdx, trW), fromCSR(x.Users, x.Items, idx, tePtr, teIdx, teW), nil
 }

@@ -116,3 +116,74 @@ func TestHoldoutBuilder(t *testing.T) {
 		t.Errorf("index spaces differ: train %v %v, test %v %v", train.Users, train.Items, test.Users, test.Items)
 	}
 }
+
+func TestSplitLeaveLastOut(t *testing.T) {
+	// User a: items seen at times 3, 1, 2 (i0, i1, i2); b: one item; c: two
+	// items last seen at the same time, the tie broken by Seq; d: a full
+	// tie, broken by the larger item index.
+	b := NewBuilder()
+	type ev struct {
+		user, item string
+		last       LastSeen
+	}
+	evs := []ev{
+		{"a", "i0", LastSeen{3, 0}}, {"a", "i1", LastSeen{1, 1}}, {"a", "i2", LastSeen{2, 2}},
+		{"b", "i0", LastSeen{9, 3}},
+		{"c", "i1", LastSeen{5, 7}}, {"c", "i2", LastSeen{5, 4}},
+		{"d", "i0", LastSeen{5, 5}}, {"d", "i3", LastSeen{5, 5}},
+	}
+	when := map[string]LastSeen{}
+	for _, e := range evs {
+		b.Add(e.user, e.item, 1)
+		when[e.user+"/"+e.item] = e.last
+	}
+	x := b.Build()
+	last := make([]LastSeen, x.NNZ())
+	for u := range x.NumUsers() {
+		for p := x.UserPtr[u]; p < x.UserPtr[u+1]; p++ {
+			last[p] = when[x.Users[u]+"/"+x.Items[x.UserItems[p]]]
+		}
+	}
+	ids := func(m *Interactions) map[string][]string {
+		out := map[string][]string{}
+		for u := range m.NumUsers() {
+			items, _ := m.UserRow(int32(u))
+			for _, i := range items {
+				out[m.Users[u]] = append(out[m.Users[u]], m.Items[i])
+			}
+		}
+		return out
+	}
+	tests := []struct {
+		n               int
+		wantTest        map[string][]string
+		wantTrainLength int
+	}{
+		{1, map[string][]string{"a": {"i0"}, "c": {"i1"}, "d": {"i3"}}, 5},
+		{2, map[string][]string{"a": {"i0", "i2"}}, 6},
+		{3, map[string][]string{}, 8},
+	}
+	for _, tc := range tests {
+		train, test, err := SplitLeaveLastOut(x, last, tc.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []*Interactions{train, test} {
+			if err := m.Validate(); err != nil {
+				t.Fatalf("n=%d: Validate: %v", tc.n, err)
+			}
+		}
+		if got := ids(test); fmt.Sprint(got) != fmt.Sprint(tc.wantTest) {
+			t.Errorf("SplitLeaveLastOut(n=%d) test = %v, want %v", tc.n, got, tc.wantTest)
+		}
+		if train.NNZ() != tc.wantTrainLength || train.NNZ()+test.NNZ() != x.NNZ() {
+			t.Errorf("SplitLeaveLastOut(n=%d): %d train + %d test of %d, want %d train", tc.n, train.NNZ(), test.NNZ(), x.NNZ(), tc.wantTrainLength)
+		}
+	}
+	if _, _, err := SplitLeaveLastOut(x, last, 0); err == nil {
+		t.Error("SplitLeaveLastOut(n=0) succeeded, want an error")
+	}
+	if _, _, err := SplitLeaveLastOut(x, last[:2], 1); err == nil {
+		t.Error("SplitLeaveLastOut with short times succeeded, want an error")
+	}
+}

@@ -21,9 +21,12 @@ import (
 type evalConfig struct {
 	events      []string
 	log         eventlog.Options
-	split       string // "stratified-item" or "time"
+	ingest      pipeline.IngestOptions
+	dataDir     string // forgotten users are read from here when set
+	split       string // pipeline.SplitStratifiedItem, SplitTime or SplitLeaveLastOut
 	testRatio   float64
 	holdoutDays float64
+	lastN       int
 	seed        int64
 	k           int
 	tune        bool
@@ -42,6 +45,7 @@ type evalReport struct {
 	Split        string               `json:"split"`
 	TestRatio    float64              `json:"test_ratio,omitempty"`
 	HoldoutDays  float64              `json:"holdout_days,omitempty"`
+	TestLast     int                  `json:"test_last,omitempty"`
 	Seed         int64                `json:"seed"`
 	Interactions int                  `json:"interactions"`
 	Train        int                  `json:"train_interactions"`
@@ -54,8 +58,9 @@ type evalReport struct {
 func newEvalCmd(e *env) *cobra.Command {
 	c := evalConfig{
 		log:       eventlog.DefaultOptions(),
-		split:     "stratified-item",
+		split:     pipeline.SplitStratifiedItem,
 		testRatio: 0.25,
+		lastN:     1,
 		seed:      42,
 		k:         10,
 		tuneOpts:  training.DefaultTuneOptions(),
@@ -67,17 +72,23 @@ func newEvalCmd(e *env) *cobra.Command {
 		columns string
 	)
 	cmd := &cobra.Command{
-		Use:   "eval --events FILE [--split stratified-item|time] [--k 10] [--json]",
+		Use:   "eval --events FILE [--split stratified-item|time|leave-last-out] [--k 10] [--json]",
 		Short: "Train on a split of an event log and measure the served model on the rest",
 		Long: "eval splits the events into training and test interactions, trains every model\n" +
 			"with the same defaults as train (or with parameters chosen by --tune on a\n" +
 			"validation split carved from the training part), writes a real snapshot into a\n" +
 			"temporary directory and asks the serving core for each test user's top k, exactly\n" +
 			"as the server would (seen items excluded, popularity for unknown users).\n\n" +
+			"The events become interactions exactly as in train (pipeline.Ingest): the users\n" +
+			"forgotten in --data-dir (if given) left out, then --dedup-window, --half-life and\n" +
+			"--min-user-items/--min-item-users applied.\n\n" +
 			"Splits: stratified-item puts --test-ratio of each item's interactions, chosen at\n" +
 			"random with --seed, into test (Microsoft Recommenders python_stratified_split,\n" +
 			"filter_by=\"item\"); time holds out the interactions first made in the last\n" +
-			"--holdout-days days of the log.\n\n" +
+			"--holdout-days days of the log, as train's quality gate does; leave-last-out\n" +
+			"holds out each user's --test-last most recent (user, item) pairs, by the time\n" +
+			"of the pair's last event, ties broken by log order (the later line wins);\n" +
+			"users with --test-last pairs or fewer stay in training and are not tested.\n\n" +
 			"Metrics at k (see training.Metrics): precision = hits/k, recall = hits/|test|,\n" +
 			"ndcg with binary gain, map = mean over users of Σ precision@hit / |test|,\n" +
 			"map_at_k = the same / min(k, |test|), hit_rate, catalogue coverage.",
@@ -126,7 +137,14 @@ func newEvalCmd(e *env) *cobra.Command {
 	f.StringVar(&columns, "columns", "", "header names as timestamp=NAME,user_id=NAME,item_id=NAME,event=NAME")
 	f.StringVar(&weights, "weights", "", "event weights as TYPE=W,... (default view=1,add_to_cart=4,purchase=10)")
 	f.Float64Var(&c.log.MaxBadRatio, "max-bad-ratio", c.log.MaxBadRatio, "fail when more than this share of lines is malformed")
-	f.StringVar(&c.split, "split", c.split, "split: stratified-item or time")
+	f.StringVar(&c.dataDir, "data-dir", "", "data directory whose forgotten users are left out, as train does (default: none)")
+	f.DurationVar(&c.ingest.HalfLife, "half-life", 0, "decay event weights by age with this half-life, as train does (0: no decay)")
+	f.DurationVar(&c.ingest.DedupWindow, "dedup-window", 0, "count repeated events of a user, item and type within this window once, as train does")
+	f.IntVar(&c.ingest.MinUserItems, "min-user-items", 0, "leave out users with fewer distinct items, as train does")
+	f.IntVar(&c.ingest.MinItemUsers, "min-item-users", 0, "leave out items with fewer distinct users, as train does")
+	f.BoolVar(&c.log.RatingWeights, "rating-weights", false, "movielens: weigh each rating by its value instead of 1")
+	f.StringVar(&c.split, "split", c.split, "split: stratified-item, time or leave-last-out")
+	f.IntVar(&c.lastN, "test-last", c.lastN, "leave-last-out: how many of each user's most recent interactions are held out")
 	f.Float64Var(&c.testRatio, "test-ratio", c.testRatio, "stratified-item: share of each item's interactions held out")
 	f.Float64Var(&c.holdoutDays, "holdout-days", 7, "time: hold out the interactions first made in the last N days")
 	f.Int64Var(&c.seed, "seed", c.seed, "seed of the split (and of the validation split with --tune)")
@@ -136,15 +154,15 @@ func newEvalCmd(e *env) *cobra.Command {
 	f.IntVar(&c.tuneOpts.Budget, "budget", c.tuneOpts.Budget, "with --tune: number of iALS configurations to train")
 	f.IntVar(&c.tuneOpts.Folds, "folds", c.tuneOpts.Folds, "with --tune: number of validation splits averaged")
 	f.Float64Var(&c.tuneOpts.ValidationRatio, "validation-ratio", c.tuneOpts.ValidationRatio, "with --tune: share of each item's training interactions held out for validation")
-	f.IntVar(&c.models.ALS.Factors, "factors", c.models.ALS.Factors, "number of latent factors")
-	f.IntVar(&c.models.ALS.Iterations, "iterations", c.models.ALS.Iterations, "number of ALS iterations")
+	f.IntVar(&c.models.ALS.Factors, "factors", c.models.ALS.Factors, "number of latent factors (0: scaled to the data)")
+	f.IntVar(&c.models.ALS.Iterations, "iterations", c.models.ALS.Iterations, "number of ALS iterations (0: scaled to the data)")
 	f.Float32Var(&c.models.ALS.Regularization, "regularization", c.models.ALS.Regularization, "ALS L2 regularisation")
 	f.Float32Var(&c.models.ALS.RegularizationExponent, "regularization-exponent", c.models.ALS.RegularizationExponent, "ALS: scale each row's penalty by (its confidence mass / the mean)^exponent (0: unscaled)")
 	f.Float32Var(&c.models.ALS.Alpha, "alpha", c.models.ALS.Alpha, "ALS confidence scaling: c = 1 + alpha * weight")
-	f.Float64Var(&c.models.EASE.Lambda, "ease-lambda", c.models.EASE.Lambda, "EASE ridge penalty")
+	f.Float64Var(&c.models.EASE.Lambda, "ease-lambda", c.models.EASE.Lambda, "EASE ridge penalty (0: scaled to the data)")
 	f.Float64Var(&c.models.EASE.DiagonalScale, "ease-diagonal-scale", c.models.EASE.DiagonalScale, "EASE: DLAE penalty ρ·G_jj added to λ (0: plain EASE)")
 	f.IntVar(&c.models.EASE.MaxItems, "ease-max-items", c.models.EASE.MaxItems, "largest catalogue EASE is trained for")
-	f.Float32Var(&c.models.Blend, "blend", c.models.Blend, "weight of the factor scores against EASE (1: factors only)")
+	f.Float32Var(&c.models.Blend, "blend", c.models.Blend, "weight of the factor scores against EASE (1: factors only; -1: scaled to the data)")
 	return cmd
 }
 
@@ -155,43 +173,26 @@ func runEval(ctx context.Context, c evalConfig) (evalReport, error) {
 		return evalReport{}, fmt.Errorf("bad --k %d: want 1 to %d", c.k, recommender.MaxN)
 	}
 	r := evalReport{Split: c.split, Seed: c.seed}
-	var train, test *training.Interactions
+	po := pipeline.DefaultOptions()
+	po.DataDir, po.Events, po.Log, po.Ingest, po.Logger = c.dataDir, c.events, c.log, c.ingest, c.logger
+	sp := pipeline.SplitOptions{Kind: c.split, TestRatio: c.testRatio, Seed: c.seed, LastN: c.lastN}
 	switch c.split {
-	case "stratified-item":
-		b := training.NewBuilder()
-		if _, err := eventlog.Read(ctx, c.events, c.log, func(e eventlog.Event) error {
-			b.Add(e.User, e.Item, e.Weight)
-			return nil
-		}); err != nil {
-			return evalReport{}, fmt.Errorf("eval: read events: %w", err)
-		}
-		x := b.Build()
-		var err error
-		if train, test, err = training.SplitStratifiedItem(x, c.testRatio, c.seed); err != nil {
-			return evalReport{}, fmt.Errorf("eval: %w", err)
-		}
+	case pipeline.SplitStratifiedItem:
 		r.TestRatio = c.testRatio
-	case "time":
+	case pipeline.SplitTime:
 		if !(c.holdoutDays > 0) {
 			return evalReport{}, fmt.Errorf("bad --holdout-days %v: want a positive number of days", c.holdoutDays)
 		}
-		// Two passes: the first finds the end of the log.
-		stats, err := eventlog.Read(ctx, c.events, c.log, func(eventlog.Event) error { return nil })
-		if err != nil {
-			return evalReport{}, fmt.Errorf("eval: read events: %w", err)
-		}
-		cutoff := stats.Last.Add(-time.Duration(c.holdoutDays * float64(24*time.Hour)))
-		hb := training.NewHoldoutBuilder(cutoff)
-		if _, err := eventlog.Read(ctx, c.events, c.log, func(e eventlog.Event) error {
-			hb.Add(e.User, e.Item, e.Weight, e.Time)
-			return nil
-		}); err != nil {
-			return evalReport{}, fmt.Errorf("eval: read events: %w", err)
-		}
-		train, test = hb.Build()
+		sp.Holdout = time.Duration(c.holdoutDays * float64(24*time.Hour))
 		r.HoldoutDays = c.holdoutDays
+	case pipeline.SplitLeaveLastOut:
+		r.TestLast = c.lastN
 	default:
-		return evalReport{}, fmt.Errorf("bad --split %q: use stratified-item or time", c.split)
+		return evalReport{}, fmt.Errorf("bad --split %q: use %s, %s or %s", c.split, pipeline.SplitStratifiedItem, pipeline.SplitTime, pipeline.SplitLeaveLastOut)
+	}
+	train, test, _, err := pipeline.IngestSplit(ctx, po, sp)
+	if err != nil {
+		return evalReport{}, fmt.Errorf("eval: %w", err)
 	}
 	r.Items, r.Train, r.Test, r.Interactions = train.NumItems(), train.NNZ(), test.NNZ(), train.NNZ()+test.NNZ()
 	if train.NNZ() == 0 || test.NNZ() == 0 {
@@ -202,6 +203,7 @@ func runEval(ctx context.Context, c evalConfig) (evalReport, error) {
 	opts.Logger = c.logger
 	opts.Publish = false
 	opts.CodeVersion = codeVersion()
+	opts = opts.ScaledTo(train) // as train fixes them on its matrix
 	if c.tune {
 		to := c.tuneOpts
 		to.K = c.k

@@ -2,9 +2,11 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/polecam/polecam/internal/testenv"
@@ -101,5 +103,26 @@ func TestEvalMovieLens100K(t *testing.T) {
 	t.Logf("ml-100k seeds 42-46: mean ndcg@10 %.4f, precision@10 %.4f", sumNDCG/n, sumP/n)
 	if ndcg, p := sumNDCG/n, sumP/n; ndcg < 0.49 || p < 0.425 {
 		t.Errorf("ml-100k seeds 42-46: mean ndcg@10 %.4f, precision@10 %.4f; want at least 0.49 and 0.425", ndcg, p)
+	}
+}
+
+// TestEvalLeaveLastOut holds out each user's last interaction of a
+// generated shop log, with train's ingestion flags: train and test
+// together are the interactions train trains on.
+func TestEvalLeaveLastOut(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "events.csv")
+	run(t, "gen", "--out", log, "--users", "300", "--items", "150", "--events", "12000", "--seed", "3", "--days", "30")
+	ingest := []string{"--dedup-window", "1m", "--half-life", "240h", "--min-user-items", "3", "--min-item-users", "3"}
+	r := evalJSON(t, append([]string{"--events", log, "--split", "leave-last-out", "--test-last", "2", "--factors", "8", "--iterations", "3"}, ingest...)...)
+	if r["split"] != "leave-last-out" || r["test_last"].(float64) != 2 {
+		t.Errorf("eval = %v, want a leave-last-out split of 2", r)
+	}
+	if users, test := r["users"].(float64), r["test_interactions"].(float64); users < 1 || test != 2*users {
+		t.Errorf("eval: %v users evaluated, %v test interactions; want 2 per user", users, test)
+	}
+	out := run(t, append([]string{"train", "--data-dir", t.TempDir(), "--events", log, "--no-gate", "--factors", "8", "--iterations", "3", "--log-level", "warn"}, ingest...)...)
+	want := fmt.Sprintf("%.0f interactions", r["interactions"].(float64))
+	if !strings.Contains(out, want) {
+		t.Errorf("train on the same events and flags printed\n%s\nwant %q (eval's train + test)", out, want)
 	}
 }

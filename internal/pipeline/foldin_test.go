@@ -51,7 +51,7 @@ func TestServedFoldInReproducesTrainedUsers(t *testing.T) {
 		return mod
 	}
 	trained, folded := open(false), open(true)
-	x, _, err := ingest(ctx, o, nil)
+	x, _, err := ingest(ctx, o, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

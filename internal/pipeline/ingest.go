@@ -86,10 +86,10 @@ type IngestStats struct {
 }
 
 // ingest reads the logs into an interaction matrix, leaving out the events
-// for which skip, if not nil, returns true. Every observer is called with
-// each event the matrix counts (after skip and de-duplication, before
-// decay).
-func ingest(ctx context.Context, opts Options, skip func(eventlog.Event) bool, observers ...func(eventlog.Event)) (*training.Interactions, IngestStats, error) {
+// for which skip, if not nil, returns true; counted, if not nil, sees every
+// event that is added to the matrix (not skipped, not a duplicate), in
+// reading order.
+func ingest(ctx context.Context, opts Options, skip func(eventlog.Event) bool, counted func(eventlog.Event)) (*training.Interactions, IngestStats, error) {
 	var st IngestStats
 	in := opts.Ingest
 	b := training.NewBuilder()
@@ -104,14 +104,14 @@ func ingest(ctx context.Context, opts Options, skip func(eventlog.Event) bool, o
 			st.Duplicates++
 			return nil
 		}
+		if counted != nil {
+			counted(e)
+		}
 		w := e.Weight
 		if in.HalfLife > 0 {
 			w = dc.weight(b, e.Time, w)
 		}
 		b.Add(e.User, e.Item, w)
-		for _, o := range observers {
-			o(e)
-		}
 		return nil
 	})
 	st.Log = stats

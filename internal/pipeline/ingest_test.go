@@ -108,7 +108,7 @@ func TestIngest(t *testing.T) {
 	for _, tt := range tests {
 		o := options(t, t.TempDir(), log)
 		o.Ingest = tt.in
-		x, st, err := ingest(context.Background(), o, nil)
+		x, st, err := ingest(context.Background(), o, nil, nil)
 		if err != nil {
 			t.Fatalf("%s: ingest: %v", tt.name, err)
 		}

@@ -13,45 +13,45 @@ import (
 	"github.com/polecam/polecam/training"
 )
 
-// DefaultBlend is the default Options.Blend: the weight of the iALS
-// scores against the EASE item-item scores, chosen on validation splits
-// carved from the training part of MovieLens-100K (benchmarks/quality.md,
-// "2026-11-22"): 0.8, so catalogues up to EASEOptions.MaxItems items also
-// get EASE; polecam eval --tune chooses it again for any data set and
-// --blend sets it.
-const DefaultBlend = 0.8
+// DefaultBlend is the default Options.Blend: BlendAuto, the data-scaled
+// blend of ScaledDefaults. (Before the data-scaled defaults it was 0.8,
+// MovieLens-100K's validation optimum.)
+const DefaultBlend = BlendAuto
 
-// DefaultALSOptions returns training.DefaultALSOptions with the values
-// chosen by validation (polecam eval --tune --folds 4 --validation-ratio
-// 0.15 --budget 40, four validation splits carved from the training part
-// of MovieLens-100K, seed 42; benchmarks/quality.md): 256 factors, 30
-// iterations, λ 43.56 (42.04 on the validation fitting parts, scaled by
-// their density, see training.Tune) scaled per row with exponent 1
-// (Rendle et al. 2022), alpha 6.727. With binary interactions that is a
-// confidence of 7.7 per interaction; a shop log weighted view 1, add to
-// cart 4, purchase 10 reaches larger confidences, so alpha is the one
-// default that depends on the scale of the weights.
+// DefaultALSOptions returns training.DefaultALSOptions with the number of
+// factors and iterations left to ScaledDefaults (zero) and the penalty and
+// confidence chosen by validation on MovieLens-100K's training part (seed
+// 42; benchmarks/quality.md): λ 43.56 scaled per row with exponent 1
+// (Rendle et al. 2022), so each row's penalty follows its confidence mass
+// and λ keeps its meaning on other data, and alpha 6.727. With binary
+// interactions that is a confidence of 7.7 per interaction; a shop log
+// weighted view 1, add to cart 4, purchase 10 reaches larger confidences,
+// so alpha is the one default that depends on the scale of the weights.
 func DefaultALSOptions() training.ALSOptions {
 	o := training.DefaultALSOptions()
-	o.Factors = 256
-	o.Iterations = 30
+	o.Factors = 0
+	o.Iterations = 0
 	o.Regularization = 43.56
 	o.RegularizationExponent = 1
 	o.Alpha = 6.727
 	return o
 }
 
-// DefaultEASEOptions returns training.DefaultEASEOptions with the λ chosen
-// by the same validation run as DefaultALSOptions: 400 on the fitting
-// parts, 476.66 scaled to the density of the full training data.
+// DefaultEASEOptions returns training.DefaultEASEOptions with λ left to
+// ScaledDefaults (zero).
 func DefaultEASEOptions() training.EASEOptions {
 	o := training.DefaultEASEOptions()
-	o.Lambda = 476.66
+	o.Lambda = 0
 	return o
 }
 
 // validateModels checks the model options.
 func (o Options) validateModels() error {
+	if o.Blend != BlendAuto && !(o.Blend >= 0 && o.Blend <= 1) {
+		return fmt.Errorf("blend %v, want between 0 and 1 (or %v: scaled to the data)", o.Blend, BlendAuto)
+	}
+	// Automatic values are checked as any data would fill them in.
+	o = o.scaled(ScaledDefaults(1, 1, 1))
 	if err := o.ALS.Validate(); err != nil {
 		return fmt.Errorf("als options: %w", err)
 	}
@@ -170,6 +170,7 @@ func trainMatrix(ctx context.Context, x *training.Interactions, opts Options, se
 	if x.NumUsers() == 0 || x.NumItems() == 0 || x.NNZ() == 0 {
 		return store.Manifest{}, errors.New("train matrix: no interactions")
 	}
+	opts = opts.ScaledTo(x)
 	ms, err := trainModels(ctx, x, opts)
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train matrix: %w", err)

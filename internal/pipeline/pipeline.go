@@ -247,13 +247,7 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 	}
 	var skippedForgotten int64
 	si := newServingInputs(opts.Trending)
-	x, in, err := ingest(ctx, opts, func(e eventlog.Event) bool {
-		if forgotten.Len() > 0 && forgotten.Has(e.User) {
-			skippedForgotten++
-			return true
-		}
-		return false
-	}, si.observe)
+	x, in, err := ingest(ctx, opts, skipForgotten(forgotten, &skippedForgotten), si.observe)
 	stats := in.Log
 	if skippedForgotten > 0 {
 		log.Info("skipped events of forgotten users", "events", skippedForgotten)
@@ -278,6 +272,9 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 		"filtered_users", in.FilteredUsers, "filtered_items", in.FilteredItems,
 		"users", x.NumUsers(), "items", x.NumItems(), "interactions", x.NNZ(),
 		"elapsed", time.Since(start).Round(time.Millisecond))
+	// The data-scaled defaults are fixed on all the events, so that the
+	// gate's holdout model and the published one share one recipe.
+	opts = opts.ScaledTo(x)
 	var gate *GateResult
 	gateStart := time.Now()
 	if !opts.Gate.Disabled {

@@ -144,7 +144,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"no data dir", func(o *Options) { o.DataDir = "" }},
 		{"no events", func(o *Options) { o.Events = nil }},
 		{"no logger", func(o *Options) { o.Logger = nil }},
-		{"bad factors", func(o *Options) { o.ALS.Factors = 0 }},
+		{"bad factors", func(o *Options) { o.ALS.Factors = -1 }}, // 0 is automatic
 		{"bad ratio", func(o *Options) { o.Log.MaxBadRatio = -1 }},
 	}
 	for _, tt := range tests {

@@ -247,7 +247,7 @@ func TestFoldInMatchesTrainer(t *testing.T) {
 	if !ok {
 		t.Fatal("snapshot has no foldin.bin")
 	}
-	x, _, err := ingest(context.Background(), o, nil)
+	x, _, err := ingest(context.Background(), o, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
