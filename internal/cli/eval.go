@@ -23,6 +23,7 @@ type evalConfig struct {
 	log         eventlog.Options
 	ingest      pipeline.IngestOptions
 	dataDir     string // forgotten users are read from here when set
+	foldIn      bool   // answer users from folded-in vectors (ModelOptions.FoldInUsers)
 	split       string // pipeline.SplitStratifiedItem, SplitTime or SplitLeaveLastOut
 	testRatio   float64
 	holdoutDays float64
@@ -47,6 +48,7 @@ type evalReport struct {
 	HoldoutDays  float64              `json:"holdout_days,omitempty"`
 	TestLast     int                  `json:"test_last,omitempty"`
 	Seed         int64                `json:"seed"`
+	FoldIn       bool                 `json:"fold_in,omitempty"`
 	Interactions int                  `json:"interactions"`
 	Train        int                  `json:"train_interactions"`
 	Test         int                  `json:"test_interactions"`
@@ -150,6 +152,7 @@ func newEvalCmd(e *env) *cobra.Command {
 	f.Int64Var(&c.seed, "seed", c.seed, "seed of the split (and of the validation split with --tune)")
 	f.IntVar(&c.k, "k", c.k, "number of recommendations per user")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
+	f.BoolVar(&c.foldIn, "fold-in", false, "answer every test user from a vector folded in at request time from their training items, instead of their trained vector")
 	f.BoolVar(&c.tune, "tune", false, "choose the parameters on a validation split carved from the training part")
 	f.IntVar(&c.tuneOpts.Budget, "budget", c.tuneOpts.Budget, "with --tune: number of iALS configurations to train")
 	f.IntVar(&c.tuneOpts.Folds, "folds", c.tuneOpts.Folds, "with --tune: number of validation splits averaged")
@@ -172,7 +175,7 @@ func runEval(ctx context.Context, c evalConfig) (evalReport, error) {
 	if c.k < 1 || c.k > recommender.MaxN {
 		return evalReport{}, fmt.Errorf("bad --k %d: want 1 to %d", c.k, recommender.MaxN)
 	}
-	r := evalReport{Split: c.split, Seed: c.seed}
+	r := evalReport{Split: c.split, Seed: c.seed, FoldIn: c.foldIn}
 	po := pipeline.DefaultOptions()
 	po.DataDir, po.Events, po.Log, po.Ingest, po.Logger = c.dataDir, c.events, c.log, c.ingest, c.logger
 	sp := pipeline.SplitOptions{Kind: c.split, TestRatio: c.testRatio, Seed: c.seed, LastN: c.lastN}
@@ -232,7 +235,9 @@ func runEval(ctx context.Context, c evalConfig) (evalReport, error) {
 	}
 	r.Params = m.Params
 
-	ev, err := pipeline.EvaluateServed(ctx, dataDir, m.Version, test, c.k)
+	mo := recommender.DefaultModelOptions()
+	mo.FoldInUsers = c.foldIn
+	ev, err := pipeline.EvaluateServedWith(ctx, dataDir, m.Version, test, c.k, mo)
 	if err != nil {
 		return evalReport{}, fmt.Errorf("eval: %w", err)
 	}

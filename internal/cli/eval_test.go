@@ -107,6 +107,30 @@ func TestEvalMovieLens100K(t *testing.T) {
 	}
 }
 
+// TestEvalMovieLens100KFoldIn checks that answering every MovieLens user
+// from a vector folded in at request time from their training items
+// (eval --fold-in) keeps nDCG@10 within 3 % of their trained vectors',
+// on seed 42 (the recorded figure of TestEvalMovieLens100K). It runs in
+// the non-race pass; under the race detector it would cost about 40
+// CPU-seconds.
+func TestEvalMovieLens100KFoldIn(t *testing.T) {
+	data := testenv.ML100KRatings(t)
+	if raceEnabled {
+		t.Skip("race detector on: the fold-in evaluation runs in the pass without -race")
+	}
+	want := ml100kRecorded[0]
+	r := evalJSON(t, "--events", data, "--format", "movielens", "--split", "stratified-item",
+		"--test-ratio", "0.25", "--seed", strconv.Itoa(want.seed), "--k", "10", "--fold-in")
+	ndcg := r["ndcg"].(float64)
+	t.Logf("ml-100k seed %d folded in: ndcg@10 %.4f (trained vectors %.4f), precision@10 %.4f", want.seed, ndcg, want.ndcg, r["precision"])
+	if r["fold_in"] != true {
+		t.Errorf("report fold_in = %v, want true", r["fold_in"])
+	}
+	if ndcg < 0.97*want.ndcg {
+		t.Errorf("folded-in ndcg@10 %.4f is more than 3 %% below the trained vectors' %.4f", ndcg, want.ndcg)
+	}
+}
+
 // TestEvalLeaveLastOut holds out each user's last interaction of a
 // generated shop log, with train's ingestion flags: train and test
 // together are the interactions train trains on.

@@ -45,11 +45,18 @@ func (e Evaluation) At(k int) training.Metrics { return e.AtK[k-1] }
 // spaces: users and items are matched by id, so a published model can be
 // measured on a holdout built afterwards.
 func EvaluateServed(ctx context.Context, dataDir, version string, test *training.Interactions, maxK int) (Evaluation, error) {
-	return evaluateServed(ctx, dataDir, version, test, maxK, false)
+	return evaluateServed(ctx, dataDir, version, test, maxK, false, recommender.DefaultModelOptions())
+}
+
+// EvaluateServedWith is EvaluateServed with the model built with opts,
+// e.g. ModelOptions.FoldInUsers to measure every user from a vector folded
+// in at request time (polecam eval --fold-in).
+func EvaluateServedWith(ctx context.Context, dataDir, version string, test *training.Interactions, maxK int, opts recommender.ModelOptions) (Evaluation, error) {
+	return evaluateServed(ctx, dataDir, version, test, maxK, false, opts)
 }
 
 // evaluateServed is EvaluateServed; keepRecs also fills Evaluation.Recs.
-func evaluateServed(ctx context.Context, dataDir, version string, test *training.Interactions, maxK int, keepRecs bool) (Evaluation, error) {
+func evaluateServed(ctx context.Context, dataDir, version string, test *training.Interactions, maxK int, keepRecs bool, opts recommender.ModelOptions) (Evaluation, error) {
 	if maxK < 1 || maxK > recommender.MaxN {
 		return Evaluation{}, fmt.Errorf("evaluate %s: k %d, want 1 to %d", version, maxK, recommender.MaxN)
 	}
@@ -61,7 +68,7 @@ func evaluateServed(ctx context.Context, dataDir, version string, test *training
 	if err != nil {
 		return Evaluation{}, fmt.Errorf("evaluate %s: %w", version, err)
 	}
-	model, err := recommender.NewModel(snap)
+	model, err := recommender.NewModelWithOptions(snap, opts)
 	if err != nil {
 		snap.Close()
 		return Evaluation{}, fmt.Errorf("evaluate %s: %w", version, err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/polecam/polecam/recommender"
 	"github.com/polecam/polecam/store"
 	"github.com/polecam/polecam/training"
 	"github.com/polecam/polecam/training/eventlog"
@@ -411,7 +412,7 @@ func runGate(ctx context.Context, opts Options, x *training.Interactions, st Ing
 	if err != nil {
 		return nil, fmt.Errorf("holdout model: %w", err)
 	}
-	ev, err := evaluateServed(ctx, opts.DataDir, m.Version, test, CurveK, true)
+	ev, err := evaluateServed(ctx, opts.DataDir, m.Version, test, CurveK, true, recommender.DefaultModelOptions())
 	if rmErr := removeVersion(opts.DataDir, m.Version); err == nil && rmErr != nil {
 		err = fmt.Errorf("remove the holdout model: %w", rmErr)
 	}
@@ -517,7 +518,7 @@ func comparePublished(ctx context.Context, opts Options, r *GateResult, pub stor
 		opts.Logger.Warn("not comparing with the published version", "reason", r.Skipped)
 		return nil
 	}
-	ev, err := evaluateServed(ctx, opts.DataDir, pub.Version, test, CurveK, true)
+	ev, err := evaluateServed(ctx, opts.DataDir, pub.Version, test, CurveK, true, recommender.DefaultModelOptions())
 	if err != nil {
 		return fmt.Errorf("published version: %w", err)
 	}
