@@ -165,16 +165,11 @@ func (m *Model) trending(ctx context.Context, req TrendingRequest, rl *rules.Rul
 	qh := newQueryHash('t')
 	qh.str(metric)
 	qh.filter(req.Filter)
-	cur, paged, err := m.decodePageToken(req.PageToken, qh.h)
+	pq, err := m.startPage(req.PageToken, qh.h, req.N, rl, rules.ScopeTrending)
 	if err != nil {
 		return Result{}, err
 	}
-	depth := pageDepth(cur, req.N)
-	fetch := depth
-	if rl != nil {
-		depth = ruledDepth(depth)
-		fetch = rl.Candidates(rules.ScopeTrending, depth)
-	}
+	fetch := pq.fetch
 	sc := m.getScratch()
 	defer m.putScratch(sc)
 	if sc.filter, err = m.compileFilter(sc, req.Filter); err != nil {
@@ -188,11 +183,11 @@ func (m *Model) trending(ctx context.Context, req TrendingRequest, rl *rules.Rul
 	}
 	m.fillList(sc, l.scores, l.order, fetch, src)
 	if rl != nil {
-		if err := m.applyRules(sc, rl, rules.ScopeTrending, depth); err != nil {
+		if err := m.applyRules(sc, rl, rules.ScopeTrending, pq.depth); err != nil {
 			return Result{}, err
 		}
 	}
-	next := m.paginate(sc, cur, paged, qh.h, req.N, depth, rl != nil)
+	next := m.paginate(sc, pq, req.N)
 	res, err := m.result(sc, fallback, req.ReturnAttributes, req.Explain)
 	if err != nil {
 		return Result{}, err

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+
+	"github.com/polecam/polecam/recommender/rules"
 )
 
 // MaxPageDepth is how deep pages may go: the items of one query beyond
@@ -173,7 +175,8 @@ func (q *queryHash) filter(f Filter) {
 // merchandising rules reordered the answer (byOffset), after the items
 // earlier pages returned. It returns the token of the next page, or ""
 // when there is none.
-func (m *Model) paginate(sc *scratch, cur pageCursor, paged bool, h uint64, n, depth int, byOffset bool) string {
+func (m *Model) paginate(sc *scratch, p pageQuery, n int) string {
+	cur, paged, h, depth, byOffset := p.cur, p.paged, p.hash, p.depth, p.ruled
 	picks := sc.picks
 	if paged && byOffset {
 		picks = picks[min(cur.offset, len(picks)):]
@@ -200,3 +203,31 @@ func (m *Model) paginate(sc *scratch, cur pageCursor, paged bool, h uint64, n, d
 
 // pageDepth returns how many ranked items a page at cur of size n needs.
 func pageDepth(cur pageCursor, n int) int { return min(cur.offset+n, MaxPageDepth) }
+
+// pageQuery is where a query's page starts and how deep the query is
+// ranked for it.
+type pageQuery struct {
+	cur   pageCursor
+	paged bool   // a later page: cur is set
+	hash  uint64 // the query's hash, for the next token
+	depth int    // the items the answer needs, up to this page's end
+	fetch int    // the items to rank: more under rules, which re-rank
+	ruled bool
+}
+
+// startPage decodes a query's page token (for a query of hash h) and
+// sizes its ranking for a page of n items under rl (nil: no rules) of
+// scope.
+func (m *Model) startPage(token string, h uint64, n int, rl *rules.Rules, scope rules.Scope) (pageQuery, error) {
+	cur, paged, err := m.decodePageToken(token, h)
+	if err != nil {
+		return pageQuery{}, err
+	}
+	p := pageQuery{cur: cur, paged: paged, hash: h, depth: pageDepth(cur, n), ruled: rl != nil}
+	p.fetch = p.depth
+	if rl != nil {
+		p.depth = ruledDepth(p.depth)
+		p.fetch = rl.Candidates(scope, p.depth)
+	}
+	return p, nil
+}

@@ -194,16 +194,11 @@ func (m *Model) recommendWith(ctx context.Context, req RecommendRequest, dst []S
 		qh.filter(req.Filter)
 		h = qh.h
 	}
-	cur, paged, err := m.decodePageToken(req.PageToken, h)
+	pq, err := m.startPage(req.PageToken, h, req.N, rl, rules.ScopeRecommend)
 	if err != nil {
 		return Result{}, err
 	}
-	depth := pageDepth(cur, req.N)
-	fetch := depth
-	if rl != nil {
-		depth = ruledDepth(depth)
-		fetch = rl.Candidates(rules.ScopeRecommend, depth)
-	}
+	fetch := pq.fetch
 
 	sc := m.getScratch()
 	defer m.putScratch(sc)
@@ -235,13 +230,13 @@ func (m *Model) recommendWith(ctx context.Context, req RecommendRequest, dst []S
 		m.fillPopular(sc, fetch)
 	}
 	if rl != nil {
-		if err := m.applyRules(sc, rl, rules.ScopeRecommend, depth); err != nil {
+		if err := m.applyRules(sc, rl, rules.ScopeRecommend, pq.depth); err != nil {
 			return Result{}, err
 		}
 	}
 	next := ""
 	if tokens {
-		next = m.paginate(sc, cur, paged, h, req.N, depth, rl != nil)
+		next = m.paginate(sc, pq, req.N)
 	}
 	res, err := m.result(sc, q == nil, req.ReturnAttributes, req.Explain)
 	if err != nil {
@@ -350,16 +345,11 @@ func (m *Model) similarItems(ctx context.Context, req SimilarRequest, rl *rules.
 	qh.sortedStrs(req.Exclude)
 	qh.str(req.UserID)
 	qh.filter(req.Filter)
-	cur, paged, err := m.decodePageToken(req.PageToken, qh.h)
+	pq, err := m.startPage(req.PageToken, qh.h, req.N, rl, rules.ScopeSimilar)
 	if err != nil {
 		return Result{}, err
 	}
-	depth := pageDepth(cur, req.N)
-	fetch := depth
-	if rl != nil {
-		depth = ruledDepth(depth)
-		fetch = rl.Candidates(rules.ScopeSimilar, depth)
-	}
+	fetch := pq.fetch
 
 	sc := m.getScratch()
 	defer m.putScratch(sc)
@@ -403,11 +393,11 @@ func (m *Model) similarItems(ctx context.Context, req SimilarRequest, rl *rules.
 		m.fillPopular(sc, fetch)
 	}
 	if rl != nil {
-		if err := m.applyRules(sc, rl, rules.ScopeSimilar, depth); err != nil {
+		if err := m.applyRules(sc, rl, rules.ScopeSimilar, pq.depth); err != nil {
 			return Result{}, err
 		}
 	}
-	next := m.paginate(sc, cur, paged, qh.h, req.N, depth, rl != nil)
+	next := m.paginate(sc, pq, req.N)
 	res, err := m.result(sc, !hasNbrs && !hasVector, req.ReturnAttributes, req.Explain)
 	if err != nil {
 		return Result{}, err

@@ -364,18 +364,28 @@ func (b *Builder) putNeighbors(item int32, nbrs []Neighbor) error {
 	if item < 0 || int(item) >= b.nItems {
 		return fmt.Errorf("item index out of range [0, %d)", b.nItems)
 	}
-	v := make([]byte, 8*len(nbrs))
-	for i, n := range nbrs {
-		if n.Item < 0 || int(n.Item) >= b.nItems {
-			return fmt.Errorf("neighbour %d out of range [0, %d)", n.Item, b.nItems)
-		}
-		binary.LittleEndian.PutUint32(v[8*i:], uint32(n.Item))
-		binary.LittleEndian.PutUint32(v[8*i+4:], math.Float32bits(n.Score))
+	v, err := encodeNeighbors(nbrs, b.nItems)
+	if err != nil {
+		return err
 	}
 	if err := b.set(idxKey(prefNeighbors, item), v); err != nil {
 		return err
 	}
 	return b.nbrs.put(int(item), v)
+}
+
+// encodeNeighbors encodes a neighbour list as the Badger value and the
+// list files hold it: (item uint32, score float32) pairs, little-endian.
+func encodeNeighbors(nbrs []Neighbor, nItems int) ([]byte, error) {
+	v := make([]byte, 8*len(nbrs))
+	for i, n := range nbrs {
+		if n.Item < 0 || int(n.Item) >= nItems {
+			return nil, fmt.Errorf("neighbour %d out of range [0, %d)", n.Item, nItems)
+		}
+		binary.LittleEndian.PutUint32(v[8*i:], uint32(n.Item))
+		binary.LittleEndian.PutUint32(v[8*i+4:], math.Float32bits(n.Score))
+	}
+	return v, nil
 }
 
 // SetPopularity records one popularity score per item.

@@ -207,13 +207,9 @@ func (b *Builder) putBasketNeighbors(item int32, nbrs []Neighbor) error {
 		}
 		b.basket = newCSRWriter(csrKindNeighbors, b.nItems, filepath.Join(b.staging, BasketNeighborsFile+tmpSuffix))
 	}
-	v := make([]byte, 8*len(nbrs))
-	for i, n := range nbrs {
-		if n.Item < 0 || int(n.Item) >= b.nItems {
-			return fmt.Errorf("neighbour %d out of range [0, %d)", n.Item, b.nItems)
-		}
-		binary.LittleEndian.PutUint32(v[8*i:], uint32(n.Item))
-		binary.LittleEndian.PutUint32(v[8*i+4:], math.Float32bits(n.Score))
+	v, err := encodeNeighbors(nbrs, b.nItems)
+	if err != nil {
+		return err
 	}
 	return b.basket.put(int(item), v)
 }
