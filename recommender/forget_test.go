@@ -87,3 +87,43 @@ func TestForgottenStillValidates(t *testing.T) {
 		}
 	}
 }
+
+// TestForgottenEveryQuery checks that a forgotten user's vector and
+// history reach none of the other queries: SimilarItems, baskets and
+// Rank answer them as a visitor the model does not know.
+func TestForgottenEveryQuery(t *testing.T) {
+	ctx := context.Background()
+	d := randomData(2000, 8)
+	m := newTestModel(t, openFake, d)
+	r := New()
+	r.Swap(m)
+	defer r.Swap(nil)
+	user := d.users[5]
+	r.SetForgotten(userSet{user: true})
+	sim := func(u string) SimilarRequest { return SimilarRequest{ItemID: d.items[3], N: 20, UserID: u} }
+	bas := func(u string) BasketRequest { return BasketRequest{Items: []string{d.items[3]}, N: 20, UserID: u} }
+	rank := func(u string) RankRequest {
+		return RankRequest{UserID: u, Recent: []string{d.items[9]}, Candidates: []string{d.items[1], d.items[2], d.items[40]}}
+	}
+	for name, pair := range map[string]func(string) (Result, error){
+		"SimilarItems": func(u string) (Result, error) { return r.SimilarItems(ctx, sim(u)) },
+		"RecommendForBasket": func(u string) (Result, error) { return r.RecommendForBasket(ctx, bas(u)) },
+		"Rank": func(u string) (Result, error) {
+			res, err := r.Rank(ctx, rank(u))
+			return res.Result, err
+		},
+	} {
+		got, err := pair(user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := pair("never-seen-visitor")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.NextPageToken, want.NextPageToken = "", ""
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s for a forgotten user differs from a visitor's (-visitor +forgotten):\n%s", name, diff)
+		}
+	}
+}

@@ -370,7 +370,7 @@ func TestModelClose(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- m.Close() }()
 	// The in-flight request can still use the snapshot while Close waits.
-	if _, err := m.similarItems(context.Background(), SimilarRequest{ItemID: "a", N: 2}, nil); err != nil {
+	if _, err := m.similarItems(context.Background(), SimilarRequest{ItemID: "a", N: 2}, nil, false); err != nil {
 		t.Errorf("request in flight during Close: %v", err)
 	}
 	m.release()

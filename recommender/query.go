@@ -136,7 +136,7 @@ func (m *Model) SimilarItems(ctx context.Context, req SimilarRequest) (Result, e
 		return Result{}, m.errClosed()
 	}
 	defer m.release()
-	return m.similarItems(ctx, req, nil)
+	return m.similarItems(ctx, req, nil, false)
 }
 
 func validateN(n int) error {
@@ -323,7 +323,7 @@ func (m *Model) resolveUser(sc *scratch, userID string, recent []string, anonymo
 
 // similarItems is SimilarItems for a caller holding a reference, with
 // merchandising rules (rl may be nil).
-func (m *Model) similarItems(ctx context.Context, req SimilarRequest, rl *rules.Rules) (Result, error) {
+func (m *Model) similarItems(ctx context.Context, req SimilarRequest, rl *rules.Rules, anonymous bool) (Result, error) {
 	if req.ItemID == "" && len(req.ItemIDs) == 0 {
 		return Result{}, fmt.Errorf("%w: item_id is required", ErrInvalidArgument)
 	}
@@ -361,7 +361,7 @@ func (m *Model) similarItems(ctx context.Context, req SimilarRequest, rl *rules.
 	}
 	var uq []float32
 	if req.UserID != "" {
-		if uq, _, err = m.resolveUser(sc, req.UserID, nil, false, false); err != nil {
+		if uq, _, err = m.resolveUser(sc, req.UserID, nil, anonymous, false); err != nil {
 			return Result{}, err
 		}
 	}

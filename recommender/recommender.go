@@ -287,13 +287,14 @@ func (r *Recommender) RecommendInto(ctx context.Context, req RecommendRequest, d
 }
 
 // SimilarItems answers req from the current model. See Model.SimilarItems.
+// A forgotten viewer is served as unknown.
 func (r *Recommender) SimilarItems(ctx context.Context, req SimilarRequest) (Result, error) {
 	m, err := r.acquire()
 	if err != nil {
 		return Result{}, err
 	}
 	defer m.release()
-	return m.similarItems(ctx, req, m.rulesFor(r.rulesSource()))
+	return m.similarItems(ctx, req, m.rulesFor(r.rulesSource()), r.isForgotten(req.UserID))
 }
 
 // acquire returns the current model with a reference held for one request.

@@ -89,6 +89,21 @@ func (g *procGovernor) unary(ctx context.Context, req any, info *grpc.UnaryServe
 	return handler(ctx, req)
 }
 
+// stream counts a stream of the recommendation service (BatchRecommend)
+// as a call per P while it is open: its entries are answered several at
+// a time, so it needs every P, as overlapping calls do.
+func (g *procGovernor) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if !strings.HasPrefix(info.FullMethod, governedPrefix) {
+		return handler(srv, ss)
+	}
+	w := int32(max(g.max, 2))
+	n := g.inflight.Add(w)
+	defer g.inflight.Add(-w)
+	for p := g.peak.Load(); n > p && !g.peak.CompareAndSwap(p, n); p = g.peak.Load() {
+	}
+	return handler(srv, ss)
+}
+
 // run sets GOMAXPROCS every procsTick until ctx is done, then restores
 // the value it started with. Server.Serve runs it and waits for it.
 func (g *procGovernor) run(ctx context.Context) {

@@ -122,3 +122,40 @@ func TestProcGovernorRunRestores(t *testing.T) {
 		t.Error("the governor stopped without restoring GOMAXPROCS")
 	}
 }
+
+// TestProcGovernorCountsBatchStreams checks that an open BatchRecommend
+// stream counts as a call per P, so a lone batch runs on every P, and
+// that other streams do not count.
+func TestProcGovernorCountsBatchStreams(t *testing.T) {
+	g, _, _ := fakeProcs(2)
+	release := make(chan struct{})
+	started := make(chan struct{}, 2)
+	handler := func(srv any, ss grpc.ServerStream) error {
+		started <- struct{}{}
+		<-release
+		return nil
+	}
+	open := func(method string) chan struct{} {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			g.stream(nil, nil, &grpc.StreamServerInfo{FullMethod: method}, handler)
+		}()
+		<-started
+		return done
+	}
+	a := open(governedPrefix + "BatchRecommend")
+	b := open("/grpc.health.v1.Health/Watch")
+	if got := g.inflight.Load(); got != 2 {
+		t.Errorf("in flight = %d with one batch stream and a health watch open, want 2 (one per P)", got)
+	}
+	if got := g.peak.Load(); got != 2 {
+		t.Errorf("peak = %d, want 2", got)
+	}
+	close(release)
+	<-a
+	<-b
+	if got := g.inflight.Load(); got != 0 {
+		t.Errorf("in flight = %d after the streams closed, want 0", got)
+	}
+}

@@ -181,6 +181,7 @@ func New(rec Recommender, opts Options) (*Server, error) {
 	if opts.AdaptiveProcs {
 		procs = newProcGovernor()
 		unary = append(unary, procs.unary)
+		stream = append(stream, procs.stream)
 	}
 	// The limits run after logging too, so refused requests are logged.
 	unary = append(unary,
