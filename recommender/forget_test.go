@@ -106,7 +106,7 @@ func TestForgottenEveryQuery(t *testing.T) {
 		return RankRequest{UserID: u, Recent: []string{d.items[9]}, Candidates: []string{d.items[1], d.items[2], d.items[40]}}
 	}
 	for name, pair := range map[string]func(string) (Result, error){
-		"SimilarItems": func(u string) (Result, error) { return r.SimilarItems(ctx, sim(u)) },
+		"SimilarItems":       func(u string) (Result, error) { return r.SimilarItems(ctx, sim(u)) },
 		"RecommendForBasket": func(u string) (Result, error) { return r.RecommendForBasket(ctx, bas(u)) },
 		"Rank": func(u string) (Result, error) {
 			res, err := r.Rank(ctx, rank(u))
