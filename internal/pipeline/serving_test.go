@@ -96,6 +96,7 @@ func TestTrainWritesServingInputs(t *testing.T) {
 	o.Catalog = catFile
 	o.CoOccurrence.MinCount = 2
 	o.Trending = TrendingOptions{Window: 48 * time.Hour, HalfLife: 24 * time.Hour}
+	o.Min = MinSizes{} // a hand-made log of a few users
 	m, err := Train(context.Background(), o)
 	if err != nil {
 		t.Fatalf("Train: %v", err)
@@ -205,6 +206,7 @@ func TestTrainWithoutCartsOrPurchases(t *testing.T) {
 	dataDir := t.TempDir()
 	o := options(t, dataDir, logFile)
 	o.Gate.Disabled = true
+	o.Min = MinSizes{} // a hand-made log of a few users
 	m, err := Train(context.Background(), o)
 	if err != nil {
 		t.Fatalf("Train: %v", err)

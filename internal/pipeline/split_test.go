@@ -87,6 +87,7 @@ func TestIngestSharedByTrainAndEval(t *testing.T) {
 		t.Error("Ingest kept item \"rare\" below the minimum support")
 	}
 
+	o.Min = MinSizes{} // a hand-made log of a few users
 	m, err := Train(ctx, o)
 	if err != nil {
 		t.Fatalf("Train: %v", err)
