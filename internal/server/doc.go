@@ -10,6 +10,12 @@
 //
 // The layer is deliberately thin: it holds no model state. Every mapping
 // from a domain error to a gRPC status code lives in one function, toStatus.
+// Each RPC (Recommend, SimilarItems, RecommendForBasket, Rank, Trending)
+// translates its request, filter included, and calls the serving core;
+// BatchRecommend answers a stream's entries in order, GOMAXPROCS at a time,
+// reading at most that many entries ahead of the answers it has sent (so
+// the client's flow control bounds the server's memory), and answers a bad
+// entry in-band with the status a unary call would have got.
 //
 // # Authorisation
 //
