@@ -101,7 +101,8 @@ type Model struct {
 	ann      *ann.Index
 	annEfOpt int
 	// annDirectMax is the most rows a filter may pass for its rows to be
-	// scored directly rather than through the index (directCheaper).
+	// scored directly rather than through the index (directCheaper);
+	// negative (tests only) always walks the index.
 	annDirectMax int
 
 	// refs is 1 for the owner until Close, plus 1 per request in flight.

@@ -17,7 +17,8 @@ import (
 func (m *Model) directCheaper(count int) bool {
 	switch {
 	case m.ann != nil:
-		return count <= m.annDirectMax || count*32 <= m.n
+		// annDirectMax < 0 (tests) always walks the index.
+		return m.annDirectMax >= 0 && (count <= m.annDirectMax || count*32 <= m.n)
 	case m.i8 != nil:
 		return count*16 <= m.n
 	default:
@@ -54,6 +55,24 @@ func (m *Model) scanRows(sc *scratch, mode scanMode, q []float32, rows []int32, 
 			s *= m.invNorm[r]
 		}
 		sc.top.push(candidate{Index: r, Score: s})
+	}
+	sc.cands = sc.top.appendSorted(sc.cands[:0])
+}
+
+// scanRowsInt8 leaves in sc.cands the best k of rows (ascending) by their
+// int8 scores against sc.qi, best first, skipping the items the request
+// may not get and the cold ones: the shortlist rescoreCertified proves or
+// refutes, as for a catalogue scan.
+func (m *Model) scanRowsInt8(sc *scratch, qScale float32, rows []int32, k int) {
+	w := m.i8.width
+	sc.top.reset(k)
+	var one [1]float32
+	for _, r := range rows {
+		if r < 0 || int(r) >= m.n || m.invNorm[r] == 0 || !m.allowed(sc, r) {
+			continue
+		}
+		dot.ScoresInt8(one[:], m.i8.rows[int(r)*w:int(r+1)*w], w, m.i8.scales[r:r+1], sc.qi, qScale)
+		sc.top.push(candidate{Index: r, Score: one[0]})
 	}
 	sc.cands = sc.top.appendSorted(sc.cands[:0])
 }
