@@ -61,11 +61,12 @@
 // Recent items are folded in at request time: the iALS least-squares
 // step for the history plus the session, with the trainer's α and
 // regularisation and the precomputed YᵀY of the snapshot's fold-in file,
-// solved by conjugate gradient (under 0.1 ms at 64 factors). A known
-// user's trained vector is the starting point and the trained part of
-// the system is rebuilt so that, without session items, the answer is
-// the trained vector; a visitor the model does not know gets a personal
-// answer from the session alone. Session items are never returned.
+// solved by conjugate gradient from the trained vector (about 0.1 ms at
+// 64 factors; benchmarks/query.md). A known user's trained items count
+// with the weights they were trained with (the snapshot's seen weights),
+// so without session items the answer is their trained vector; a visitor
+// the model does not know gets a personal answer from the session alone.
+// Session items are never returned.
 //
 // [Model.Rank] orders a caller's candidates by the scores Recommend
 // gives them; [Model.RecommendForBasket] sums the seeds' cart and
