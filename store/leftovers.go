@@ -143,24 +143,5 @@ func lockDir(p string, how int) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, errLocked
-		}
-		return nil, fmt.Errorf("flock %s: %w", filepath.Base(p), err)
-	}
-	held, err1 := f.Stat()
-	now, err2 := os.Stat(p)
-	if err1 != nil || err2 != nil || !os.SameFile(held, now) {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", p, fs.ErrNotExist)
-	}
-	return f, nil
+	return flockOpened(f, p, how)
 }

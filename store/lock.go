@@ -29,6 +29,15 @@ func flockPath(p string, how int) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	return flockOpened(f, p, how)
+}
+
+// flockOpened takes flock how on f, opened from path p, retrying on
+// EINTR, and checks that p still names the locked file. On error it
+// closes f; it returns errLocked when LOCK_NB could not lock and an error
+// wrapping fs.ErrNotExist when p was renamed away or removed meanwhile.
+func flockOpened(f *os.File, p string, how int) (*os.File, error) {
+	var err error
 	for {
 		err = unix.Flock(int(f.Fd()), how)
 		if err != unix.EINTR {
