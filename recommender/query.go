@@ -18,6 +18,7 @@ type scratch struct {
 	scores  []float32 // one per item, allocated on first use
 	job     scanJob
 	qi      []int8 // the query quantised for an int8 scan
+	gather  gatherScratch
 	row4    [4]float32
 	dst     []ScoredItem // the caller's result buffer, or nil
 	top     topN
