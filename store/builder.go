@@ -44,6 +44,8 @@ type Builder struct {
 	nbrs        *csrWriter        // nil until SetItems
 	basket      *csrWriter        // nil until the first PutBasketNeighbors
 	seenW       *csrWriter        // nil until the first PutSeenWeights
+	events      *csrWriter        // nil until the first PutSeenEvents
+	eventKinds  []string          // set by SetSeenEventKinds
 	scratch     []byte
 	done        bool // committed or aborted
 	committed   bool
@@ -508,6 +510,9 @@ func (b *Builder) complete(m Manifest) (Manifest, error) {
 	if err := b.writeSeenWeights(); err != nil {
 		return m, err
 	}
+	if err := b.writeSeenEvents(); err != nil {
+		return m, err
+	}
 	names := make([]string, 0, len(b.aux))
 	for name := range b.aux {
 		names = append(names, name)
@@ -557,7 +562,7 @@ func (b *Builder) Commit(ctx context.Context, m Manifest) (Manifest, error) {
 }
 
 func (b *Builder) commit(ctx context.Context, m Manifest) error {
-	if err := errors.Join(b.seen.close(), b.nbrs.close(), b.basket.close(), b.seenW.close()); err != nil {
+	if err := errors.Join(b.seen.close(), b.nbrs.close(), b.basket.close(), b.seenW.close(), b.events.close()); err != nil {
 		return fmt.Errorf("remove list temporaries: %w", err)
 	}
 	mj, err := json.Marshal(m)
@@ -627,7 +632,7 @@ func (b *Builder) Abort() error {
 
 func (b *Builder) abort() error {
 	b.done = true
-	errs := []error{b.seen.close(), b.nbrs.close(), b.basket.close(), b.seenW.close()}
+	errs := []error{b.seen.close(), b.nbrs.close(), b.basket.close(), b.seenW.close(), b.events.close()}
 	if b.wb != nil {
 		b.wb.Cancel()
 		b.wb = nil

@@ -21,6 +21,9 @@ const (
 	csrKindSeen = 1
 	// csrKindNeighbors: entries are (int32 item, float32 score) pairs, best first.
 	csrKindNeighbors = 2
+	// csrKindEvents: entries are (int32 item, uint32 kind, uint32 time)
+	// triples (SeenEvent), ascending by item, then kind.
+	csrKindEvents = 3
 )
 
 var csrMagic = [8]byte{'P', 'C', 'C', 'S', 'R', 0, 0, 0}
@@ -33,6 +36,8 @@ func csrEntrySize(kind uint32) uint64 {
 		return 4
 	case csrKindNeighbors:
 		return 8
+	case csrKindEvents:
+		return 12
 	}
 	return 0
 }
@@ -97,9 +102,10 @@ func parseCSRHeader(b []byte, fileSize int64) (csrHeader, error) {
 type csrFile struct {
 	m       *mappedFile
 	count   int
-	offsets []byte     // (count+1) uint64 LE, in entries
-	seen    []int32    // the entries of a csrKindSeen file
-	nbrs    []Neighbor // the entries of a csrKindNeighbors file
+	offsets []byte      // (count+1) uint64 LE, in entries
+	seen    []int32     // the entries of a csrKindSeen file
+	nbrs    []Neighbor  // the entries of a csrKindNeighbors file
+	events  []SeenEvent // the entries of a csrKindEvents file
 }
 
 func openCSRFile(path string, kind uint32, verify bool) (*csrFile, error) {
@@ -149,6 +155,8 @@ func newCSRFile(data []byte, kind uint32, verify bool) (*csrFile, error) {
 			t.seen = unsafe.Slice((*int32)(p), h.Entries)
 		case csrKindNeighbors:
 			t.nbrs = unsafe.Slice((*Neighbor)(p), h.Entries)
+		case csrKindEvents:
+			t.events = unsafe.Slice((*SeenEvent)(p), h.Entries)
 		}
 	}
 	return t, nil
@@ -205,7 +213,7 @@ func (t *csrFile) close() error {
 	if t == nil {
 		return nil
 	}
-	t.offsets, t.seen, t.nbrs, t.count = nil, nil, nil, 0
+	t.offsets, t.seen, t.nbrs, t.events, t.count = nil, nil, nil, nil, 0
 	return t.m.close()
 }
 

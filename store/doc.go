@@ -45,6 +45,8 @@
 //	      scores.<name>        (trending, bestsellers) and the basket co-occurrence
 //	      basket.csr           neighbours (list file format)
 //	      seenweights.csr      every user's training items with their weights (list file format)
+//	      seenevents.csr       when each user last had each kind of event with each training item
+//	      seenevents.kinds     the names of those kinds of events, a JSON array
 //	      COMPLETE             written last; see below. Without it a version is not listed or opened
 //	      LOCK                 empty; Open holds a shared flock on it until Close, Retain an exclusive one
 //	  staging/<version>/       built here, then fsynced and renamed into versions/ (same filesystem)
@@ -180,6 +182,13 @@
 //     of kind 2 with one list per user, (item, weight) ascending by item:
 //     the user's row of the training matrix, so a request-time fold-in
 //     can rebuild the user's least-squares system exactly.
+//   - seenevents.csr (PutSeenEvents, Snapshot.SeenEvents): a list file of
+//     kind 3, entries of 12 bytes (item int32, kind uint32, time uint32
+//     seconds since the Unix epoch), one list per user ascending by item
+//     and kind: the latest time the user had each kind of event with each
+//     training item, for the merchandising rules' exclusion windows.
+//     seenevents.kinds (SetSeenEventKinds, Snapshot.SeenEventKinds) names
+//     the kinds, a JSON array of the event types as logged.
 //
 // # Id tables
 //

@@ -43,7 +43,7 @@ var scoresMagic = [8]byte{'P', 'C', 'S', 'C', 'O', 'R', 'E', 0}
 // ownAux are the aux file names the Builder writes itself through typed
 // methods; AddFile and SetMatrix refuse them (and names starting with
 // "scores."), though a manifest may list them.
-var ownAux = []string{CatalogFile, FoldInFile, BasketNeighborsFile, BasketNeighborsFile + tmpSuffix, SeenWeightsFile, SeenWeightsFile + tmpSuffix}
+var ownAux = []string{CatalogFile, FoldInFile, BasketNeighborsFile, BasketNeighborsFile + tmpSuffix, SeenWeightsFile, SeenWeightsFile + tmpSuffix, SeenEventsFile, SeenEventsFile + tmpSuffix, SeenEventKindsFile}
 
 func isOwnAux(name string) bool {
 	return slices.Contains(ownAux, name) || strings.HasPrefix(name, scoresPrefix)
@@ -288,6 +288,12 @@ func (s *Snapshot) openServingInputs(verify bool) error {
 			if s.seenW, err = newCSRFile(a.m.data, csrKindNeighbors, verify); err == nil && s.seenW.count != s.nUsers {
 				err = fmt.Errorf("%w: %d lists for %d users", ErrCorrupt, s.seenW.count, s.nUsers)
 			}
+		case name == SeenEventsFile:
+			if s.events, err = newCSRFile(a.m.data, csrKindEvents, verify); err == nil && s.events.count != s.nUsers {
+				err = fmt.Errorf("%w: %d lists for %d users", ErrCorrupt, s.events.count, s.nUsers)
+			}
+		case name == SeenEventKindsFile:
+			s.eventKinds, err = parseEventKinds(a.m.data)
 		case strings.HasPrefix(name, scoresPrefix):
 			list := strings.TrimPrefix(name, scoresPrefix)
 			if !validScoresName(list) {
@@ -306,6 +312,9 @@ func (s *Snapshot) openServingInputs(verify bool) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
+	}
+	if s.events != nil && s.eventKinds == nil {
+		return fmt.Errorf("%s: %w: without %s", SeenEventsFile, ErrCorrupt, SeenEventKindsFile)
 	}
 	return nil
 }

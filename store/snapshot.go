@@ -33,10 +33,13 @@ type Snapshot struct {
 	foldIn  *FoldIn
 	basket  *csrFile
 	seenW   *csrFile
-	scores  map[string][]float32
-	lock    *os.File // shared flock on versions/<v>/LOCK, held until Close
-	nItems  int
-	nUsers  int
+	events  *csrFile // seenevents.csr
+	// eventKinds are the names of the kinds of events (seenevents.kinds).
+	eventKinds []string
+	scores     map[string][]float32
+	lock       *os.File // shared flock on versions/<v>/LOCK, held until Close
+	nItems     int
+	nUsers     int
 
 	closeOnce sync.Once
 	closeErr  error

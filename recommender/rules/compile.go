@@ -287,6 +287,71 @@ func (r *Rules) excludes(rules []int, row int32, event string, at, now time.Time
 	return false
 }
 
+// HasWindows reports whether an exclude rule of scope has a window (is
+// not forever): only then can [Rules.Readmits] let an item back in.
+func (r *Rules) HasWindows(scope Scope) bool {
+	if scope >= numScopes {
+		return false
+	}
+	for _, i := range r.scope[scope].exclude {
+		if !r.rules[i].Forever {
+			return true
+		}
+	}
+	return false
+}
+
+// Readmits reports whether the exclude rules of scope let back in, at now,
+// an item the recommender would otherwise leave out because the user
+// interacted with it (a trained item): when every one of the item's
+// interactions, each an event type and a time, is covered by an exclude
+// rule of the scope (the first in file order whose events hold the event
+// type and whose match holds the row, as for Apply) and that rule's window
+// after the interaction has passed. An item without interactions, with
+// one that no rule covers, or with one a rule still excludes (forever or
+// within its window) is not readmitted. The names of the rules whose
+// windows let it back are appended to names (for explain), in file order,
+// each once; names is returned unchanged when the item is not readmitted.
+func (r *Rules) Readmits(scope Scope, row int32, interactions func(yield func(event string, at time.Time) bool), now time.Time, names []string) ([]string, bool) {
+	if scope >= numScopes || row < 0 || int(row) >= r.rows {
+		return names, false
+	}
+	rs := r.scope[scope].exclude
+	if len(rs) == 0 {
+		return names, false
+	}
+	var used uint64 // bit k: rs[k] decided an interaction (the first 64 rules)
+	any, ok := false, true
+	interactions(func(event string, at time.Time) bool {
+		any = true
+		for k, i := range rs {
+			c := &r.rules[i]
+			if !c.match.has(row) || !hasEvent(c.Events, event) {
+				continue
+			}
+			if c.Forever || now.Before(at.Add(c.Window)) {
+				ok = false
+				return false
+			}
+			if k < 64 {
+				used |= 1 << k
+			}
+			return true
+		}
+		ok = false // no rule covers it: the recommender's own rule stands
+		return false
+	})
+	if !any || !ok {
+		return names, false
+	}
+	for k, i := range rs {
+		if k < 64 && used&(1<<k) != 0 {
+			names = append(names, r.rules[i].Name)
+		}
+	}
+	return names, true
+}
+
 func hasEvent(events []string, event string) bool {
 	for _, e := range events {
 		if strings.EqualFold(e, event) {
