@@ -14,6 +14,8 @@ type storeInputs interface {
 	HasSeenWeights() bool
 	SeenWeights(user int32, buf []store.Neighbor) ([]store.Neighbor, error)
 	FoldIn() (store.FoldIn, bool)
+	SeenEventKinds() []string
+	SeenEvents(user int32, buf []store.SeenEvent) ([]store.SeenEvent, error)
 	ItemScores(name string) ([]float32, bool)
 }
 
@@ -69,6 +71,9 @@ func (m *Model) loadStoreInputs(s Snapshot) error {
 		if si.HasSeenWeights() {
 			m.fold.seenW = si.SeenWeights
 		}
+	}
+	if kinds := si.SeenEventKinds(); kinds != nil {
+		m.events, m.eventKinds = si.SeenEvents, kinds
 	}
 	for _, name := range []string{MetricTrending, MetricBestsellers} {
 		if sc, ok := si.ItemScores(name); ok {

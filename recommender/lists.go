@@ -49,6 +49,7 @@ func (m *Model) basket(ctx context.Context, req BasketRequest, anonymous bool, r
 	}
 	sc := m.getScratch()
 	defer m.putScratch(sc)
+	sc.rules, sc.scope = rl, rules.ScopeBasket
 	var err error
 	if sc.filter, err = m.compileFilter(sc, req.Filter); err != nil {
 		return Result{}, err

@@ -1,10 +1,13 @@
 package recommender
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/polecam/polecam/recommender/rules"
+	"github.com/polecam/polecam/store"
 )
 
 // RulesSource gives the merchandising rules compiled for a model's
@@ -54,20 +57,75 @@ func (it *ruleItems) Attribute(row int32, name string) (string, bool) {
 	return strings.Clone(v), ok
 }
 
-// sessionHistory is the request's session as package rules reads a
-// history: every session item a view, now. (The snapshot does not keep
-// the trained interactions' times; see package rules.)
-type sessionHistory struct {
-	items []int32
-	now   time.Time
+// requestHistory is the request's interactions as package rules reads a
+// history: every session item a view, now, and the trained user's latest
+// event of each kind with each training item, at its time.
+type requestHistory struct {
+	session []int32
+	now     time.Time
+	events  []store.SeenEvent
+	kinds   []string
 }
 
-func (h *sessionHistory) Interactions(yield func(row int32, event string, at time.Time) bool) {
-	for _, i := range h.items {
+func (h *requestHistory) Interactions(yield func(row int32, event string, at time.Time) bool) {
+	for _, i := range h.session {
 		if !yield(i, "view", h.now) {
 			return
 		}
 	}
+	for _, e := range h.events {
+		if !yield(e.Item, h.kinds[e.Kind], time.Unix(int64(e.At), 0)) {
+			return
+		}
+	}
+}
+
+// blockSeen blocks the user's trained items (sc.seen), but for those the
+// request's exclusion windows let back (see rules.Rules.Readmits), which
+// it records in sc.readmitted.
+func (m *Model) blockSeen(sc *scratch) {
+	rl := sc.rules
+	if rl == nil || len(sc.events) == 0 || !rl.HasWindows(sc.scope) {
+		sc.blocked = append(sc.blocked, sc.seen...)
+		return
+	}
+	now := m.now()
+	ev := sc.events // ascending by item, as sc.seen
+	for _, i := range sc.seen {
+		for len(ev) > 0 && ev[0].Item < i {
+			ev = ev[1:]
+		}
+		k := 0
+		for k < len(ev) && ev[k].Item == i {
+			k++
+		}
+		mine := ev[:k]
+		lo := len(sc.readmitNames)
+		var ok bool
+		sc.readmitNames, ok = rl.Readmits(sc.scope, i, func(yield func(string, time.Time) bool) {
+			for _, e := range mine {
+				if !yield(m.eventKinds[e.Kind], time.Unix(int64(e.At), 0)) {
+					return
+				}
+			}
+		}, now, sc.readmitNames)
+		if ok {
+			sc.readmitted = append(sc.readmitted, readmitted{row: i, lo: int32(lo), hi: int32(len(sc.readmitNames))})
+		} else {
+			sc.blocked = append(sc.blocked, i)
+		}
+	}
+}
+
+// readmitRules returns the names of the rules that let row back in, or
+// nil when it was not readmitted.
+func (sc *scratch) readmitRules(row int32) []string {
+	k, ok := slices.BinarySearchFunc(sc.readmitted, row, func(r readmitted, row int32) int { return cmp.Compare(r.row, row) })
+	if !ok {
+		return nil
+	}
+	r := sc.readmitted[k]
+	return sc.readmitNames[r.lo:r.hi:r.hi]
 }
 
 // rulesFor returns the rules to apply to a query of scope, or nil.
@@ -91,7 +149,7 @@ func (m *Model) applyRules(sc *scratch, rl *rules.Rules, scope rules.Scope, n in
 			from[p.Index] = p.from
 		}
 	}
-	hist := &sessionHistory{items: sc.session, now: time.Now()}
+	hist := &requestHistory{session: sc.session, now: m.now(), events: sc.events, kinds: m.eventKinds}
 	err := rl.Apply(rules.ApplyRequest{
 		Scope:      scope,
 		N:          n,
@@ -110,7 +168,13 @@ func (m *Model) applyRules(sc *scratch, rl *rules.Rules, scope rules.Scope, n in
 		if !ok {
 			f = -1
 		}
-		sc.picks = append(sc.picks, pick{candidate: candidate{Index: r.Row, Score: r.Score}, src: Source(r.Source), from: f, rules: r.Rules})
+		names := r.Rules
+		if back := sc.readmitRules(r.Row); back != nil {
+			// The exclusion windows that let a trained item back count
+			// as rules applied to it.
+			names = append(slices.Clip(back), r.Rules...)
+		}
+		sc.picks = append(sc.picks, pick{candidate: candidate{Index: r.Row, Score: r.Score}, src: Source(r.Source), from: f, rules: names})
 	}
 	return nil
 }

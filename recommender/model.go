@@ -6,6 +6,7 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/polecam/polecam/recommender/ann"
 	"github.com/polecam/polecam/store"
@@ -74,6 +75,12 @@ type Model struct {
 	// excluded but not folded in.
 	fold      *foldIn
 	foldUsers bool // ModelOptions.FoldInUsers
+	// events reads a trained user's latest event times (nil when the
+	// snapshot has none), eventKinds names their kinds; now is
+	// ModelOptions.Now.
+	events     func(user int32, buf []store.SeenEvent) ([]store.SeenEvent, error)
+	eventKinds []string
+	now        func() time.Time
 	// ruleItems is the catalogue as merchandising rules read it.
 	ruleItems *ruleItems
 	// lists are the non-personal score lists by metric (trending,
@@ -200,6 +207,10 @@ func NewModelWithOptions(s Snapshot, opts ModelOptions) (*Model, error) {
 	m.annDirectMax = defaultANNDirectMax
 	m.ruleItems = &ruleItems{m}
 	m.foldUsers = opts.FoldInUsers
+	m.now = opts.Now
+	if m.now == nil {
+		m.now = time.Now
+	}
 	m.refs.Store(1)
 	m.scratch.New = m.newScratch
 	if m.workers > 1 {

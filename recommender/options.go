@@ -3,6 +3,7 @@ package recommender
 import (
 	"fmt"
 	"runtime"
+	"time"
 
 	"github.com/polecam/polecam/recommender/ann"
 )
@@ -49,6 +50,9 @@ type ModelOptions struct {
 	// for training (polecam eval --fold-in). It needs the snapshot's
 	// fold-in parameters; without them users keep their trained vectors.
 	FoldInUsers bool
+	// Now is the clock the merchandising rules' exclusion windows are
+	// measured against; nil means time.Now.
+	Now func() time.Time
 }
 
 // DefaultParallelMinItems is DefaultModelOptions' ParallelMinItems.

@@ -45,6 +45,22 @@ type scratch struct {
 	fromBuf   []int32 // the item each of sc.cands came from, see addPicks
 	rcands    []rules.Candidate
 	rout      rules.Output
+	// rules and scope are the request's merchandising rules (nil for
+	// none) and its scope, set before resolveUser: exclusion windows
+	// decide which of a user's trained items come back (readmitted,
+	// ascending by row, with the rules' names in readmitNames).
+	rules        *rules.Rules
+	scope        rules.Scope
+	events       []store.SeenEvent // the user's latest event times, with rules
+	readmitted   []readmitted
+	readmitNames []string
+}
+
+// readmitted is a trained item that exclusion windows let back, with the
+// span of scratch.readmitNames naming the rules.
+type readmitted struct {
+	row    int32
+	lo, hi int32
 }
 
 // pick is one chosen item with the source that chose it and the tier of
@@ -86,6 +102,10 @@ func (m *Model) getScratch() *scratch {
 	sc.hist = sc.hist[:0]
 	sc.filter = nil
 	sc.tier = 0
+	sc.rules = nil
+	sc.events = sc.events[:0]
+	sc.readmitted = sc.readmitted[:0]
+	sc.readmitNames = sc.readmitNames[:0]
 	return sc
 }
 
@@ -204,6 +224,7 @@ func (m *Model) recommendWith(ctx context.Context, req RecommendRequest, dst []S
 	sc := m.getScratch()
 	defer m.putScratch(sc)
 	sc.dst = dst
+	sc.rules, sc.scope = rl, rules.ScopeRecommend
 	if sc.filter, err = m.compileFilter(sc, req.Filter); err != nil {
 		return Result{}, err
 	}
@@ -279,8 +300,13 @@ func (m *Model) resolveUser(sc *scratch, userID string, recent []string, anonymo
 		if sc.seen, err = m.snap.Seen(u, sc.seen); err != nil {
 			return nil, -1, fmt.Errorf("read items seen by user %q: %w", userID, err)
 		}
+		if sc.rules != nil && m.events != nil {
+			if sc.events, err = m.events(u, sc.events); err != nil {
+				return nil, -1, fmt.Errorf("read the event times of user %q: %w", userID, err)
+			}
+		}
 		if !includeSeen {
-			sc.blocked = append(sc.blocked, sc.seen...)
+			m.blockSeen(sc)
 		}
 	}
 	if len(recent) > MaxRecent {
@@ -354,6 +380,7 @@ func (m *Model) similarItems(ctx context.Context, req SimilarRequest, rl *rules.
 
 	sc := m.getScratch()
 	defer m.putScratch(sc)
+	sc.rules, sc.scope = rl, rules.ScopeSimilar
 	if sc.filter, err = m.compileFilter(sc, req.Filter); err != nil {
 		return Result{}, err
 	}

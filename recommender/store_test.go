@@ -22,6 +22,20 @@ func openStore(t testing.TB, _ string, d *modelData) Snapshot {
 // openStoreWith is openStore with more auxiliary files: name → writer.
 func openStoreWith(t testing.TB, d *modelData, files map[string]func(io.Writer) error) Snapshot {
 	t.Helper()
+	return openStoreBuilt(t, d, func(b *store.Builder) error {
+		for name, write := range files {
+			if err := b.AddFile(name, write); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// openStoreBuilt is openStore with more done to the version's Builder
+// before it is committed.
+func openStoreBuilt(t testing.TB, d *modelData, more func(*store.Builder) error) Snapshot {
+	t.Helper()
 	ctx := context.Background()
 	dir, err := store.OpenDir(t.TempDir())
 	if err != nil {
@@ -60,9 +74,7 @@ func openStoreWith(t testing.TB, d *modelData, files map[string]func(io.Writer) 
 	must("AddFile", b.AddFile(Int8ItemsFile, func(w io.Writer) error {
 		return WriteInt8Items(w, packMatrix(d.itemVecs, dims))
 	}))
-	for name, write := range files {
-		must("AddFile "+name, b.AddFile(name, write))
-	}
+	must("more", more(b))
 	m, err := b.Commit(ctx, store.Manifest{})
 	must("Commit", err)
 	must("Publish", dir.Publish(m.Version))

@@ -74,6 +74,8 @@ func (x *Interactions) Filter(minUserItems, minItemUsers int) *Interactions {
 	ptr := []int64{0}
 	var cols []int32
 	var ws []float32
+	var times []uint32
+	nk := len(x.EventKinds)
 	for u := range nu {
 		if !keepU[u] {
 			continue
@@ -83,11 +85,21 @@ func (x *Interactions) Filter(minUserItems, minItemUsers int) *Interactions {
 			if j := newItem[x.UserItems[k]]; j >= 0 {
 				cols = append(cols, j) // increasing: the renumbering keeps order
 				ws = append(ws, x.UserWeights[k])
+				if nk > 0 {
+					times = append(times, x.EventTimes[int(k)*nk:int(k+1)*nk]...)
+				}
 			}
 		}
 		ptr = append(ptr, int64(len(cols)))
 	}
-	return fromCSR(users, items, nil, ptr, cols, ws)
+	f := fromCSR(users, items, nil, ptr, cols, ws)
+	if nk > 0 {
+		f.EventKinds, f.EventTimes = x.EventKinds, times
+		if f.EventTimes == nil {
+			f.EventTimes = []uint32{}
+		}
+	}
+	return f
 }
 
 // Scale multiplies every summed weight added so far by f. It lets a caller

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"time"
 )
 
 // Interactions is a sparse user × item matrix of aggregated event weights,
@@ -32,6 +33,15 @@ type Interactions struct {
 	ItemPtr     []int64 // len NumItems()+1
 	ItemUsers   []int32
 	ItemWeights []float32
+
+	// EventKinds names the kinds of events (the event types as logged)
+	// whose latest times EventTimes holds; nil when the matrix was built
+	// without times (Builder.Add) or by a split.
+	EventKinds []string
+	// EventTimes holds, for entry k of UserItems and kind j of EventKinds,
+	// at k·len(EventKinds)+j, the time of the pair's latest event of that
+	// kind in seconds since the Unix epoch, 0 when it had none.
+	EventTimes []uint32
 
 	idxOnce sync.Once
 	idx     *idIndex // set at construction, or lazily under idxOnce
@@ -122,6 +132,9 @@ func (x *Interactions) Validate() error {
 	t := transpose(x.UserPtr, x.UserItems, x.UserWeights, ni)
 	if !slices.Equal(t.ptr, x.ItemPtr) || !slices.Equal(t.idx, x.ItemUsers) || !slices.Equal(t.w, x.ItemWeights) {
 		return fmt.Errorf("interactions: item columns do not match user rows")
+	}
+	if want := len(x.UserItems) * len(x.EventKinds); len(x.EventTimes) != want {
+		return fmt.Errorf("interactions: %d event times for %d entries of %d kinds", len(x.EventTimes), len(x.UserItems), len(x.EventKinds))
 	}
 	if err := checkUnique("user", x.Users); err != nil {
 		return err
@@ -228,7 +241,21 @@ type Builder struct {
 	userIdx map[string]int32
 	itemIdx map[string]int32
 	pairs   map[uint64]float32 // user<<32 | item -> summed weight
+	kinds   []string           // of AddEvent, in the order first seen
+	kindIdx map[string]uint8
+	times   map[eventKey]uint32 // latest event time of a pair and kind, Unix seconds
 }
+
+// eventKey is a (user, item) pair key of Builder.pairs and a kind.
+type eventKey struct {
+	pair uint64
+	kind uint8
+}
+
+// MaxEventKinds bounds the kinds of events whose times a Builder records:
+// the events of further kinds count (their weights are added) without a
+// time.
+const MaxEventKinds = 16
 
 // NewBuilder returns an empty Builder.
 func NewBuilder() *Builder {
@@ -271,6 +298,32 @@ func (b *Builder) Add(user, item string, weight float32) {
 	b.pairs[key] += weight
 }
 
+// AddEvent is Add for an event of a kind (its type as logged: "view",
+// "purchase") at a time: besides the weight, the Builder records the
+// pair's latest time of each kind (whole seconds since the Unix epoch,
+// clamped to [1, 2³²−1]), which Build returns in EventTimes. Only the
+// first MaxEventKinds kinds get times.
+func (b *Builder) AddEvent(user, item, kind string, weight float32, at time.Time) {
+	b.Add(user, item, weight)
+	k, ok := b.kindIdx[kind]
+	if !ok {
+		if len(b.kinds) == MaxEventKinds {
+			return
+		}
+		if b.kindIdx == nil {
+			b.kindIdx, b.times = map[string]uint8{}, map[eventKey]uint32{}
+		}
+		k = uint8(len(b.kinds))
+		b.kindIdx[kind] = k
+		b.kinds = append(b.kinds, kind)
+	}
+	key := eventKey{uint64(b.userIdx[user])<<32 | uint64(uint32(b.itemIdx[item])), k}
+	sec := min(max(at.Unix(), 1), math.MaxUint32)
+	if t := uint32(sec); t > b.times[key] {
+		b.times[key] = t
+	}
+}
+
 // Build returns the matrix of everything added so far. The Builder may be
 // used again afterwards; later Adds do not affect the returned matrix.
 func (b *Builder) Build() *Interactions {
@@ -306,7 +359,19 @@ func (b *Builder) Build() *Interactions {
 	users := slices.Clone(b.users)
 	items := slices.Clone(b.items)
 	idx := &idIndex{users: maps.Clone(b.userIdx), items: maps.Clone(b.itemIdx)}
-	return fromCSR(users, items, idx, ptr, cols, ws)
+	x := fromCSR(users, items, idx, ptr, cols, ws)
+	if nk := len(b.kinds); nk > 0 {
+		x.EventKinds = slices.Clone(b.kinds)
+		x.EventTimes = make([]uint32, int(nnz)*nk)
+		for key, t := range b.times {
+			u, i := key.pair>>32, int32(uint32(key.pair))
+			row := cols[ptr[u]:ptr[u+1]]
+			if k, ok := slices.BinarySearch(row, i); ok { // else the pair was dropped
+				x.EventTimes[(int(ptr[u])+k)*nk+int(key.kind)] = t
+			}
+		}
+	}
+	return x
 }
 
 func keep(w float32) bool { return w > 0 && !math.IsInf(float64(w), 1) }

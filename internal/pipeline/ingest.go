@@ -102,6 +102,11 @@ func ingest(ctx context.Context, opts Options, skip func(eventlog.Event) bool, c
 		}
 		if dd != nil && dd.seen(e) {
 			st.Duplicates++
+			if e.Type != "" && !e.Time.IsZero() {
+				// A duplicate adds no weight, but it is the pair's
+				// latest event of its kind.
+				b.AddEvent(e.User, e.Item, e.Type, 0, e.Time)
+			}
 			return nil
 		}
 		if counted != nil {
@@ -111,7 +116,13 @@ func ingest(ctx context.Context, opts Options, skip func(eventlog.Event) bool, c
 		if in.HalfLife > 0 {
 			w = dc.weight(b, e.Time, w)
 		}
-		b.Add(e.User, e.Item, w)
+		if e.Type != "" && !e.Time.IsZero() {
+			// The times are the exclusion windows' of the merchandising
+			// rules (store.SeenEventsFile).
+			b.AddEvent(e.User, e.Item, e.Type, w, e.Time)
+		} else {
+			b.Add(e.User, e.Item, w)
+		}
 		return nil
 	})
 	st.Log = stats

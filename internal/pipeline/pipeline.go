@@ -390,6 +390,13 @@ func write(ctx context.Context, opts Options, x *training.Interactions, models *
 	if err := b.SetUserFactors(x.NumUsers(), f.Dims, f.User); err != nil {
 		return store.Manifest{}, err
 	}
+	nk := len(x.EventKinds)
+	if nk > 0 {
+		if err := b.SetSeenEventKinds(x.EventKinds); err != nil {
+			return store.Manifest{}, err
+		}
+	}
+	var events []store.SeenEvent
 	for u := range x.NumUsers() {
 		if u%4096 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -397,6 +404,20 @@ func write(ctx context.Context, opts Options, x *training.Interactions, models *
 			}
 		}
 		row := x.UserItems[x.UserPtr[u]:x.UserPtr[u+1]]
+		if nk > 0 {
+			events = events[:0]
+			for k, it := range row {
+				e := int(x.UserPtr[u]) + k
+				for j, at := range x.EventTimes[e*nk : (e+1)*nk] {
+					if at > 0 {
+						events = append(events, store.SeenEvent{Item: it, Kind: uint32(j), At: at})
+					}
+				}
+			}
+			if err := b.PutSeenEvents(int32(u), events); err != nil {
+				return store.Manifest{}, err
+			}
+		}
 		if err := b.PutSeen(int32(u), row); err != nil {
 			return store.Manifest{}, err
 		}
@@ -478,6 +499,11 @@ func sizeHint(opts Options, x *training.Interactions, ms *models, aux bool) stor
 	}
 	if ii := ms.itemItem; ii != nil {
 		h.Extra += 4 * int64(ii.N) * int64(store.Stride(ii.N))
+	}
+	for _, at := range x.EventTimes {
+		if at > 0 {
+			h.Extra += 12 // seenevents.csr
+		}
 	}
 	if aux {
 		// int8 rows (a byte a factor) and the ANN graph's links, high.

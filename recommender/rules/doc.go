@@ -100,9 +100,14 @@
 //     the interaction has passed at the request's Now. An interaction no
 //     exclude rule covers excludes nothing here. An item is excluded when
 //     any of its interactions excludes it. So list the narrow rules
-//     first: consumables for 14 days, then all purchases forever. Rules
-//     only add exclusions; they never bring back items the recommender
-//     itself leaves out (seen items, the basket).
+//     first: consumables for 14 days, then all purchases forever. Apply
+//     only adds exclusions. The recommender leaves out a user's trained
+//     items by itself; [Rules.Readmits] lets one back when every one of
+//     its interactions is covered by an exclude rule whose window has
+//     passed (a view after 7 days, a consumable after its repurchase
+//     interval), never one bought under a forever rule or one with an
+//     event no rule covers. Items the request itself excludes (the
+//     basket, the seeds, its exclude list) never come back.
 //  2. Boosts. Each candidate's score is multiplied by the product of the
 //     multipliers of the boost rules that match it (a negative score is
 //     divided instead, so a multiplier above 1 always raises the score).
@@ -145,12 +150,13 @@
 //
 // # History and event times
 //
-// Exclusion windows need the time and type of each interaction, and the
-// snapshot does not store per-user event times yet. Serving applies the
-// windows to the events a request brings (the session's recent items,
-// with their types and times) and, once the snapshot stores event times,
-// to the trained history; until then trained history stays excluded by
-// the recommender's seen-item rule as before.
+// Exclusion windows need the type and time of each interaction. The
+// snapshot keeps, for every trained user, the latest time of each kind
+// of event with each training item (store.SeenEventsFile, written by the
+// trainer from the log's event types and times); the recommender hands
+// them to Apply and Readmits with the request's session items, which
+// count as views at the request's time. A snapshot trained from a log
+// without event types or times has none: its trained items stay out.
 //
 // # Reloading
 //
