@@ -127,6 +127,12 @@ type rowSet struct {
 	rows   []int32
 	count  int
 	listed bool
+	// blocks is set when the filter names categories and the model has
+	// category blocks: the passing rows are all within ranges, which
+	// hold rangeRows positions.
+	blocks    bool
+	ranges    []posRange
+	rangeRows int
 
 	tmp, tmp2 []int32 // working lists
 }
@@ -156,6 +162,7 @@ func (m *Model) compileFilter(sc *scratch, f Filter) (*rowSet, error) {
 	}
 	rs.bits = rs.bits[:words]
 	rs.rows, rs.listed = rs.rows[:0], false
+	rs.blocks, rs.ranges, rs.rangeRows = false, rs.ranges[:0], 0
 
 	// Validate every condition and find the positive lists first.
 	type negative struct {
@@ -187,6 +194,17 @@ func (m *Model) compileFilter(sc *scratch, f Filter) (*rowSet, error) {
 	}
 	if len(f.Categories) > 0 {
 		addList(m.unionCategories(&rs.tmp, f.Categories))
+		if cb := m.catBlocks; cb != nil {
+			for _, name := range f.Categories {
+				if c := normCategory(name); c != "" {
+					if _, ok := m.cat.CategoryIndex(c); ok {
+						rs.ranges = append(rs.ranges, cb.subtree(c))
+					}
+				}
+			}
+			rs.ranges, rs.rangeRows = mergeRanges(rs.ranges)
+			rs.blocks = true
+		}
 	}
 	for _, c := range f.ExcludeCategories {
 		if cat, ok := m.cat.CategoryIndex(normCategory(c)); ok {

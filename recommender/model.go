@@ -100,6 +100,9 @@ type Model struct {
 	// i8 is the int8 copy of the item vectors, or nil; maxL1 is the
 	// largest ‖item‖₁, for bounding its quantisation error.
 	i8            *int8Items
+	// catBlocks are the int8 rows in category order (ModelOptions.
+	// CategoryBlocks), or nil.
+	catBlocks *categoryBlocks
 	maxL1         float64
 	int8Fallbacks atomic.Uint64
 	int8Widened   atomic.Uint64 // requests that needed the wide shortlist
@@ -189,6 +192,10 @@ func NewModelWithOptions(s Snapshot, opts ModelOptions) (*Model, error) {
 		if err := m.loadInt8(s); err != nil {
 			return nil, fmt.Errorf("new model from version %s: %w", m.version, err)
 		}
+	}
+
+	if m.i8 != nil && m.cat != nil && opts.CategoryBlocks {
+		m.catBlocks = newCategoryBlocks(m.cat, m.i8, m.n, func(r int32) bool { return m.invNorm[r] == 0 })
 	}
 
 	if opts.ANN {

@@ -85,9 +85,11 @@ func TestFilterMatchesReference(t *testing.T) {
 		name    string
 		workers int
 		int8    bool
-	}{{"float", 1, false}, {"int8", 1, true}, {"int8 split", 2, true}, {"float split", 3, false}} {
+		blocks  bool // category blocks
+	}{{"float", 1, false, true}, {"int8", 1, true, true}, {"int8 gathered", 1, true, false}, {"int8 split", 2, true, true}, {"float split", 3, false, true}} {
 		opts := DefaultModelOptions()
 		opts.ParallelMinItems, opts.Int8ParallelMinItems, opts.Workers, opts.Int8 = 1, 1, variant.workers, variant.int8
+		opts.CategoryBlocks = variant.blocks
 		m := filterModel(t, d, cat, opts, variant.int8)
 		for _, fc := range filterCases {
 			for u := range users {

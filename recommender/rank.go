@@ -111,6 +111,8 @@ type gatherScratch struct {
 	idx    [gatherRows]int32
 	scales [gatherRows]float32
 	out    [gatherRows]float32
+	// blockOut holds the scores of one block of scanBlocksInt8.
+	blockOut [blockScanRows]float32
 }
 
 // gatherRows is how many listed int8 rows scanRowsInt8 copies together

@@ -297,6 +297,20 @@ func (m *Model) rescoreExact(cands []candidate, q []float32, buf *[4]float32) {
 // takes this path too. With an ANN index loaded and exact unset, it
 // searches the index instead (see searchANN).
 func (m *Model) rankFactors(sc *scratch, q []float32, n int, exact bool) {
+	if rs := sc.filter; rs != nil && rs.listed && m.blocksCheaper(rs) {
+		// A filter on a few categories: scan their blocks of int8 rows,
+		// then prove the shortlist as below.
+		if k := shortlistSize(n); k < rs.count {
+			qScale := dot.QuantizeVector(sc.qi, q)
+			m.scanBlocksInt8(sc, qScale, rs.ranges, k)
+			if m.rescoreCertified(sc, q, qScale, n, k) {
+				return
+			}
+			m.int8Widened.Add(1)
+		}
+		m.scanRows(sc, scanDot, q, rs.rows, n)
+		return
+	}
 	if rs := sc.filter; rs != nil && rs.listed && m.directCheaper(rs.count) {
 		// A selective filter: score just its rows, shortlisting them by
 		// their int8 rows (a cache line each at 64 factors) when the

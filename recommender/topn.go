@@ -105,6 +105,15 @@ func (t *topN) push(c candidate) {
 	t.down(0)
 }
 
+// admits reports whether push(c) would keep c now: its score is above
+// -Inf and it beats the worst candidate kept, or there is room.
+func (t *topN) admits(c candidate) bool {
+	if !(c.Score > negInf) || t.n == 0 {
+		return false
+	}
+	return len(t.h) < t.n || rankKey(c) > t.h[0].key
+}
+
 // pushScores offers every score in scores, the score at position i
 // belonging to item base+i. It is the inner loop of a catalogue scan: once
 // the heap is full, most scores are rejected by a vector comparison with
