@@ -99,10 +99,10 @@ type Model struct {
 	splitFloat, splitInt8 bool
 	// i8 is the int8 copy of the item vectors, or nil; maxL1 is the
 	// largest ‖item‖₁, for bounding its quantisation error.
-	i8            *int8Items
+	i8 *int8Items
 	// catBlocks are the int8 rows in category order (ModelOptions.
 	// CategoryBlocks), or nil.
-	catBlocks *categoryBlocks
+	catBlocks     *categoryBlocks
 	maxL1         float64
 	int8Fallbacks atomic.Uint64
 	int8Widened   atomic.Uint64 // requests that needed the wide shortlist
