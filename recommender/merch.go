@@ -150,13 +150,17 @@ func (m *Model) applyRules(sc *scratch, rl *rules.Rules, scope rules.Scope, n in
 		}
 	}
 	hist := &requestHistory{session: sc.session, now: m.now(), events: sc.events, kinds: m.eventKinds}
+	eligible := func(r int32) bool { return r >= 0 && int(r) < m.n && m.allowed(sc, r) }
+	if scope == rules.ScopeRank {
+		eligible = nil // Rank orders the caller's candidates, no others
+	}
 	err := rl.Apply(rules.ApplyRequest{
 		Scope:      scope,
 		N:          n,
 		Candidates: sc.rcands,
 		History:    hist,
 		Now:        hist.now,
-		Eligible:   func(r int32) bool { return r >= 0 && int(r) < m.n && m.allowed(sc, r) },
+		Eligible:   eligible,
 		PinSource:  int8(SourcePinned),
 	}, &sc.rout)
 	if err != nil {

@@ -746,8 +746,8 @@ func (m *Model) result(sc *scratch, fallback bool, attrs []string, explain bool)
 			}
 			it.Because = []string{from}
 		}
-		if explain {
-			it.Rules = p.rules
+		if explain && len(p.rules) > 0 {
+			it.Rules = slices.Clone(p.rules) // p.rules alias the pooled scratch
 		}
 		items = append(items, it)
 	}

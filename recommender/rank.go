@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/polecam/polecam/recommender/dot"
+	"github.com/polecam/polecam/recommender/rules"
 )
 
 // directCheaper reports whether scoring count listed rows one group of
@@ -179,10 +180,15 @@ func (m *Model) Rank(ctx context.Context, req RankRequest) (RankResult, error) {
 		return RankResult{}, m.errClosed()
 	}
 	defer m.release()
-	return m.rank(ctx, req, false)
+	return m.rank(ctx, req, false, nil)
 }
 
-func (m *Model) rank(ctx context.Context, req RankRequest, anonymous bool) (RankResult, error) {
+// rank is Rank with merchandising rules of the rank scope (rl may be
+// nil): boosts and buries reorder within a source, pins move candidates
+// into their slots and diversity caps push candidates down; a candidate
+// an exclusion or a cap leaves out of the ruled order follows it, in
+// score order, so every known candidate comes back.
+func (m *Model) rank(ctx context.Context, req RankRequest, anonymous bool, rl *rules.Rules) (RankResult, error) {
 	if len(req.Candidates) == 0 {
 		return RankResult{}, fmt.Errorf("%w: candidate_item_ids is required", ErrInvalidArgument)
 	}
@@ -197,6 +203,7 @@ func (m *Model) rank(ctx context.Context, req RankRequest, anonymous bool) (Rank
 	}
 	sc := m.getScratch()
 	defer m.putScratch(sc)
+	sc.rules, sc.scope = rl, rules.ScopeRank
 	q, _, err := m.resolveUser(sc, req.UserID, req.Recent, anonymous, false)
 	if err != nil {
 		return RankResult{}, err
@@ -270,7 +277,24 @@ func (m *Model) rank(ctx context.Context, req RankRequest, anonymous bool) (Rank
 	sc.addPicks(SourceFactors)
 	sc.cands = rest
 	sc.addPicks(SourcePopularity)
-	res, err := m.result(sc, q == nil, req.ReturnAttributes, false)
+	if rl != nil {
+		ranked := slices.Clone(sc.picks)
+		if err := m.applyRules(sc, rl, rules.ScopeRank, len(ranked)); err != nil {
+			return RankResult{}, err
+		}
+		if len(sc.picks) < len(ranked) {
+			placed := make(map[int32]bool, len(sc.picks))
+			for _, p := range sc.picks {
+				placed[p.Index] = true
+			}
+			for _, p := range ranked {
+				if !placed[p.Index] {
+					sc.picks = append(sc.picks, p)
+				}
+			}
+		}
+	}
+	res, err := m.result(sc, q == nil, req.ReturnAttributes, req.Explain)
 	if err != nil {
 		return RankResult{}, err
 	}

@@ -155,6 +155,8 @@ type RankRequest struct {
 	// Candidates are 1 to MaxRankCandidates item ids.
 	Candidates       []string
 	ReturnAttributes []string
+	// Explain names, on each item, the merchandising rules applied to it.
+	Explain bool
 }
 
 // MaxRankCandidates is the most candidates one Rank request may order.
@@ -335,7 +337,7 @@ func (r *Recommender) Rank(ctx context.Context, req RankRequest) (RankResult, er
 		return RankResult{}, err
 	}
 	defer m.release()
-	return m.rank(ctx, req, r.isForgotten(req.UserID))
+	return m.rank(ctx, req, r.isForgotten(req.UserID), m.rulesFor(r.rulesSource()))
 }
 
 // Trending answers req from the current model. See Model.Trending.
