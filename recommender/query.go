@@ -189,23 +189,50 @@ func (m *Model) recommendInto(ctx context.Context, req RecommendRequest, dst []S
 
 // recommendWith is recommendInto with merchandising rules (rl may be nil).
 func (m *Model) recommendWith(ctx context.Context, req RecommendRequest, dst []ScoredItem, anonymous bool, rl *rules.Rules) (Result, error) {
+	var rq recQuery
+	if err := m.prepareRecommend(ctx, &rq, req, dst, anonymous, rl); err != nil {
+		return Result{}, err
+	}
+	defer m.putScratch(rq.sc)
+	if err := m.rankRecommend(ctx, &rq); err != nil {
+		return Result{}, err
+	}
+	return m.finishRecommend(&rq)
+}
+
+// recQuery is one Recommend request between its phases: resolved
+// (prepareRecommend), ranked (rankRecommend, or a joint scan of a batch)
+// and answered (finishRecommend). Its scratch is the caller's to put back.
+type recQuery struct {
+	req    RecommendRequest
+	rl     *rules.Rules
+	sc     *scratch
+	pq     pageQuery
+	tokens bool
+	q      []float32 // the query vector, nil without one
+}
+
+// prepareRecommend validates req and resolves who asks into the query
+// rq: the user's vector, the items to exclude, the filter. On success the
+// caller owns rq.sc and puts it back.
+func (m *Model) prepareRecommend(ctx context.Context, rq *recQuery, req RecommendRequest, dst []ScoredItem, anonymous bool, rl *rules.Rules) error {
 	if req.UserID == "" {
-		return Result{}, fmt.Errorf("%w: user_id is required", ErrInvalidArgument)
+		return fmt.Errorf("%w: user_id is required", ErrInvalidArgument)
 	}
 	if err := validateN(req.N); err != nil {
-		return Result{}, err
+		return err
 	}
 	if len(req.Exclude) > MaxExclude {
-		return Result{}, fmt.Errorf("%w: at most %d exclude ids, got %d", ErrInvalidArgument, MaxExclude, len(req.Exclude))
+		return fmt.Errorf("%w: at most %d exclude ids, got %d", ErrInvalidArgument, MaxExclude, len(req.Exclude))
 	}
 	if err := ctx.Err(); err != nil {
-		return Result{}, err
+		return err
 	}
 	// Page tokens are issued to Recommend, and to RecommendInto when it
 	// is asked for a later page (issuing one allocates).
-	tokens := dst == nil || req.PageToken != ""
+	*rq = recQuery{req: req, rl: rl, tokens: dst == nil || req.PageToken != ""}
 	var h uint64
-	if tokens {
+	if rq.tokens {
 		qh := newQueryHash('r')
 		qh.str(req.UserID)
 		qh.strs(req.Recent)
@@ -215,49 +242,61 @@ func (m *Model) recommendWith(ctx context.Context, req RecommendRequest, dst []S
 		qh.filter(req.Filter)
 		h = qh.h
 	}
-	pq, err := m.startPage(req.PageToken, h, req.N, rl, rules.ScopeRecommend)
-	if err != nil {
-		return Result{}, err
+	var err error
+	if rq.pq, err = m.startPage(req.PageToken, h, req.N, rl, rules.ScopeRecommend); err != nil {
+		return err
 	}
-	fetch := pq.fetch
-
 	sc := m.getScratch()
-	defer m.putScratch(sc)
 	sc.dst = dst
 	sc.rules, sc.scope = rl, rules.ScopeRecommend
-	if sc.filter, err = m.compileFilter(sc, req.Filter); err != nil {
-		return Result{}, err
+	if sc.filter, err = m.compileFilter(sc, req.Filter); err == nil {
+		if rq.q, _, err = m.resolveUser(sc, req.UserID, req.Recent, anonymous, req.IncludeSeen); err == nil {
+			err = m.block(sc, req.Exclude)
+		}
 	}
-	q, _, err := m.resolveUser(sc, req.UserID, req.Recent, anonymous, req.IncludeSeen)
 	if err != nil {
-		return Result{}, err
+		m.putScratch(sc)
+		return err
 	}
-	if err := m.block(sc, req.Exclude); err != nil {
-		return Result{}, err
-	}
+	rq.sc = sc
+	return nil
+}
 
-	if q != nil && m.ii != nil {
-		if err := m.rankItemItem(ctx, sc, q, sc.hist, fetch); err != nil {
-			return Result{}, err
-		}
-		sc.addPicks(SourceFactors)
-	} else if q != nil {
-		if err := ctx.Err(); err != nil {
-			return Result{}, err
-		}
-		m.rankFactors(sc, q, fetch, req.Exact)
-		sc.addPicks(SourceFactors)
+// rankRecommend ranks a prepared query by its personal tier: the blend
+// with the item-item model when the snapshot has one, else the factors.
+func (m *Model) rankRecommend(ctx context.Context, rq *recQuery) error {
+	sc, q := rq.sc, rq.q
+	if q == nil {
+		return nil
 	}
-	if len(sc.picks) < fetch {
-		m.fillPopular(sc, fetch)
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	if rl != nil {
-		if err := m.applyRules(sc, rl, rules.ScopeRecommend, pq.depth); err != nil {
+	if m.ii != nil {
+		if err := m.rankItemItem(ctx, sc, q, sc.hist, rq.pq.fetch); err != nil {
+			return err
+		}
+	} else {
+		m.rankFactors(sc, q, rq.pq.fetch, rq.req.Exact)
+	}
+	sc.addPicks(SourceFactors)
+	return nil
+}
+
+// finishRecommend answers a ranked query: the popular fill, the rules,
+// the page and the result.
+func (m *Model) finishRecommend(rq *recQuery) (Result, error) {
+	sc, req, pq, q := rq.sc, rq.req, rq.pq, rq.q
+	if len(sc.picks) < pq.fetch {
+		m.fillPopular(sc, pq.fetch)
+	}
+	if rq.rl != nil {
+		if err := m.applyRules(sc, rq.rl, rules.ScopeRecommend, pq.depth); err != nil {
 			return Result{}, err
 		}
 	}
 	next := ""
-	if tokens {
+	if rq.tokens {
 		next = m.paginate(sc, pq, req.N)
 	}
 	res, err := m.result(sc, q == nil, req.ReturnAttributes, req.Explain)

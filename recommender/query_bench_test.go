@@ -150,3 +150,42 @@ func BenchmarkRankStore(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRecommendBatch compares, per user, a batch of 32 users sharing
+// one int8 scan with the same users asked one Recommend at a time, on
+// BenchmarkQueryPath's 100k × 64 model, one core, in one run.
+//
+//	go test -run '^$' -bench BenchmarkRecommendBatch -count 5 ./recommender
+func BenchmarkRecommendBatch(b *testing.B) {
+	const items, dims, batch = 100_000, 64, 32
+	d := clusteredData(items, dims)
+	opts := DefaultModelOptions()
+	opts.Workers = 1
+	m, err := NewModelWithOptions(withInt8(b, newFake("bench", d)), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	reqs := make([]RecommendRequest, batch)
+	b.Run("unary", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if _, err := m.Recommend(ctx, RecommendRequest{UserID: d.users[i%benchUsers], N: 10}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/user")
+	})
+	b.Run(fmt.Sprintf("batch%d", batch), func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			for k := range reqs {
+				reqs[k] = RecommendRequest{UserID: d.users[(i*batch+k)%benchUsers], N: 10}
+			}
+			res, err := m.RecommendBatch(ctx, reqs)
+			if err != nil || res[0].Err != nil {
+				b.Fatal(err, res[0].Err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/user")
+	})
+}

@@ -337,6 +337,13 @@ func (m *Model) rankFactors(sc *scratch, q []float32, n int, exact bool) {
 	}
 	qScale := dot.QuantizeVector(sc.qi, q)
 	m.scan(sc, scanInt8, nil, sc.qi, qScale, k)
+	m.certifyInt8(sc, q, qScale, n, k)
+}
+
+// certifyInt8 turns the int8 shortlist of k in sc.cands (a catalogue
+// scan's) into the exact top n: proved, else widened and proved, else
+// answered by the float scan.
+func (m *Model) certifyInt8(sc *scratch, q []float32, qScale float32, n, k int) {
 	if m.rescoreCertified(sc, q, qScale, n, k) {
 		return
 	}

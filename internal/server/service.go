@@ -47,11 +47,24 @@ func (s *recommendationService) Recommend(ctx context.Context, req *polecamv1.Re
 }
 
 func (s *recommendationService) recommend(ctx context.Context, req *polecamv1.RecommendRequest) (*polecamv1.RecommendResponse, error) {
-	filter, err := fromFilter(req.GetFilter())
+	rr, err := fromRecommendRequest(req)
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.rec.Recommend(ctx, recommender.RecommendRequest{
+	res, err := s.rec.Recommend(ctx, rr)
+	if err != nil {
+		return nil, err
+	}
+	return toRecommendResponse(res), nil
+}
+
+// fromRecommendRequest translates a Recommend request.
+func fromRecommendRequest(req *polecamv1.RecommendRequest) (recommender.RecommendRequest, error) {
+	filter, err := fromFilter(req.GetFilter())
+	if err != nil {
+		return recommender.RecommendRequest{}, err
+	}
+	return recommender.RecommendRequest{
 		UserID:           req.GetUserId(),
 		N:                int(req.GetN()),
 		Exclude:          req.GetExcludeItemIds(),
@@ -62,17 +75,17 @@ func (s *recommendationService) recommend(ctx context.Context, req *polecamv1.Re
 		PageToken:        req.GetPageToken(),
 		ReturnAttributes: req.GetReturnAttributes(),
 		Explain:          req.GetExplain(),
-	})
-	if err != nil {
-		return nil, err
-	}
+	}, nil
+}
+
+func toRecommendResponse(res recommender.Result) *polecamv1.RecommendResponse {
 	return &polecamv1.RecommendResponse{
 		Items:         toScoredItems(res.Items),
 		ModelVersion:  res.Version,
 		Fallback:      res.Fallback,
 		NextPageToken: res.NextPageToken,
 		Exhausted:     res.Exhausted,
-	}, nil
+	}
 }
 
 func (s *recommendationService) SimilarItems(ctx context.Context, req *polecamv1.SimilarItemsRequest) (*polecamv1.SimilarItemsResponse, error) {
@@ -168,39 +181,55 @@ func (s *recommendationService) Trending(ctx context.Context, req *polecamv1.Tre
 	}, nil
 }
 
-// BatchRecommend answers the stream's entries in order, batchWorkers at a
-// time. Memory stays bounded: at most batchWorkers entries are read ahead
-// of the answers sent, and sending blocks under the client's flow
-// control, which stops the reading. A bad entry is answered with its
-// error; only a failure of the stream itself ends it.
+// batchRecommender is a Recommender that answers several Recommend
+// requests together (recommender.Recommender does, sharing one catalogue
+// scan among them).
+type batchRecommender interface {
+	RecommendBatch(ctx context.Context, reqs []recommender.RecommendRequest) ([]recommender.BatchResult, error)
+}
+
+// maxBatchGroup is how many entries of a stream are answered together by
+// a batchRecommender.
+const maxBatchGroup = 32
+
+// BatchRecommend answers the stream's entries in order. The entries
+// already received are taken in groups of up to maxBatchGroup (only those
+// that have arrived: a slow sender gets groups of one and no wait), and
+// batchWorkers groups are answered at a time, each in one
+// RecommendBatch call when the Recommender has it. Memory stays bounded:
+// at most (batchWorkers+2)·maxBatchGroup entries are read ahead of the
+// answers sent, and sending blocks under the client's flow control,
+// which stops the reading. A bad entry is answered with its error; only
+// a failure of the stream itself ends it.
 func (s *recommendationService) BatchRecommend(stream polecamv1.RecommendationService_BatchRecommendServer) error {
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
 	workers := max(1, s.batchWorkers)
-	type job struct {
-		req  *polecamv1.BatchRecommendRequest
-		done chan *polecamv1.BatchRecommendResponse
+	type group struct {
+		reqs []*polecamv1.BatchRecommendRequest
+		done chan []*polecamv1.BatchRecommendResponse
 	}
-	// order carries the jobs in arrival order to the sender; work to the
-	// workers. Both are bounded by workers.
-	order := make(chan job, workers)
-	work := make(chan job, workers)
+	// recv carries entries from the receiving goroutine to the grouping
+	// one; order carries groups in arrival order to the sender; work to
+	// the workers. All are bounded.
+	recv := make(chan *polecamv1.BatchRecommendRequest, maxBatchGroup)
+	order := make(chan group, workers)
+	work := make(chan group, workers)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range work {
-				j.done <- s.batchEntry(ctx, j.req)
+			for g := range work {
+				g.done <- s.batchGroup(ctx, g.reqs)
 			}
 		}()
 	}
 	readErr := make(chan error, 1)
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		defer close(order)
-		defer close(work)
+		defer close(recv)
 		for {
 			req, err := stream.Recv()
 			if err != nil {
@@ -210,34 +239,59 @@ func (s *recommendationService) BatchRecommend(stream polecamv1.RecommendationSe
 				readErr <- err
 				return
 			}
-			j := job{req: req, done: make(chan *polecamv1.BatchRecommendResponse, 1)}
 			select {
-			case order <- j:
-			case <-ctx.Done():
-				readErr <- ctx.Err()
-				return
-			}
-			select {
-			case work <- j:
+			case recv <- req:
 			case <-ctx.Done():
 				readErr <- ctx.Err()
 				return
 			}
 		}
 	}()
+	go func() {
+		defer wg.Done()
+		defer close(order)
+		defer close(work)
+		for first := range recv {
+			g := group{reqs: []*polecamv1.BatchRecommendRequest{first}, done: make(chan []*polecamv1.BatchRecommendResponse, 1)}
+		more:
+			for len(g.reqs) < maxBatchGroup {
+				select {
+				case req, ok := <-recv:
+					if !ok {
+						break more
+					}
+					g.reqs = append(g.reqs, req)
+				default:
+					break more
+				}
+			}
+			select {
+			case order <- g:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case work <- g:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	var sendErr error
-	for j := range order {
-		var resp *polecamv1.BatchRecommendResponse
+	for g := range order {
+		var resps []*polecamv1.BatchRecommendResponse
 		select {
-		case resp = <-j.done:
+		case resps = <-g.done:
 		case <-ctx.Done():
 		}
-		if resp == nil || sendErr != nil {
-			continue // drain: the reader and workers stop on ctx
-		}
-		if err := stream.Send(resp); err != nil {
-			sendErr = err
-			cancel()
+		for _, resp := range resps {
+			if sendErr != nil {
+				break // drain: the reader and workers stop on ctx
+			}
+			if err := stream.Send(resp); err != nil {
+				sendErr = err
+				cancel()
+			}
 		}
 	}
 	cancel()
@@ -251,6 +305,43 @@ func (s *recommendationService) BatchRecommend(stream polecamv1.RecommendationSe
 	return nil
 }
 
+// batchGroup answers a group of entries of a batch in order, each error
+// in-band: in one RecommendBatch call when the Recommender has it, else
+// one by one.
+func (s *recommendationService) batchGroup(ctx context.Context, es []*polecamv1.BatchRecommendRequest) []*polecamv1.BatchRecommendResponse {
+	out := make([]*polecamv1.BatchRecommendResponse, len(es))
+	br, ok := s.rec.(batchRecommender)
+	if !ok {
+		for i, e := range es {
+			out[i] = s.batchEntry(ctx, e)
+		}
+		return out
+	}
+	var reqs []recommender.RecommendRequest
+	var at []int // the entry of each of reqs
+	for i, e := range es {
+		out[i] = &polecamv1.BatchRecommendResponse{RequestId: e.GetRequestId()}
+		rr, err := fromRecommendRequest(e.GetRequest())
+		if err != nil {
+			out[i].Error = batchError(err)
+			continue
+		}
+		reqs, at = append(reqs, rr), append(at, i)
+	}
+	res, err := br.RecommendBatch(ctx, reqs)
+	for k, i := range at {
+		switch {
+		case err != nil:
+			out[i].Error = batchError(err)
+		case res[k].Err != nil:
+			out[i].Error = batchError(res[k].Err)
+		default:
+			out[i].Response = toRecommendResponse(res[k].Result)
+		}
+	}
+	return out
+}
+
 // batchEntry answers one entry of a batch, its error in-band.
 func (s *recommendationService) batchEntry(ctx context.Context, e *polecamv1.BatchRecommendRequest) *polecamv1.BatchRecommendResponse {
 	out := &polecamv1.BatchRecommendResponse{RequestId: e.GetRequestId()}
@@ -260,12 +351,17 @@ func (s *recommendationService) batchEntry(ctx context.Context, e *polecamv1.Bat
 	}
 	resp, err := s.recommend(ctx, req)
 	if err != nil {
-		st, _ := status.FromError(toStatus(err))
-		out.Error = &polecamv1.BatchError{Code: int32(st.Code()), Message: st.Message()}
+		out.Error = batchError(err)
 		return out
 	}
 	out.Response = resp
 	return out
+}
+
+// batchError is the in-band error of a batch entry.
+func batchError(err error) *polecamv1.BatchError {
+	st, _ := status.FromError(toStatus(err))
+	return &polecamv1.BatchError{Code: int32(st.Code()), Message: st.Message()}
 }
 
 // fromFilter translates a request's filter. A condition without a

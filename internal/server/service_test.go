@@ -201,3 +201,78 @@ func TestNewRPCsTranslate(t *testing.T) {
 		t.Errorf("similar request (-want +got):\n%s", diff)
 	}
 }
+
+// batchEcho answers like echoRecommender, through RecommendBatch, and
+// records the largest group it was given.
+type batchEcho struct {
+	fakeRecommender
+	maxGroup atomic.Int32
+}
+
+func (b *batchEcho) RecommendBatch(_ context.Context, reqs []recommender.RecommendRequest) ([]recommender.BatchResult, error) {
+	for {
+		m := b.maxGroup.Load()
+		if int32(len(reqs)) <= m || b.maxGroup.CompareAndSwap(m, int32(len(reqs))) {
+			break
+		}
+	}
+	out := make([]recommender.BatchResult, len(reqs))
+	for i, req := range reqs {
+		if req.UserID == "bad" {
+			out[i].Err = fmt.Errorf("%w: user_id is bad", recommender.ErrInvalidArgument)
+			continue
+		}
+		out[i].Result = recommender.Result{Version: "v1", Items: []recommender.ScoredItem{{ID: "for-" + req.UserID, Score: float32(req.N), Source: recommender.SourceFactors}}}
+	}
+	return out, nil
+}
+
+// TestBatchRecommendGroups checks that a Recommender that answers
+// batches gets the entries that have arrived in groups, and that the
+// answers still come in order with their in-band errors.
+func TestBatchRecommendGroups(t *testing.T) {
+	rec := &batchEcho{}
+	conn, _ := startServer(t, rec)
+	c := polecamv1.NewRecommendationServiceClient(conn)
+	stream, err := c.BatchRecommend(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const entries = 2000
+	for i := range entries {
+		req := &polecamv1.RecommendRequest{UserId: fmt.Sprintf("u%d", i), N: int32(i%5 + 1)}
+		if i%101 == 7 {
+			req.UserId = "bad"
+		}
+		if err := stream.Send(&polecamv1.BatchRecommendRequest{RequestId: fmt.Sprint(i), Request: req}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range entries {
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("Recv %d: %v", i, err)
+		}
+		if resp.GetRequestId() != fmt.Sprint(i) {
+			t.Fatalf("answer %d has request id %q: answers out of order", i, resp.GetRequestId())
+		}
+		if i%101 == 7 {
+			if resp.GetError().GetCode() != int32(codes.InvalidArgument) || resp.GetResponse() != nil {
+				t.Errorf("entry %d: %v, want an in-band InvalidArgument", i, resp)
+			}
+			continue
+		}
+		if items := resp.GetResponse().GetItems(); len(items) != 1 || items[0].GetItemId() != fmt.Sprintf("for-u%d", i) {
+			t.Errorf("entry %d: answer %v", i, resp.GetResponse())
+		}
+	}
+	if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
+		t.Errorf("after the last answer: Recv = %v, want EOF", err)
+	}
+	if g := rec.maxGroup.Load(); g < 2 || g > maxBatchGroup {
+		t.Errorf("largest group %d, want 2 to %d: entries sent ahead are answered together", g, maxBatchGroup)
+	}
+}
