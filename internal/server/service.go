@@ -190,7 +190,7 @@ type batchRecommender interface {
 
 // maxBatchGroup is how many entries of a stream are answered together by
 // a batchRecommender.
-const maxBatchGroup = 32
+const maxBatchGroup = 16
 
 // BatchRecommend answers the stream's entries in order. The entries
 // already received are taken in groups of up to maxBatchGroup (only those
