@@ -173,8 +173,8 @@
 //
 // # Calling it
 //
-// The recommender is meant to keep one Watcher (for serve --rules FILE;
-// not wired yet) and, per request:
+// The recommender keeps one Watcher (serve --rules FILE) and, per
+// request, does in effect:
 //
 //	r := watcher.For(model.Catalogue())            // an Items; cached
 //	cands := rank(query, r.Candidates(scope, n))    // the ranking core, over-fetched
