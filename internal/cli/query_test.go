@@ -474,6 +474,22 @@ func TestRulesEndToEnd(t *testing.T) {
 			t.Errorf("a third item of %s in %q", dept(it.GetItemId()), ids(res.GetItems()))
 		}
 	}
+	// Rank applies the rules of its scope (the cap has none, so it
+	// applies everywhere) and still returns every candidate.
+	cands := slices.Clone(items[:min(40, len(items))])
+	rk, err := c.Rank(ctx, &polecamv1.RankRequest{UserId: "visitor-rules", CandidateItemIds: cands, Explain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(rk.GetItems()); len(got) != len(cands) {
+		t.Errorf("Rank of %d candidates under rules returned %d", len(cands), len(got))
+	}
+	per = map[string]int{}
+	for _, it := range rk.GetItems()[:4] {
+		if per[dept(it.GetItemId())]++; per[dept(it.GetItemId())] > 2 {
+			t.Errorf("Rank: a third item of %s in the top 4 %q", dept(it.GetItemId()), ids(rk.GetItems()[:4]))
+		}
+	}
 	// A new file is applied without a restart; a broken one keeps it.
 	second := ""
 	for _, id := range items[len(items)/2:] {

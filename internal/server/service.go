@@ -145,6 +145,7 @@ func (s *recommendationService) Rank(ctx context.Context, req *polecamv1.RankReq
 		Recent:           req.GetRecentItemIds(),
 		Candidates:       req.GetCandidateItemIds(),
 		ReturnAttributes: req.GetReturnAttributes(),
+		Explain:          req.GetExplain(),
 	})
 	if err != nil {
 		return nil, toStatus(err)

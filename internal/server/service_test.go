@@ -180,10 +180,10 @@ func TestNewRPCsTranslate(t *testing.T) {
 	if diff := cmp.Diff(recommender.BasketRequest{Items: []string{"a"}, UserID: "u", N: 3, Filter: wantFilter}, rec.last); diff != "" {
 		t.Errorf("basket request (-want +got):\n%s", diff)
 	}
-	if _, err := c.Rank(ctx, &polecamv1.RankRequest{UserId: "u", RecentItemIds: []string{"r"}, CandidateItemIds: []string{"a", "b"}}); err != nil {
+	if _, err := c.Rank(ctx, &polecamv1.RankRequest{UserId: "u", RecentItemIds: []string{"r"}, CandidateItemIds: []string{"a", "b"}, Explain: true}); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(recommender.RankRequest{UserID: "u", Recent: []string{"r"}, Candidates: []string{"a", "b"}}, rec.last); diff != "" {
+	if diff := cmp.Diff(recommender.RankRequest{UserID: "u", Recent: []string{"r"}, Candidates: []string{"a", "b"}, Explain: true}, rec.last); diff != "" {
 		t.Errorf("rank request (-want +got):\n%s", diff)
 	}
 	tr, err := c.Trending(ctx, &polecamv1.TrendingRequest{N: 4, Metric: "bestsellers", Filter: filter, PageToken: "p"})

@@ -1088,8 +1088,11 @@ type RankRequest struct {
 	CandidateItemIds []string `protobuf:"bytes,3,rep,name=candidate_item_ids,json=candidateItemIds,proto3" json:"candidate_item_ids,omitempty"`
 	// See RecommendRequest.return_attributes.
 	ReturnAttributes []string `protobuf:"bytes,4,rep,name=return_attributes,json=returnAttributes,proto3" json:"return_attributes,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Name, in ScoredItem.rules, the merchandising rules (scope rank)
+	// applied to each item.
+	Explain       bool `protobuf:"varint,5,opt,name=explain,proto3" json:"explain,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RankRequest) Reset() {
@@ -1148,6 +1151,13 @@ func (x *RankRequest) GetReturnAttributes() []string {
 		return x.ReturnAttributes
 	}
 	return nil
+}
+
+func (x *RankRequest) GetExplain() bool {
+	if x != nil {
+		return x.Explain
+	}
+	return false
 }
 
 // RankResponse carries every known candidate, best first.
@@ -1648,12 +1658,13 @@ const file_polecam_v1_recommendation_proto_rawDesc = "" +
 	"\x05items\x18\x01 \x03(\v2\x16.polecam.v1.ScoredItemR\x05items\x12#\n" +
 	"\rmodel_version\x18\x02 \x01(\tR\fmodelVersion\x12\x1c\n" +
 	"\texhausted\x18\x03 \x01(\bR\texhausted\x12\x1a\n" +
-	"\bfallback\x18\x04 \x01(\bR\bfallback\"\xa9\x01\n" +
+	"\bfallback\x18\x04 \x01(\bR\bfallback\"\xc3\x01\n" +
 	"\vRankRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12&\n" +
 	"\x0frecent_item_ids\x18\x02 \x03(\tR\rrecentItemIds\x12,\n" +
 	"\x12candidate_item_ids\x18\x03 \x03(\tR\x10candidateItemIds\x12+\n" +
-	"\x11return_attributes\x18\x04 \x03(\tR\x10returnAttributes\"\xa7\x01\n" +
+	"\x11return_attributes\x18\x04 \x03(\tR\x10returnAttributes\x12\x18\n" +
+	"\aexplain\x18\x05 \x01(\bR\aexplain\"\xa7\x01\n" +
 	"\fRankResponse\x12,\n" +
 	"\x05items\x18\x01 \x03(\v2\x16.polecam.v1.ScoredItemR\x05items\x12#\n" +
 	"\rmodel_version\x18\x02 \x01(\tR\fmodelVersion\x12(\n" +
