@@ -297,34 +297,29 @@ func (m *Model) rescoreExact(cands []candidate, q []float32, buf *[4]float32) {
 // takes this path too. With an ANN index loaded and exact unset, it
 // searches the index instead (see searchANN).
 func (m *Model) rankFactors(sc *scratch, q []float32, n int, exact bool) {
-	if rs := sc.filter; rs != nil && rs.listed && m.blocksCheaper(rs) {
-		// A filter on a few categories: scan their blocks of int8 rows,
-		// then prove the shortlist as below.
-		if k := shortlistSize(n); k < rs.count {
-			qScale := dot.QuantizeVector(sc.qi, q)
-			m.scanBlocksInt8(sc, qScale, rs.ranges, k)
-			if m.rescoreCertified(sc, q, qScale, n, k) {
-				return
-			}
-			m.int8Widened.Add(1)
-		}
-		m.scanRows(sc, scanDot, q, rs.rows, n)
-		return
-	}
-	if rs := sc.filter; rs != nil && rs.listed && m.directCheaper(rs.count) {
+	if rs := sc.filter; rs != nil && rs.listed {
 		// A selective filter: score just its rows, shortlisting them by
-		// their int8 rows (a cache line each at 64 factors) when the
-		// shortlist can be proved, else exactly.
-		if k := shortlistSize(n); m.i8 != nil && k < rs.count {
-			qScale := dot.QuantizeVector(sc.qi, q)
-			m.scanRowsInt8(sc, qScale, rs.rows, k)
-			if m.rescoreCertified(sc, q, qScale, n, k) {
-				return
+		// their int8 rows when the shortlist can be proved, else exactly.
+		// A filter on a few categories scans their contiguous blocks of
+		// int8 rows; another gathers its rows (a cache line each at 64
+		// factors) from where they are.
+		blocks := m.blocksCheaper(rs)
+		if blocks || m.directCheaper(rs.count) {
+			if k := shortlistSize(n); m.i8 != nil && k < rs.count {
+				qScale := dot.QuantizeVector(sc.qi, q)
+				if blocks {
+					m.scanBlocksInt8(sc, qScale, rs.ranges, k)
+				} else {
+					m.scanRowsInt8(sc, qScale, rs.rows, k)
+				}
+				if m.rescoreCertified(sc, q, qScale, n, k) {
+					return
+				}
+				m.int8Widened.Add(1)
 			}
-			m.int8Widened.Add(1)
+			m.scanRows(sc, scanDot, q, rs.rows, n)
+			return
 		}
-		m.scanRows(sc, scanDot, q, rs.rows, n)
-		return
 	}
 	if m.ann != nil && !exact {
 		m.searchANN(sc, q, n)
