@@ -13,6 +13,8 @@ import (
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/gonum"
 	"gonum.org/v1/gonum/mat"
+
+	kernels "github.com/polecam/polecam/recommender/dot"
 )
 
 // ALSOptions configures TrainALS.
@@ -188,6 +190,7 @@ type alsScratch struct {
 	r, p, ap []float32
 	ys       []float32 // CG: the row's fixed-side vectors, gathered
 	c1       []float32 // CG: the row's confidences minus one
+	t        []float32 // CG: one coefficient per gathered vector
 	// Exact solve only.
 	m    *mat.SymDense
 	b, v *mat.VecDense
@@ -405,13 +408,24 @@ func (t *alsTrainer) solveCG(s *alsScratch, x []float32, idx []int32, w []float3
 		r[d] = -r[d]
 	}
 	for j, i := range idx {
-		yi := ys[j*k : j*k+k]
-		copy(yi, y[int(i)*k:int(i)*k+k])
-		c1 := alpha * w[j] // c − 1
-		c1s = append(c1s, c1)
-		axpy(1+c1-c1*dot(yi, x), yi, r)
+		copy(ys[j*k:j*k+k], y[int(i)*k:int(i)*k+k])
+		c1s = append(c1s, alpha*w[j]) // c − 1
 	}
 	s.c1 = c1s
+	if cap(s.t) < n {
+		s.t = make([]float32, n)
+	}
+	tc := s.t[:n]
+	// r += Σ (c_i − (c_i − 1)·y_i·x)·y_i, the products over the gathered
+	// vectors in two kernel calls (kernels.Scores, kernels.AddScaledRows) rather
+	// than two calls a vector.
+	if n > 0 {
+		kernels.Scores(tc, ys, k, x)
+		for j, c1 := range c1s {
+			tc[j] = 1 + c1 - c1*tc[j]
+		}
+		kernels.AddScaledRows(r, ys, k, tc)
+	}
 	copy(p, r)
 	rs := dot(r, r)
 	for range t.opts.CGSteps {
@@ -423,9 +437,12 @@ func (t *alsTrainer) solveCG(s *alsScratch, x []float32, idx []int32, w []float3
 		if extra != 0 {
 			axpy(extra, p, ap)
 		}
-		for j, c1 := range c1s {
-			yi := ys[j*k : j*k+k]
-			axpy(c1*dot(yi, p), yi, ap)
+		if n > 0 {
+			kernels.Scores(tc, ys, k, p)
+			for j, c1 := range c1s {
+				tc[j] *= c1
+			}
+			kernels.AddScaledRows(ap, ys, k, tc)
 		}
 		pap := dot(p, ap)
 		if !(pap > 0) {
@@ -447,10 +464,7 @@ func (t *alsTrainer) solveCG(s *alsScratch, x []float32, idx []int32, w []float3
 // mulA sets dst = (YᵀY + λI)·v.
 func (t *alsTrainer) mulA(dst, v []float32) {
 	k := len(v)
-	a := t.a[:k*k]
-	for d := range dst {
-		dst[d] = dot(a[d*k:d*k+k], v)
-	}
+	kernels.Scores(dst[:k], t.a[:k*k], k, v)
 }
 
 // solveExact sets x to the exact solution of the row's normal equations,

@@ -30,6 +30,7 @@ type implementation struct {
 	kernel kernel
 	int8   kernelInt8
 	above  kernelAbove
+	axpy   kernelAxpy
 	// kernels names the assembly kernels set above, as listed by
 	// compiledKernels; the generic Go loops are not listed.
 	kernels []string

@@ -15,9 +15,9 @@ func available() []implementation {
 	var impls []implementation
 	if cpu.X86.HasAVX512F {
 		im := implementation{name: "avx512", kernel: scoresAVX512, kernels: []string{"scoresAVX512"}}
-		if cpu.X86.HasAVX2 {
-			im.above = indexAboveAVX2
-			im.kernels = append(im.kernels, "indexAboveAVX2")
+		if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+			im.above, im.axpy = indexAboveAVX2, addScaledRowsAVX2
+			im.kernels = append(im.kernels, "indexAboveAVX2", "addScaledRowsAVX2")
 		}
 		if cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VNNI {
 			// The VNNI int8 kernel goes first; the AVX512BW one stays
@@ -38,8 +38,8 @@ func available() []implementation {
 		}
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		impls = append(impls, implementation{name: "avx2", kernel: scoresAVX2, int8: scoresInt8AVX2, above: indexAboveAVX2,
-			kernels: []string{"scoresAVX2", "scoresInt8AVX2", "indexAboveAVX2"}})
+		impls = append(impls, implementation{name: "avx2", kernel: scoresAVX2, int8: scoresInt8AVX2, above: indexAboveAVX2, axpy: addScaledRowsAVX2,
+			kernels: []string{"scoresAVX2", "scoresInt8AVX2", "indexAboveAVX2", "addScaledRowsAVX2"}})
 	}
 	return append(impls, generic)
 }
@@ -54,6 +54,7 @@ func compiledKernels() []Kernel {
 		{Name: "scoresAVX2", Needs: "AVX2 FMA"},
 		{Name: "scoresInt8AVX2", Needs: "AVX2 FMA"},
 		{Name: "indexAboveAVX2", Needs: "AVX2"},
+		{Name: "addScaledRowsAVX2", Needs: "AVX2 FMA"},
 	}
 }
 
@@ -88,3 +89,9 @@ func scoresInt8AVX2(dst *float32, n int, rows *int8, stride int, q *int8, w int,
 //
 //go:noescape
 func indexAboveAVX2(s *float32, n int, floor float32) int
+
+// addScaledRowsAVX2 is the kernelAxpy type's contract using AVX2 and FMA;
+// see axpy_amd64.s.
+//
+//go:noescape
+func addScaledRowsAVX2(dst *float32, n int, data *float32, stride int, coef *float32, d int)
