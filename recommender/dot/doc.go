@@ -1,5 +1,8 @@
 // Package dot scores a query vector against the rows of a row-major float32
-// matrix: the inner-product kernel behind every top-N scan.
+// matrix: the inner-product kernel behind every top-N scan. It also adds
+// weighted rows into a vector (AddScaledRows), the other half of a
+// least-squares step over gathered rows, which training's iALS uses with
+// Scores.
 //
 // The matrix is read in place (typically memory-mapped); rows are stride
 // floats apart and only the first len(q) floats of each row are used. Rows
