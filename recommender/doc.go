@@ -53,9 +53,14 @@
 // widens its beam by √(items/passing)), the item-item blend,
 // co-occurrence and the popularity and trending lists — so nothing is
 // over-fetched and dropped. A selective filter (few rows: see
-// directCheaper) is answered by scoring just its rows, each in its group
-// of four as a scan scores it, so exact answers stay the float scan's
-// bit for bit with filters too. Items the catalogue marks out of stock
+// directCheaper) is answered by scoring just its rows: shortlisted by
+// their int8 rows — scanned as contiguous blocks of a category-ordered
+// copy for a filter on a few categories (ModelOptions.CategoryBlocks),
+// gathered from where they are otherwise — then proved and rescored,
+// each in its group of four as a scan scores it, so exact answers stay
+// the float scan's bit for bit with filters too. RecommendBatch answers
+// many users at once with one catalogue scan shared by those whose
+// answer is the plain int8 scan. Items the catalogue marks out of stock
 // (an in_stock or available attribute that is false) are never returned.
 //
 // Recent items are folded in at request time: the iALS least-squares
