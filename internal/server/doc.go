@@ -12,10 +12,12 @@
 // from a domain error to a gRPC status code lives in one function, toStatus.
 // Each RPC (Recommend, SimilarItems, RecommendForBasket, Rank, Trending)
 // translates its request, filter included, and calls the serving core;
-// BatchRecommend answers a stream's entries in order, GOMAXPROCS at a time,
-// reading at most that many entries ahead of the answers it has sent (so
-// the client's flow control bounds the server's memory), and answers a bad
-// entry in-band with the status a unary call would have got.
+// BatchRecommend answers a stream's entries in order, in groups of the
+// entries that have already arrived (up to maxBatchGroup, each group one
+// RecommendBatch call that shares a catalogue scan), GOMAXPROCS groups at
+// a time, reading a bounded number of entries ahead of the answers it has
+// sent (so the client's flow control bounds the server's memory), and
+// answers a bad entry in-band with the status a unary call would have got.
 //
 // # Authorisation
 //
