@@ -154,7 +154,7 @@ func newEvalCmd(e *env) *cobra.Command {
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	f.BoolVar(&c.foldIn, "fold-in", false, "answer every test user from a vector folded in at request time from their training items, instead of their trained vector")
 	f.BoolVar(&c.tune, "tune", false, "choose the parameters on a validation split carved from the training part")
-	f.IntVar(&c.tuneOpts.Budget, "budget", c.tuneOpts.Budget, "with --tune: number of iALS configurations to train")
+	f.IntVar(&c.tuneOpts.Budget, "budget", c.tuneOpts.Budget, "with --tune: number of iALS configurations to train (0: the whole grid)")
 	f.IntVar(&c.tuneOpts.Folds, "folds", c.tuneOpts.Folds, "with --tune: number of validation splits averaged")
 	f.Float64Var(&c.tuneOpts.ValidationRatio, "validation-ratio", c.tuneOpts.ValidationRatio, "with --tune: share of each item's training interactions held out for validation")
 	f.IntVar(&c.models.ALS.Factors, "factors", c.models.ALS.Factors, "number of latent factors (0: scaled to the data)")
@@ -211,15 +211,21 @@ func runEval(ctx context.Context, c evalConfig) (evalReport, error) {
 		to := c.tuneOpts
 		to.K = c.k
 		to.Seed = c.seed
-		tr, err := training.Tune(ctx, train, opts.ALS, opts.EASE, to)
+		splits, err := training.StratifiedSplits(train, to)
 		if err != nil {
 			return evalReport{}, fmt.Errorf("eval: %w", err)
 		}
-		opts.ALS, opts.EASE, opts.Blend = tr.ALS, tr.EASE, tr.Blend
-		if !tr.UseEASE {
-			opts.Blend = 1
+		ease := opts.EASE
+		tr, err := training.Tune(ctx, splits, training.Recipe{ALS: opts.ALS, EASE: &ease, Blend: opts.Blend}, to)
+		if err != nil {
+			return evalReport{}, fmt.Errorf("eval: %w", err)
 		}
-		c.logger.Info("tuned", "als", tr.ALS, "ease", tr.EASE, "blend", opts.Blend, "validation_ndcg", tr.Validation.NDCG)
+		rec := tr.For(train)
+		opts.ALS, opts.Blend = rec.ALS, rec.Blend
+		if rec.EASE != nil {
+			opts.EASE = *rec.EASE
+		}
+		c.logger.Info("tuned", "recipe", rec.String(), "validation_ndcg", tr.Validation.NDCG)
 		r.Tuned = &tr
 	}
 
