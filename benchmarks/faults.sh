@@ -51,7 +51,7 @@ RANDOM=$seed
 say() { echo "$(date -u +%H:%M:%S) $*" | tee -a "$log"; }
 
 "$bin" gen --out "$out/events.csv" --users 2000 --items 500 --events 40000 --seed "$seed" >/dev/null
-train_args=(train --log-level warn --data-dir "$data" --events "$out/events.csv" --factors 8 --iterations 3 --force)
+train_args=(train --log-level warn --data-dir "$data" --events "$out/events.csv" --factors 8 --iterations 3 --tune-budget 0 --force)
 "$bin" "${train_args[@]}" >>"$log" 2>&1
 
 pids=()

@@ -32,7 +32,7 @@ go build -o benchmarks/out/bin/idleconns ./benchmarks/cmd/idleconns
 
 data=$out/data
 "$bin" gen --out "$out/events.csv" --users 2000 --items 1000 --events 40000 --seed 1 >/dev/null
-"$bin" train --log-level warn --data-dir "$data" --events "$out/events.csv" --factors 32 --iterations 5 --no-gate >/dev/null
+"$bin" train --log-level warn --data-dir "$data" --events "$out/events.csv" --factors 32 --iterations 5 --no-gate --tune-budget 0 >/dev/null
 
 addr=127.0.0.1:$port
 "$bin" serve --data-dir "$data" --addr "$addr" --metrics-addr "" --log-format json 2>"$out/server.log" &

@@ -74,7 +74,9 @@
 // TrainEASE fits EASE (Steck 2019), a dense item × item regression over the
 // Gram matrix, for catalogues up to EASEOptions.MaxItems; a user's scores
 // are the sum of the rows of the items they used. Blend mixes factor and
-// item-item scores as the server does, and Tune chooses iALS, EASE and
-// blend parameters on validation splits carved from the training data
-// (never the test data), averaging NDCG@k over TuneOptions.Folds of them.
+// item-item scores as the server does, and Tune chooses a Recipe (iALS,
+// EASE and blend parameters) on validation splits carved from the training
+// data (never the test data), averaging NDCG@k over them, within a count
+// and a time budget (StratifiedSplits carves TuneOptions.Folds stratified
+// splits; package pipeline carves a time split for logs with times).
 package training

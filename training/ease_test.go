@@ -74,52 +74,6 @@ func TestBlend(t *testing.T) {
 	}
 }
 
-func TestTune(t *testing.T) {
-	x := syntheticInteractions(t, synth.Options{Users: 300, Items: 120, Events: 8000, Seed: 5})
-	als := DefaultALSOptions()
-	als.Factors, als.Iterations = 8, 3
-	opts := DefaultTuneOptions()
-	opts.Budget = 3
-	r, err := Tune(context.Background(), x, als, DefaultEASEOptions(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nALS := 0
-	best := math.Inf(-1)
-	for _, tr := range r.Trials {
-		if tr.Model == "als" {
-			nALS++
-		}
-		best = max(best, tr.NDCG)
-	}
-	if nALS != opts.Budget {
-		t.Errorf("Tune trained %d iALS configurations, want the budget %d", nALS, opts.Budget)
-	}
-	if !r.UseEASE || r.Blend < 0 || r.Blend > 1 {
-		t.Errorf("Tune = use ease %v, blend %v; want EASE used and a blend in [0, 1]", r.UseEASE, r.Blend)
-	}
-	if r.Validation.NDCG != best {
-		t.Errorf("Tune chose validation ndcg %v, best trial %v", r.Validation.NDCG, best)
-	}
-	// The fitting parts are sparser than train, so the chosen λ is scaled
-	// up by W̄(train)/W̄(fitting parts).
-	logFit := 0.0
-	for f := range opts.Folds {
-		fit, _, err := SplitStratifiedItem(x, opts.ValidationRatio, opts.Seed+int64(f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		logFit += math.Log(meanRowWeight(fit, r.ALS.Alpha)) / float64(opts.Folds)
-	}
-	want := float64(r.ALSValidationRegularization) * meanRowWeight(x, r.ALS.Alpha) / math.Exp(logFit)
-	if got := float64(r.ALS.Regularization); !(got > float64(r.ALSValidationRegularization)) || math.Abs(got-want) > 1e-4*want {
-		t.Errorf("Tune scaled λ %v to %v, want %v (> the validation λ)", r.ALSValidationRegularization, got, want)
-	}
-	if err := (TuneOptions{Budget: 0, ValidationRatio: 0.2, K: 10}).Validate(); err == nil {
-		t.Error("Validate(budget 0) = nil, want an error")
-	}
-}
-
 // TestTrainEASEMatchesCholesky compares TrainEASE on a catalogue large
 // enough for the blocked inverse to recurse with B computed from gonum's
 // Cholesky inverse.

@@ -231,3 +231,50 @@ func SplitLeaveLastOut(x *Interactions, last []LastSeen, n int) (train, test *In
 	idx := x.index()
 	return fromCSR(x.Users, x.Items, idx, trPtr, trIdx, trW), fromCSR(x.Users, x.Items, idx, tePtr, teIdx, teW), nil
 }
+
+// Reindex returns x's interactions in the index spaces of to (matched by
+// id), leaving out the users and items to does not know: for example a
+// validation part measured against a fitting part that the minimum-support
+// filters re-indexed. It returns x itself when both have the same ids.
+func Reindex(x, to *Interactions) *Interactions {
+	if sameIDs(x.Users, to.Users) && sameIDs(x.Items, to.Items) {
+		return x
+	}
+	itemTo := make([]int32, x.NumItems())
+	for i, id := range x.Items {
+		j, ok := to.ItemIndex(id)
+		if !ok {
+			j = -1
+		}
+		itemTo[i] = j
+	}
+	rows := make([][]int32, to.NumUsers())
+	weights := make([][]float32, to.NumUsers())
+	for u, id := range x.Users {
+		v, ok := to.UserIndex(id)
+		if !ok {
+			continue
+		}
+		items, w := x.UserRow(int32(u))
+		for k, i := range items {
+			if j := itemTo[i]; j >= 0 {
+				rows[v] = append(rows[v], j)
+				weights[v] = append(weights[v], w[k])
+			}
+		}
+	}
+	ptr := make([]int64, to.NumUsers()+1)
+	var cols []int32
+	var ws []float32
+	for v := range rows {
+		sortRow(rows[v], weights[v])
+		cols, ws = append(cols, rows[v]...), append(ws, weights[v]...)
+		ptr[v+1] = int64(len(cols))
+	}
+	return fromCSR(to.Users, to.Items, to.index(), ptr, cols, ws)
+}
+
+// sameIDs reports whether a and b hold the same ids in the same order.
+func sameIDs(a, b []string) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0] || slices.Equal(a, b))
+}

@@ -187,3 +187,37 @@ func TestSplitLeaveLastOut(t *testing.T) {
 		t.Error("SplitLeaveLastOut with short times succeeded, want an error")
 	}
 }
+
+// TestReindex moves a matrix into the index spaces of a filtered one: the
+// same ids keep their interactions, the unknown ones are left out.
+func TestReindex(t *testing.T) {
+	b := NewBuilder()
+	for _, e := range []struct{ u, i string }{{"u1", "a"}, {"u1", "b"}, {"u2", "b"}, {"u2", "c"}, {"u3", "a"}} {
+		b.Add(e.u, e.i, 1)
+	}
+	x := b.Build()
+	if got := Reindex(x, x); got != x {
+		t.Errorf("Reindex(x, x) = %p, want x itself (%p)", got, x)
+	}
+	fb := NewBuilder()
+	fb.Add("u2", "c", 1)
+	fb.Add("u1", "b", 1)
+	fb.Add("u9", "z", 1)
+	fit := fb.Build()
+	got := Reindex(x, fit)
+	if err := got.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{"u2": {"b", "c"}, "u1": {"b"}, "u9": nil}
+	for u, id := range got.Users {
+		items, _ := got.UserRow(int32(u))
+		var names []string
+		for _, i := range items {
+			names = append(names, got.Items[i])
+		}
+		slices.Sort(names)
+		if !slices.Equal(names, want[id]) {
+			t.Errorf("Reindex: user %s has %v, want %v", id, names, want[id])
+		}
+	}
+}

@@ -2,8 +2,12 @@ package training
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
 )
 
 // Blend writes into dst the blended score the server ranks by when a
@@ -90,76 +94,211 @@ func isZeroVec(v []float32) bool {
 
 // TuneOptions configures Tune.
 type TuneOptions struct {
-	// Budget is the number of iALS configurations trained (the starting
-	// point included); each is trained once per fold. Default 40.
-	Budget int `json:"budget"`
+	// Budget is the largest number of iALS configurations trained (the
+	// starting point included); each is trained once per validation
+	// split. 0 (the default): no limit but the grid and TimeBudget.
+	Budget int `json:"budget,omitempty"`
+	// TimeBudget, when positive, bounds the search in time. The starting
+	// recipe is always measured; every later trial starts only while the
+	// time left since Tune began is at least what that trial is estimated
+	// to take (the last trial of its kind, scaled by factors × iterations
+	// for iALS), and a trial once started runs to its end. When the time
+	// is up the best recipe measured so far is chosen. 0: no time limit.
+	TimeBudget time.Duration `json:"time_budget,omitempty"`
 	// ValidationRatio is the share of each item's training interactions
-	// held out for validation (SplitStratifiedItem). Default 0.15: the
-	// fitting parts then hold 85% of train, close to the data the chosen
-	// model is trained on (with 0.25 the optimum found for 75% moved away
-	// from the one for all of train), and Folds averages out the extra
-	// noise of the smaller validation parts.
+	// StratifiedSplits holds out for validation (SplitStratifiedItem).
+	// Default 0.15: the fitting parts then hold 85% of train, close to the
+	// data the chosen model is trained on (with 0.25 the optimum found for
+	// 75% moved away from the one for all of train), and Folds averages
+	// out the extra noise of the smaller validation parts.
 	ValidationRatio float64 `json:"validation_ratio"`
-	// Folds is the number of validation splits, drawn with seeds Seed,
-	// Seed+1, …; every candidate is scored by its mean NDCG over them, so
-	// that choices between close values are less noisy. Default 4.
+	// Folds is the number of splits StratifiedSplits draws, with seeds
+	// Seed, Seed+1, …; every candidate is scored by its mean NDCG over
+	// them, so that choices between close values are less noisy. Default 4.
 	Folds int `json:"folds"`
 	// K is the cut-off of the metric optimised, NDCG@K. Default 10.
 	K int `json:"k"`
-	// Seed seeds the validation splits.
+	// Seed seeds the stratified splits and the sample of validation users.
 	Seed int64 `json:"seed"`
+	// MaxValidationUsers, when positive, bounds the validation users each
+	// trial scores per split to a sample of that many drawn with Seed:
+	// scoring a user ranks the whole catalogue, so on a large shop the
+	// evaluation, not the training, would otherwise fill the budget.
+	// Default 10,000.
+	MaxValidationUsers int `json:"max_validation_users,omitempty"`
+	// Fixed names the parameters Tune keeps at their starting values (set
+	// explicitly by the caller).
+	Fixed TuneFixed `json:"fixed"`
+}
+
+// TuneFixed names the parameters of a Recipe that Tune does not search.
+// A fixed λ is also not rescaled by TuneResult.For.
+type TuneFixed struct {
+	Factors                bool `json:"factors,omitempty"`
+	Iterations             bool `json:"iterations,omitempty"`
+	Regularization         bool `json:"regularization,omitempty"`
+	RegularizationExponent bool `json:"regularization_exponent,omitempty"`
+	Alpha                  bool `json:"alpha,omitempty"`
+	EASELambda             bool `json:"ease_lambda,omitempty"`
+	EASEDiagonalScale      bool `json:"ease_diagonal_scale,omitempty"`
+	Blend                  bool `json:"blend,omitempty"`
 }
 
 // DefaultTuneOptions returns the defaults described on TuneOptions.
 func DefaultTuneOptions() TuneOptions {
-	return TuneOptions{Budget: 40, ValidationRatio: 0.15, Folds: 4, K: 10, Seed: 1}
+	return TuneOptions{ValidationRatio: 0.15, Folds: 4, K: 10, Seed: 1, MaxValidationUsers: 10000}
 }
 
 // Validate reports the first option that is out of range.
 func (o TuneOptions) Validate() error {
 	switch {
-	case o.Budget < 1:
-		return fmt.Errorf("tune options: budget %d, want at least 1", o.Budget)
+	case o.Budget < 0:
+		return fmt.Errorf("tune options: budget %d, want 0 (no limit) or more", o.Budget)
+	case o.TimeBudget < 0:
+		return fmt.Errorf("tune options: time budget %v, want 0 (no limit) or more", o.TimeBudget)
 	case !(o.ValidationRatio > 0 && o.ValidationRatio < 1):
 		return fmt.Errorf("tune options: validation ratio %v, want strictly between 0 and 1", o.ValidationRatio)
 	case o.Folds < 1:
 		return fmt.Errorf("tune options: folds %d, want at least 1", o.Folds)
 	case o.K < 1:
 		return fmt.Errorf("tune options: k %d, want at least 1", o.K)
+	case o.MaxValidationUsers < 0:
+		return fmt.Errorf("tune options: max validation users %d, want 0 (all) or more", o.MaxValidationUsers)
 	}
 	return nil
 }
 
-// Trial is one configuration Tune evaluated on the validation splits
-// (metrics averaged over the folds).
+// Recipe is one point of Tune's search: what a snapshot's models are
+// trained with.
+type Recipe struct {
+	ALS ALSOptions `json:"als"`
+	// EASE is the item-item model blended with the factors; nil: factors
+	// only.
+	EASE *EASEOptions `json:"ease,omitempty"`
+	// Blend is the weight of the factor scores (see Blend); 1 without
+	// EASE.
+	Blend float32 `json:"blend"`
+}
+
+// String names the recipe's searched parameters on one line.
+func (r Recipe) String() string {
+	a := r.ALS
+	s := fmt.Sprintf("factors=%d iterations=%d regularization=%g regularization_exponent=%g alpha=%g",
+		a.Factors, a.Iterations, a.Regularization, a.RegularizationExponent, a.Alpha)
+	if r.EASE != nil {
+		s += fmt.Sprintf(" | ease lambda=%g diagonal_scale=%g", r.EASE.Lambda, r.EASE.DiagonalScale)
+	}
+	return s + fmt.Sprintf(" | blend=%g", r.Blend)
+}
+
+// Validate reports whether the recipe can be trained.
+func (r Recipe) Validate() error {
+	if err := r.ALS.Validate(); err != nil {
+		return err
+	}
+	if r.EASE != nil {
+		if err := r.EASE.Validate(); err != nil {
+			return err
+		}
+	}
+	if !(r.Blend >= 0 && r.Blend <= 1) {
+		return fmt.Errorf("recipe: blend %v, want between 0 and 1", r.Blend)
+	}
+	return nil
+}
+
+// Trial is one recipe Tune measured on the validation splits (metrics
+// averaged over them).
 type Trial struct {
-	Model  string  `json:"model"` // "als", "ease" or "blend"
-	Params string  `json:"params"`
+	// Model says what the trial changed from the best recipe so far:
+	// "start" (the starting recipe), "als", "ease" or "blend".
+	Model  string  `json:"model"`
+	Params string  `json:"params"` // the whole recipe (Recipe.String)
 	NDCG   float64 `json:"ndcg"`
 	Prec   float64 `json:"precision"`
 }
 
-// TuneResult is what Tune chose.
+// Why Tune stopped (TuneResult.Stopped).
+const (
+	TuneStoppedGrid  = "grid"  // every point of the search was measured
+	TuneStoppedTime  = "time"  // TuneOptions.TimeBudget ran out
+	TuneStoppedCount = "count" // TuneOptions.Budget iALS configurations were trained
+)
+
+// TuneResult is what Tune measured and chose.
 type TuneResult struct {
-	ALS  ALSOptions  `json:"als"`
-	EASE EASEOptions `json:"ease"`
-	// EASEValidationLambda is the EASE λ that scored best on the
-	// validation splits; EASE.Lambda is it scaled to the density of the
-	// full training data (see Tune).
-	EASEValidationLambda float64 `json:"ease_validation_lambda,omitempty"`
-	// ALSValidationRegularization is the iALS λ that scored best on the
-	// validation splits; ALS.Regularization is it scaled to the mean row
-	// weight of the full training data (see Tune).
-	ALSValidationRegularization float32 `json:"als_validation_regularization,omitempty"`
-	// UseEASE is false when the catalogue is too large for EASE.
-	UseEASE bool `json:"use_ease"`
-	// Blend is the weight of the factor scores (see Blend); 1 means
-	// factors only.
-	Blend float32 `json:"blend"`
-	// Validation are the metrics of the chosen configuration on the
-	// validation splits, averaged over the folds.
+	// Start is the starting recipe and StartValidation its metrics: the
+	// first trial.
+	Start           Recipe  `json:"start"`
+	StartValidation Metrics `json:"start_validation"`
+	// Chosen is the recipe with the best validation NDCG@K, Validation its
+	// metrics. Its λs are those of the fitting parts it was measured on;
+	// For scales them to the matrix a model is trained on.
+	Chosen     Recipe  `json:"chosen"`
 	Validation Metrics `json:"validation"`
 	Trials     []Trial `json:"trials"`
+	// Stopped says why the search ended: TuneStoppedGrid, TuneStoppedTime
+	// or TuneStoppedCount.
+	Stopped string    `json:"stopped"`
+	Seconds float64   `json:"seconds"`
+	Fixed   TuneFixed `json:"fixed"`
+	// FitRowWeight is the geometric mean over the fitting parts of their
+	// mean row weight W̄ at Chosen's alpha (see For), FitInteractions the
+	// mean of their interaction counts.
+	FitRowWeight    float64 `json:"fit_row_weight"`
+	FitInteractions float64 `json:"fit_interactions"`
+}
+
+// For returns the chosen recipe for a model trained on x. The validation
+// splits' fitting parts are sparser than x (they leave the validation part
+// out), and both λs are relative to the amount of data:
+//
+//   - iALS: the penalty of the mean row is λ whatever the exponent (λ_r is
+//     relative to the mean row weight W̄), while that row's squared errors
+//     carry W̄ = N_other + α·Σw, which grows with the interactions; λ is
+//     multiplied by W̄(x)/W̄(fitting parts) (geometric mean of the user and
+//     item sides; 1.07 on MovieLens-100K's stratified folds);
+//   - EASE: λ is in units of co-occurrence counts, which grow with the
+//     number of interactions; λ is multiplied by nnz(x)/mean nnz(fitting
+//     part).
+//
+// A λ in Fixed is returned as it is.
+func (r TuneResult) For(x *Interactions) Recipe {
+	c := r.Chosen
+	if !r.Fixed.Regularization && r.FitRowWeight > 0 {
+		c.ALS.Regularization = float32(float64(c.ALS.Regularization) * meanRowWeight(x, c.ALS.Alpha) / r.FitRowWeight)
+	}
+	if c.EASE != nil {
+		e := *c.EASE
+		if !r.Fixed.EASELambda && r.FitInteractions > 0 {
+			e.Lambda *= float64(x.NNZ()) / r.FitInteractions
+		}
+		c.EASE = &e
+	}
+	return c
+}
+
+// ValidationSplit is a fitting and a validation part over one index
+// space: every candidate is trained on Fit and scored on Val.
+type ValidationSplit struct {
+	Fit, Val *Interactions
+}
+
+// StratifiedSplits carves opts.Folds validation splits from train:
+// SplitStratifiedItem(train, opts.ValidationRatio, opts.Seed+f).
+func StratifiedSplits(train *Interactions, opts TuneOptions) ([]ValidationSplit, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	splits := make([]ValidationSplit, opts.Folds)
+	for f := range splits {
+		fit, val, err := SplitStratifiedItem(train, opts.ValidationRatio, opts.Seed+int64(f))
+		if err != nil {
+			return nil, err
+		}
+		splits[f] = ValidationSplit{fit, val}
+	}
+	return splits, nil
 }
 
 // meanRowWeight is the geometric mean over users and items of the mean
@@ -189,9 +328,496 @@ func meanRowWeight(x *Interactions, alpha float32) float64 {
 	return math.Sqrt(side(x.UserPtr, x.UserWeights, x.NumItems()) * side(x.ItemPtr, x.ItemWeights, x.NumUsers()))
 }
 
-// tuneFold is one validation split of the training data.
+// tuneFold is one validation split as Tune scores it.
 type tuneFold struct {
 	fit, val *Interactions
+}
+
+// scoredValidation returns val without the users who have no fitting
+// interactions (the server answers them by popularity, whatever the
+// recipe), and at most maxUsers (when positive) of the others, a sample
+// drawn with seed.
+func scoredValidation(fit, val *Interactions, maxUsers int, seed int64) *Interactions {
+	var users []int32
+	dropped := false
+	for u := range val.NumUsers() {
+		if val.UserPtr[u+1] == val.UserPtr[u] {
+			continue
+		}
+		if fit.UserPtr[u+1] == fit.UserPtr[u] {
+			dropped = true
+			continue
+		}
+		users = append(users, int32(u))
+	}
+	if maxUsers > 0 && len(users) > maxUsers {
+		rng := rand.New(rand.NewPCG(uint64(seed), 0x2545f4914f6cdd1d))
+		rng.Shuffle(len(users), func(a, b int) { users[a], users[b] = users[b], users[a] })
+		users = users[:maxUsers]
+		slices.Sort(users)
+		dropped = true
+	}
+	if !dropped {
+		return val
+	}
+	ptr := make([]int64, val.NumUsers()+1)
+	var cols []int32
+	var w []float32
+	next := 0
+	for u := range val.NumUsers() {
+		if next < len(users) && users[next] == int32(u) {
+			items, weights := val.UserRow(int32(u))
+			cols, w = append(cols, items...), append(w, weights...)
+			next++
+		}
+		ptr[u+1] = int64(len(cols))
+	}
+	return fromCSR(val.Users, val.Items, val.index(), ptr, cols, w)
+}
+
+// tunePoint is a measured recipe with its models, one per fold.
+type tunePoint struct {
+	r       Recipe
+	factors []*Factors
+	ii      []*ItemItem // nil without EASE
+	m       Metrics
+}
+
+// tuner is the state of one Tune.
+type tuner struct {
+	ctx     context.Context
+	opts    TuneOptions
+	began   time.Time
+	folds   []tuneFold
+	res     *TuneResult
+	best    tunePoint
+	tried   map[string]Metrics // by Recipe.String
+	perUnit map[string]time.Duration
+	// trainedALS counts the iALS configurations trained; stopped is set
+	// when the time budget ran out, countHit when Budget was reached.
+	trainedALS int
+	stopped    string
+	countHit   bool
+}
+
+// Tune chooses a recipe on validation splits carved from the training data
+// (never from any test data): every candidate is trained on each split's
+// fitting part and scored by its NDCG@K on the validation part, through
+// BlendScorer as the server ranks, averaged over the splits. Validation
+// users without fitting interactions are not scored. Every trial is a
+// whole recipe, and the best one measured is chosen, so a search stopped
+// early (TuneOptions.TimeBudget, Budget) still returns a validated recipe.
+//
+// The search starts from start (the first trial) and moves one group of
+// parameters at a time from the best recipe so far, skipping the
+// parameters in TuneOptions.Fixed:
+//
+//  1. With EASE: the blend weight over {0, 0.1, …, 1}; then, while the
+//     blend is below 1, EASE λ × {1/8, 1/4, 1/2, 2, 4, 8}, refined once by
+//     √2 on each side of the best, and the DLAE diagonal scale ρ over {0,
+//     0.25, 0.5, 1}; then the blend again. The cheap item-item part comes
+//     first, so that a short budget is spent where sparse shop data gains
+//     most.
+//  2. While the blend is above 0, iALS by coordinate search: alpha and λ
+//     scaled together × {1/4, 1/2, 2, 4} (the weight of the unobserved
+//     cells: the penalty acts against confidences that grow with alpha, so
+//     the two are searched along their ridge), λ alone × {1/4, 1/2, 2, 4};
+//     then the regularisation exponent over {0, 0.5, 0.75, 1} jointly with
+//     (alpha, λ): each exponent gets its own local search (both together,
+//     then λ alone, × {1/√2, √2}) from the point reached so far; then both
+//     together and λ alone × 2^{±1/4}, alpha alone × {1/√2, √2} and
+//     × 2^{±1/4}, factors × {1/2, 2} and iterations × {1/2, 2}.
+//  3. With EASE, the blend once more.
+//
+// The grids are relative to the starting values, so nothing in them is
+// specific to one data set. start.EASE is dropped (and the blend set to 1)
+// when a fitting part has more items than start.EASE.MaxItems.
+func Tune(ctx context.Context, splits []ValidationSplit, start Recipe, opts TuneOptions) (TuneResult, error) {
+	began := time.Now()
+	if err := opts.Validate(); err != nil {
+		return TuneResult{}, err
+	}
+	if len(splits) == 0 {
+		return TuneResult{}, errors.New("tune: no validation splits")
+	}
+	for i, s := range splits {
+		if s.Fit == nil || s.Val == nil || s.Fit.NumUsers() != s.Val.NumUsers() || s.Fit.NumItems() != s.Val.NumItems() {
+			return TuneResult{}, fmt.Errorf("tune: validation split %d: the fitting and validation parts must share one index space", i)
+		}
+		if start.EASE != nil && s.Fit.NumItems() > start.EASE.MaxItems {
+			start.EASE = nil
+		}
+	}
+	if start.EASE == nil {
+		start.Blend = 1
+	}
+	if err := start.Validate(); err != nil {
+		return TuneResult{}, fmt.Errorf("tune: starting recipe: %w", err)
+	}
+	res := TuneResult{Start: start, Fixed: opts.Fixed}
+	t := &tuner{ctx: ctx, opts: opts, began: began, res: &res, tried: map[string]Metrics{}, perUnit: map[string]time.Duration{}}
+	for _, s := range splits {
+		t.folds = append(t.folds, tuneFold{s.Fit, scoredValidation(s.Fit, s.Val, opts.MaxValidationUsers, opts.Seed)})
+	}
+	if err := t.measureStart(start); err != nil {
+		return TuneResult{}, fmt.Errorf("tune: %w", err)
+	}
+	if err := t.search(); err != nil {
+		return TuneResult{}, fmt.Errorf("tune: %w", err)
+	}
+	switch {
+	case t.stopped != "":
+		res.Stopped = t.stopped
+	case t.countHit:
+		res.Stopped = TuneStoppedCount
+	default:
+		res.Stopped = TuneStoppedGrid
+	}
+	res.Chosen, res.Validation = t.best.r, t.best.m
+	logW := 0.0
+	for _, fd := range t.folds {
+		logW += math.Log(meanRowWeight(fd.fit, res.Chosen.ALS.Alpha)) / float64(len(t.folds))
+		res.FitInteractions += float64(fd.fit.NNZ()) / float64(len(t.folds))
+	}
+	res.FitRowWeight = math.Exp(logW)
+	res.Seconds = time.Since(began).Seconds()
+	if err := ctx.Err(); err != nil {
+		return TuneResult{}, err
+	}
+	return res, nil
+}
+
+// measure returns p's metrics averaged over the folds.
+func (t *tuner) measure(p tunePoint) Metrics {
+	ms := make([]Metrics, len(t.folds))
+	for f, fd := range t.folds {
+		var ii *ItemItem
+		if p.r.EASE != nil && p.r.Blend < 1 {
+			ii = p.ii[f]
+		}
+		ms[f] = Evaluate(fd.fit, fd.val, t.opts.K, BlendScorer(fd.fit, p.factors[f], ii, p.r.Blend))
+	}
+	return meanMetrics(ms)
+}
+
+// record adds a measured trial and keeps it if it is the best so far.
+func (t *tuner) record(model string, p tunePoint) {
+	key := p.r.String()
+	t.tried[key] = p.m
+	t.res.Trials = append(t.res.Trials, Trial{Model: model, Params: key, NDCG: p.m.NDCG, Prec: p.m.Precision})
+	if p.m.NDCG > t.best.m.NDCG {
+		t.best = p
+	}
+}
+
+// fits reports whether a trial of the given kind and size may start: the
+// time left is at least the last such trial's time per unit times units.
+func (t *tuner) fits(kind string, units float64) bool {
+	if t.stopped != "" {
+		return false
+	}
+	if t.opts.TimeBudget <= 0 {
+		return true
+	}
+	left := t.opts.TimeBudget - time.Since(t.began)
+	if left <= 0 || time.Duration(float64(t.perUnit[kind])*units) > left {
+		t.stopped = TuneStoppedTime
+		return false
+	}
+	return true
+}
+
+func (t *tuner) took(kind string, units float64, d time.Duration) {
+	t.perUnit[kind] = time.Duration(float64(d) / units)
+}
+
+func (t *tuner) trainALS(o ALSOptions) ([]*Factors, error) {
+	fs := make([]*Factors, len(t.folds))
+	for f, fd := range t.folds {
+		var err error
+		if fs[f], err = TrainALS(t.ctx, fd.fit, o, nil); err != nil {
+			return nil, err
+		}
+	}
+	return fs, nil
+}
+
+func (t *tuner) trainEASE(o EASEOptions) ([]*ItemItem, error) {
+	iis := make([]*ItemItem, len(t.folds))
+	for f, fd := range t.folds {
+		var err error
+		if iis[f], err = TrainEASE(t.ctx, fd.fit, o); err != nil {
+			return nil, err
+		}
+	}
+	return iis, nil
+}
+
+func alsUnits(o ALSOptions) float64 { return float64(o.Factors * o.Iterations) }
+
+// measureStart trains and measures the starting recipe, whatever the
+// budgets.
+func (t *tuner) measureStart(r Recipe) error {
+	s := time.Now()
+	fs, err := t.trainALS(r.ALS)
+	if err != nil {
+		return err
+	}
+	t.took("als", alsUnits(r.ALS), time.Since(s))
+	t.trainedALS++
+	p := tunePoint{r: r, factors: fs}
+	if r.EASE != nil {
+		s := time.Now()
+		if p.ii, err = t.trainEASE(*r.EASE); err != nil {
+			return err
+		}
+		t.took("ease", 1, time.Since(s))
+	}
+	s = time.Now()
+	p.m = t.measure(p)
+	t.took("blend", 1, time.Since(s))
+	t.best = p
+	t.record("start", p)
+	t.res.StartValidation = p.m
+	return nil
+}
+
+// tryALS measures the best recipe with its iALS options replaced by o. ok
+// is false when a budget is spent.
+func (t *tuner) tryALS(o ALSOptions) (p tunePoint, ok bool, err error) {
+	r := t.best.r
+	r.ALS = o
+	if m, seen := t.tried[r.String()]; seen {
+		return tunePoint{r: r, m: m}, true, nil
+	}
+	if t.opts.Budget > 0 && t.trainedALS >= t.opts.Budget {
+		t.countHit = true
+		return tunePoint{}, false, nil
+	}
+	if !t.fits("als", alsUnits(o)) {
+		return tunePoint{}, false, nil
+	}
+	s := time.Now()
+	fs, err := t.trainALS(o)
+	if err != nil {
+		return tunePoint{}, false, err
+	}
+	t.trainedALS++
+	p = tunePoint{r: r, factors: fs, ii: t.best.ii}
+	p.m = t.measure(p)
+	t.took("als", alsUnits(o), time.Since(s))
+	t.record("als", p)
+	return p, true, nil
+}
+
+// tryEASE measures the best recipe with EASE's λ and ρ replaced.
+func (t *tuner) tryEASE(lambda, rho float64) (bool, error) {
+	r := t.best.r
+	e := *r.EASE
+	e.Lambda, e.DiagonalScale = lambda, rho
+	r.EASE = &e
+	if _, seen := t.tried[r.String()]; seen {
+		return true, nil
+	}
+	if !t.fits("ease", 1) {
+		return false, nil
+	}
+	s := time.Now()
+	iis, err := t.trainEASE(e)
+	if err != nil {
+		return false, err
+	}
+	p := tunePoint{r: r, factors: t.best.factors, ii: iis}
+	p.m = t.measure(p)
+	t.took("ease", 1, time.Since(s))
+	t.record("ease", p)
+	return true, nil
+}
+
+// tryBlend measures the best recipe with the blend weight w.
+func (t *tuner) tryBlend(w float32) bool {
+	r := t.best.r
+	r.Blend = w
+	if _, seen := t.tried[r.String()]; seen {
+		return true
+	}
+	if !t.fits("blend", 1) {
+		return false
+	}
+	s := time.Now()
+	p := tunePoint{r: r, factors: t.best.factors, ii: t.best.ii}
+	p.m = t.measure(p)
+	t.took("blend", 1, time.Since(s))
+	t.record("blend", p)
+	return true
+}
+
+func (t *tuner) search() error {
+	hasEASE := t.best.r.EASE != nil
+	if hasEASE {
+		if !t.blends() {
+			return nil
+		}
+		if t.best.r.Blend < 1 {
+			if ok, err := t.eases(); err != nil || !ok {
+				return err
+			}
+			if !t.blends() {
+				return nil
+			}
+		}
+	}
+	if !hasEASE || t.best.r.Blend > 0 {
+		if ok, err := t.alsSearch(); err != nil || (!ok && t.stopped != "") {
+			return err
+		}
+	}
+	if hasEASE {
+		t.blends()
+	}
+	return nil
+}
+
+// blends runs the blend grid; false when the time is up.
+func (t *tuner) blends() bool {
+	if t.opts.Fixed.Blend {
+		return true
+	}
+	for step := range 11 {
+		if !t.tryBlend(float32(step) / 10) {
+			return false
+		}
+	}
+	return true
+}
+
+// eases searches EASE's λ and ρ; false when the time is up.
+func (t *tuner) eases() (bool, error) {
+	fx := t.opts.Fixed
+	rho := t.best.r.EASE.DiagonalScale
+	if !fx.EASELambda {
+		l0 := t.best.r.EASE.Lambda
+		for _, m := range []float64{1.0 / 8, 1.0 / 4, 1.0 / 2, 2, 4, 8} {
+			if ok, err := t.tryEASE(l0*m, rho); err != nil || !ok {
+				return false, err
+			}
+		}
+		c := t.best.r.EASE.Lambda
+		for _, m := range []float64{1 / math.Sqrt2, math.Sqrt2} {
+			if ok, err := t.tryEASE(c*m, rho); err != nil || !ok {
+				return false, err
+			}
+		}
+	}
+	if !fx.EASEDiagonalScale {
+		lambda := t.best.r.EASE.Lambda
+		for _, rho := range []float64{0, 0.25, 0.5, 1} {
+			if ok, err := t.tryEASE(lambda, rho); err != nil || !ok {
+				return false, err
+			}
+		}
+	}
+	return true, nil
+}
+
+// alsAxis is one direction of the iALS coordinate search.
+type alsAxis struct {
+	values []float64
+	apply  func(o *ALSOptions, base ALSOptions, v float64) bool // false: skip
+	use    bool                                                 // the parameters it moves are not fixed
+}
+
+// alsSearch runs the iALS coordinate search; false when a budget is
+// spent.
+func (t *tuner) alsSearch() (bool, error) {
+	fx := t.opts.Fixed
+	alpha := func(o *ALSOptions, b ALSOptions, m float64) bool {
+		o.Alpha = b.Alpha * float32(m)
+		return o.Alpha > 0
+	}
+	reg := func(o *ALSOptions, b ALSOptions, m float64) bool {
+		o.Regularization = b.Regularization * float32(m)
+		return true
+	}
+	// Scaling alpha and λ together moves along the valley where their
+	// ratio is right; it amounts to changing the weight of the unobserved
+	// cells against the observed ones (α₀ in Rendle et al. 2022).
+	both := func(o *ALSOptions, b ALSOptions, m float64) bool {
+		o.Alpha, o.Regularization = b.Alpha*float32(m), b.Regularization*float32(m)
+		return o.Alpha > 0
+	}
+	useBoth, useReg, useAlpha := !fx.Alpha && !fx.Regularization, !fx.Regularization, !fx.Alpha
+	// run runs the axes in order by coordinate search from the best
+	// recipe; false when a budget is spent.
+	run := func(axes []alsAxis) (bool, error) {
+		for _, ax := range axes {
+			if !ax.use {
+				continue
+			}
+			base := t.best.r.ALS
+			for _, v := range ax.values {
+				o := base
+				if !ax.apply(&o, base, v) {
+					continue
+				}
+				if _, ok, err := t.tryALS(o); err != nil || !ok {
+					return false, err
+				}
+			}
+		}
+		return true, nil
+	}
+	half := []float64{1 / math.Sqrt2, math.Sqrt2}
+	quarter := []float64{1 / math.Pow(2, 0.25), math.Pow(2, 0.25)}
+	coarse := []float64{0.25, 0.5, 2, 4}
+	if ok, err := run([]alsAxis{{coarse, both, useBoth}, {coarse, reg, useReg}}); err != nil || !ok {
+		return false, err
+	}
+	// The exponent jointly with (alpha, λ): the best (alpha, λ) moves with
+	// the exponent, so each exponent gets its own local search (both and
+	// λ alone by √2) from the current best before exponents are compared.
+	if !fx.RegularizationExponent {
+		start := t.best.r.ALS
+		for _, nu := range []float32{0, 0.5, 0.75, 1} {
+			o := start
+			o.RegularizationExponent = nu
+			local, ok, err := t.tryALS(o)
+			if err != nil || !ok {
+				return false, err
+			}
+			for _, ax := range []alsAxis{{half, both, useBoth}, {half, reg, useReg}} {
+				if !ax.use {
+					continue
+				}
+				base := local.r.ALS
+				for _, v := range ax.values {
+					o := base
+					ax.apply(&o, base, v)
+					p, ok, err := t.tryALS(o)
+					if err != nil || !ok {
+						return false, err
+					}
+					if p.m.NDCG > local.m.NDCG {
+						local = p
+					}
+				}
+			}
+		}
+	}
+	return run([]alsAxis{
+		{quarter, both, useBoth},
+		{quarter, reg, useReg},
+		{half, alpha, useAlpha},
+		{quarter, alpha, useAlpha},
+		{[]float64{0.5, 2}, func(o *ALSOptions, b ALSOptions, m float64) bool {
+			o.Factors = int(math.Round(float64(b.Factors) * m))
+			return o.Factors >= 1
+		}, !fx.Factors},
+		{[]float64{0.5, 2}, func(o *ALSOptions, b ALSOptions, m float64) bool {
+			o.Iterations = int(math.Round(float64(b.Iterations) * m))
+			return o.Iterations >= 1
+		}, !fx.Iterations},
+	})
 }
 
 // meanMetrics averages the rate metrics of per-fold results.
@@ -218,295 +844,4 @@ func meanMetrics(ms []Metrics) Metrics {
 	r.HitRate /= n
 	r.Coverage /= n
 	return r
-}
-
-// Tune chooses hyper-parameters on validation splits carved from train
-// (never from any test data): Folds splits SplitStratifiedItem(train,
-// ValidationRatio, Seed+f) each give a fitting and a validation part, and
-// every candidate is trained on each fitting part and scored by its NDCG@K
-// on the validation part (Evaluate), averaged over the folds.
-//
-//  1. iALS, by coordinate search from als, keeping the best value of each
-//     parameter before moving to the next, until Budget configurations
-//     have been trained: alpha and regularisation scaled together × {1/4,
-//     1/2, 2, 4} (the weight of the unobserved cells: the penalty acts
-//     against confidences that grow with alpha, so the two are searched
-//     along their ridge), regularisation alone × {1/4, 1/2, 2, 4}; then
-//     the regularisation exponent over {0, 0.5, 0.75, 1} jointly with
-//     (alpha, λ): each exponent gets its own local search (both together,
-//     then λ alone, × {1/√2, √2}) from the point reached so far; then
-//     both together and λ alone × 2^{±1/4}, alpha alone × {1/√2, √2} and
-//     × 2^{±1/4}, factors × {1/2, 2} and iterations × {1/2, 2}. The λ
-//     chosen is then scaled for the model trained on all of train: the
-//     mean row's penalty is λ whatever the exponent, while the confidence
-//     its squared errors carry, W̄ = N_other + α·Σw, grows with the
-//     interactions, so λ is multiplied by W̄(train)/W̄(fitting parts)
-//     (geometric mean of users and items; 1.07 on MovieLens-100K).
-//  2. EASE λ over ease.Lambda × {1/8, 1/4, 1/2, 1, 2, 4, 8}, refined once
-//     by √2 on each side of the best, then the DLAE diagonal scale ρ over
-//     {0, 0.25, 0.5, 1} at that λ (skipped when the catalogue exceeds
-//     ease.MaxItems). EASE's λ is in units of co-occurrence counts, which
-//     grow with the number of interactions, so the λ chosen on the fitting
-//     parts is scaled by nnz(train)/mean nnz(fitting part) for the model
-//     trained on all of train.
-//  3. The blend weight of the best two over {0, 0.1, …, 1}.
-//
-// The grids are relative to the starting values, so nothing in them is
-// specific to one data set.
-func Tune(ctx context.Context, train *Interactions, als ALSOptions, ease EASEOptions, opts TuneOptions) (TuneResult, error) {
-	if err := opts.Validate(); err != nil {
-		return TuneResult{}, err
-	}
-	if err := als.Validate(); err != nil {
-		return TuneResult{}, err
-	}
-	if err := ease.Validate(); err != nil {
-		return TuneResult{}, err
-	}
-	folds := make([]tuneFold, opts.Folds)
-	fitNNZ := 0.0
-	for f := range folds {
-		fit, val, err := SplitStratifiedItem(train, opts.ValidationRatio, opts.Seed+int64(f))
-		if err != nil {
-			return TuneResult{}, err
-		}
-		folds[f] = tuneFold{fit, val}
-		fitNNZ += float64(fit.NNZ()) / float64(len(folds))
-	}
-	res := TuneResult{ALS: als, EASE: ease}
-	// evaluate averages a scorer's metrics over the folds.
-	evaluate := func(scorer func(f int, fd tuneFold) func(u int32, dst []float32)) Metrics {
-		ms := make([]Metrics, len(folds))
-		for f, fd := range folds {
-			ms[f] = Evaluate(fd.fit, fd.val, opts.K, scorer(f, fd))
-		}
-		return meanMetrics(ms)
-	}
-
-	// 1. iALS.
-	type alsRun struct {
-		opts ALSOptions
-		f    []*Factors // per fold
-		m    Metrics
-	}
-	tried := map[string]alsRun{}
-	runALS := func(o ALSOptions) (alsRun, error) {
-		key := fmt.Sprintf("factors=%d iterations=%d regularization=%g regularization_exponent=%g alpha=%g",
-			o.Factors, o.Iterations, o.Regularization, o.RegularizationExponent, o.Alpha)
-		if r, ok := tried[key]; ok {
-			return r, nil
-		}
-		fs := make([]*Factors, len(folds))
-		for f, fd := range folds {
-			var err error
-			if fs[f], err = TrainALS(ctx, fd.fit, o, nil); err != nil {
-				return alsRun{}, err
-			}
-		}
-		m := evaluate(func(f int, fd tuneFold) func(u int32, dst []float32) {
-			return BlendScorer(fd.fit, fs[f], nil, 1)
-		})
-		r := alsRun{o, fs, m}
-		tried[key] = r
-		res.Trials = append(res.Trials, Trial{Model: "als", Params: key, NDCG: m.NDCG, Prec: m.Precision})
-		return r, nil
-	}
-	best, err := runALS(als)
-	if err != nil {
-		return TuneResult{}, fmt.Errorf("tune: %w", err)
-	}
-	// try trains o unless the budget is spent (ok false) and keeps the
-	// best run in best.
-	try := func(o ALSOptions) (alsRun, bool, error) {
-		if len(tried) >= opts.Budget {
-			return alsRun{}, false, nil
-		}
-		r, err := runALS(o)
-		if err != nil {
-			return alsRun{}, false, fmt.Errorf("tune: %w", err)
-		}
-		if r.m.NDCG > best.m.NDCG {
-			best = r
-		}
-		return r, true, nil
-	}
-	type axis struct {
-		values []float64
-		apply  func(o *ALSOptions, base ALSOptions, v float64) bool // false: skip
-	}
-	alpha := func(o *ALSOptions, b ALSOptions, m float64) bool {
-		o.Alpha = b.Alpha * float32(m)
-		return o.Alpha > 0
-	}
-	reg := func(o *ALSOptions, b ALSOptions, m float64) bool {
-		o.Regularization = b.Regularization * float32(m)
-		return true
-	}
-	// Scaling alpha and λ together moves along the valley where their
-	// ratio is right; it amounts to changing the weight of the unobserved
-	// cells against the observed ones (α₀ in Rendle et al. 2022).
-	both := func(o *ALSOptions, b ALSOptions, m float64) bool {
-		o.Alpha, o.Regularization = b.Alpha*float32(m), b.Regularization*float32(m)
-		return o.Alpha > 0
-	}
-	// search runs the axes in order by coordinate search from the best
-	// run; it reports false when the budget is spent.
-	search := func(axes []axis) (bool, error) {
-		for _, ax := range axes {
-			base := best.opts
-			for _, v := range ax.values {
-				o := base
-				if !ax.apply(&o, base, v) {
-					continue
-				}
-				if _, ok, err := try(o); err != nil || !ok {
-					return false, err
-				}
-			}
-		}
-		return true, nil
-	}
-	half := []float64{1 / math.Sqrt2, math.Sqrt2}
-	quarter := []float64{1 / math.Pow(2, 0.25), math.Pow(2, 0.25)}
-	coarse := []float64{0.25, 0.5, 2, 4}
-	more, err := search([]axis{{coarse, both}, {coarse, reg}})
-	if err != nil {
-		return TuneResult{}, err
-	}
-	// The exponent jointly with (alpha, λ): the best (alpha, λ) moves with
-	// the exponent, so each exponent gets its own local search (both and
-	// λ alone by √2) from the current best before exponents are compared.
-	if more {
-		start := best.opts
-	exponents:
-		for _, nu := range []float32{0, 0.5, 0.75, 1} {
-			o := start
-			o.RegularizationExponent = nu
-			local, ok, err := try(o)
-			if err != nil {
-				return TuneResult{}, err
-			}
-			if !ok {
-				more = false
-				break
-			}
-			for _, ax := range []axis{{half, both}, {half, reg}} {
-				base := local.opts
-				for _, v := range ax.values {
-					o := base
-					ax.apply(&o, base, v)
-					r, ok, err := try(o)
-					if err != nil {
-						return TuneResult{}, err
-					}
-					if !ok {
-						more = false
-						break exponents
-					}
-					if r.m.NDCG > local.m.NDCG {
-						local = r
-					}
-				}
-			}
-		}
-	}
-	if more {
-		if _, err := search([]axis{
-			{quarter, both},
-			{quarter, reg},
-			{half, alpha},
-			{quarter, alpha},
-			{[]float64{0.5, 2}, func(o *ALSOptions, b ALSOptions, m float64) bool {
-				o.Factors = int(math.Round(float64(b.Factors) * m))
-				return o.Factors >= 1
-			}},
-			{[]float64{0.5, 2}, func(o *ALSOptions, b ALSOptions, m float64) bool {
-				o.Iterations = int(math.Round(float64(b.Iterations) * m))
-				return o.Iterations >= 1
-			}},
-		}); err != nil {
-			return TuneResult{}, err
-		}
-	}
-	res.ALS, res.Blend, res.Validation = best.opts, 1, best.m
-	// The penalty of the mean row is λ whatever the exponent (λ_r is
-	// relative to the mean row weight W̄), while that row's squared errors
-	// carry W̄ = N_other + α·Σw, which grows with the interactions: the
-	// fitting parts are sparser than train, so λ is scaled by the ratio of
-	// W̄ on train to W̄ on the fitting parts (geometric mean of the two
-	// sides) to keep the penalty's level against the loss it regularises.
-	res.ALSValidationRegularization = best.opts.Regularization
-	fitW := 0.0
-	for _, fd := range folds {
-		fitW += math.Log(meanRowWeight(fd.fit, best.opts.Alpha)) / float64(len(folds))
-	}
-	res.ALS.Regularization = float32(float64(best.opts.Regularization) * math.Exp(math.Log(meanRowWeight(train, best.opts.Alpha))-fitW))
-
-	// 2. EASE.
-	if train.NumItems() > ease.MaxItems {
-		return res, nil
-	}
-	var (
-		bestII   []*ItemItem // per fold
-		bestEASE Metrics
-	)
-	runEASE := func(lambda, rho float64) error {
-		o := ease
-		o.Lambda, o.DiagonalScale = lambda, rho
-		iis := make([]*ItemItem, len(folds))
-		for f, fd := range folds {
-			var err error
-			if iis[f], err = TrainEASE(ctx, fd.fit, o); err != nil {
-				return err
-			}
-		}
-		m := evaluate(func(f int, fd tuneFold) func(u int32, dst []float32) {
-			return BlendScorer(fd.fit, best.f[f], iis[f], 0)
-		})
-		res.Trials = append(res.Trials, Trial{Model: "ease", Params: fmt.Sprintf("lambda=%g diagonal_scale=%g", lambda, rho), NDCG: m.NDCG, Prec: m.Precision})
-		if bestII == nil || m.NDCG > bestEASE.NDCG {
-			bestII, bestEASE, res.EASE = iis, m, o
-		}
-		return nil
-	}
-	for _, m := range []float64{1.0 / 8, 1.0 / 4, 1.0 / 2, 1, 2, 4, 8} {
-		if err := runEASE(ease.Lambda*m, ease.DiagonalScale); err != nil {
-			return TuneResult{}, fmt.Errorf("tune: %w", err)
-		}
-	}
-	center := res.EASE.Lambda
-	for _, m := range half {
-		if err := runEASE(center*m, ease.DiagonalScale); err != nil {
-			return TuneResult{}, fmt.Errorf("tune: %w", err)
-		}
-	}
-	lambda := res.EASE.Lambda
-	for _, rho := range []float64{0, 0.25, 0.5, 1} {
-		if rho != res.EASE.DiagonalScale {
-			if err := runEASE(lambda, rho); err != nil {
-				return TuneResult{}, fmt.Errorf("tune: %w", err)
-			}
-		}
-	}
-	res.UseEASE = true
-	res.EASEValidationLambda = res.EASE.Lambda
-	res.EASE.Lambda *= float64(train.NNZ()) / fitNNZ
-
-	// 3. Blend.
-	bestBlend := Metrics{NDCG: math.Inf(-1)}
-	for step := range 11 {
-		w := float32(step) / 10
-		m := evaluate(func(f int, fd tuneFold) func(u int32, dst []float32) {
-			return BlendScorer(fd.fit, best.f[f], bestII[f], w)
-		})
-		res.Trials = append(res.Trials, Trial{Model: "blend", Params: fmt.Sprintf("weight=%.1f", w), NDCG: m.NDCG, Prec: m.Precision})
-		if m.NDCG > bestBlend.NDCG {
-			bestBlend, res.Blend = m, w
-		}
-	}
-	res.Validation = bestBlend
-	if err := ctx.Err(); err != nil {
-		return TuneResult{}, err
-	}
-	return res, nil
 }

@@ -30,9 +30,11 @@ type evalConfig struct {
 	lastN       int
 	seed        int64
 	k           int
-	tune        bool
+	tune        bool          // --tune: tune within tuneBudget
+	tuneBudget  time.Duration // the time budget of --tune
 	tuneOpts    training.TuneOptions
-	models      pipeline.Options // ALS, CoOccurrence, EASE, Blend
+	fixed       training.TuneFixed // parameters given as flags
+	models      pipeline.Options   // ALS, CoOccurrence, EASE, Blend
 	logger      *slog.Logger
 }
 
@@ -41,32 +43,33 @@ type evalReport struct {
 	training.Metrics
 	// Fallback counts evaluated users answered by popularity (unknown to
 	// the model or without a factor vector).
-	Fallback     int                  `json:"fallback_users"`
-	Items        int                  `json:"items"`
-	Split        string               `json:"split"`
-	TestRatio    float64              `json:"test_ratio,omitempty"`
-	HoldoutDays  float64              `json:"holdout_days,omitempty"`
-	TestLast     int                  `json:"test_last,omitempty"`
-	Seed         int64                `json:"seed"`
-	FoldIn       bool                 `json:"fold_in,omitempty"`
-	Interactions int                  `json:"interactions"`
-	Train        int                  `json:"train_interactions"`
-	Test         int                  `json:"test_interactions"`
-	Params       json.RawMessage      `json:"params"`
-	Tuned        *training.TuneResult `json:"tuned,omitempty"`
-	Seconds      float64              `json:"seconds"`
+	Fallback     int              `json:"fallback_users"`
+	Items        int              `json:"items"`
+	Split        string           `json:"split"`
+	TestRatio    float64          `json:"test_ratio,omitempty"`
+	HoldoutDays  float64          `json:"holdout_days,omitempty"`
+	TestLast     int              `json:"test_last,omitempty"`
+	Seed         int64            `json:"seed"`
+	FoldIn       bool             `json:"fold_in,omitempty"`
+	Interactions int              `json:"interactions"`
+	Train        int              `json:"train_interactions"`
+	Test         int              `json:"test_interactions"`
+	Params       json.RawMessage  `json:"params"`
+	Tuned        *pipeline.Tuning `json:"tuned,omitempty"`
+	Seconds      float64          `json:"seconds"`
 }
 
 func newEvalCmd(e *env) *cobra.Command {
 	c := evalConfig{
-		log:       eventlog.DefaultOptions(),
-		split:     pipeline.SplitStratifiedItem,
-		testRatio: 0.25,
-		lastN:     1,
-		seed:      42,
-		k:         10,
-		tuneOpts:  training.DefaultTuneOptions(),
-		models:    pipeline.DefaultOptions(),
+		log:        eventlog.DefaultOptions(),
+		split:      pipeline.SplitStratifiedItem,
+		testRatio:  0.25,
+		lastN:      1,
+		seed:       42,
+		k:          10,
+		tuneOpts:   training.DefaultTuneOptions(),
+		tuneBudget: pipeline.DefaultTuneBudget,
+		models:     pipeline.DefaultOptions(),
 	}
 	var (
 		asJSON  bool
@@ -77,8 +80,10 @@ func newEvalCmd(e *env) *cobra.Command {
 		Use:   "eval --events FILE [--split stratified-item|time|leave-last-out] [--k 10] [--json]",
 		Short: "Train on a split of an event log and measure the served model on the rest",
 		Long: "eval splits the events into training and test interactions, trains every model\n" +
-			"with the same defaults as train (or with parameters chosen by --tune on a\n" +
-			"validation split carved from the training part), writes a real snapshot into a\n" +
+			"with the same defaults as train (or, with --tune, with the recipe train's tuning\n" +
+			"chooses, on validation data carved from this split's training part: the\n" +
+			"--holdout-days before the test part for --split time, --folds stratified splits\n" +
+			"seeded by --seed otherwise), writes a real snapshot into a\n" +
 			"temporary directory and asks the serving core for each test user's top k, exactly\n" +
 			"as the server would (seen items excluded, popularity for unknown users).\n\n" +
 			"The events become interactions exactly as in train (pipeline.Ingest): the users\n" +
@@ -117,6 +122,16 @@ func newEvalCmd(e *env) *cobra.Command {
 				return err
 			}
 			c.logger = log
+			if cmd.Flags().Changed("tune-budget") {
+				c.tune = c.tuneBudget > 0
+			}
+			for name, fixed := range map[string]*bool{
+				"factors": &c.fixed.Factors, "iterations": &c.fixed.Iterations, "regularization": &c.fixed.Regularization,
+				"regularization-exponent": &c.fixed.RegularizationExponent, "alpha": &c.fixed.Alpha,
+				"ease-lambda": &c.fixed.EASELambda, "ease-diagonal-scale": &c.fixed.EASEDiagonalScale, "blend": &c.fixed.Blend,
+			} {
+				*fixed = cmd.Flags().Changed(name)
+			}
 			r, err := runEval(cmd.Context(), c)
 			if err != nil {
 				return err
@@ -153,8 +168,9 @@ func newEvalCmd(e *env) *cobra.Command {
 	f.IntVar(&c.k, "k", c.k, "number of recommendations per user")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object")
 	f.BoolVar(&c.foldIn, "fold-in", false, "answer every test user from a vector folded in at request time from their training items, instead of their trained vector")
-	f.BoolVar(&c.tune, "tune", false, "choose the parameters on a validation split carved from the training part")
-	f.IntVar(&c.tuneOpts.Budget, "budget", c.tuneOpts.Budget, "with --tune: number of iALS configurations to train")
+	f.BoolVar(&c.tune, "tune", false, "choose the recipe as train does, on validation data carved from the training part, within --tune-budget")
+	f.DurationVar(&c.tuneBudget, "tune-budget", c.tuneBudget, "with --tune: the time the search may take (setting it implies --tune; 0: no tuning)")
+	f.IntVar(&c.tuneOpts.Budget, "budget", c.tuneOpts.Budget, "with --tune: number of iALS configurations to train (0: the whole grid)")
 	f.IntVar(&c.tuneOpts.Folds, "folds", c.tuneOpts.Folds, "with --tune: number of validation splits averaged")
 	f.Float64Var(&c.tuneOpts.ValidationRatio, "validation-ratio", c.tuneOpts.ValidationRatio, "with --tune: share of each item's training interactions held out for validation")
 	f.IntVar(&c.models.ALS.Factors, "factors", c.models.ALS.Factors, "number of latent factors (0: scaled to the data)")
@@ -193,7 +209,7 @@ func runEval(ctx context.Context, c evalConfig) (evalReport, error) {
 	default:
 		return evalReport{}, fmt.Errorf("bad --split %q: use %s, %s or %s", c.split, pipeline.SplitStratifiedItem, pipeline.SplitTime, pipeline.SplitLeaveLastOut)
 	}
-	train, test, _, err := pipeline.IngestSplit(ctx, po, sp)
+	train, test, st, err := pipeline.IngestSplit(ctx, po, sp)
 	if err != nil {
 		return evalReport{}, fmt.Errorf("eval: %w", err)
 	}
@@ -206,22 +222,26 @@ func runEval(ctx context.Context, c evalConfig) (evalReport, error) {
 	opts.Logger = c.logger
 	opts.Publish = false
 	opts.CodeVersion = codeVersion()
-	opts = opts.ScaledTo(train) // as train fixes them on its matrix
 	if c.tune {
-		to := c.tuneOpts
-		to.K = c.k
-		to.Seed = c.seed
-		tr, err := training.Tune(ctx, train, opts.ALS, opts.EASE, to)
+		// Train's tuning, on validation data carved from this split's
+		// training part: the span before the test part for a time split,
+		// stratified splits seeded by --seed otherwise.
+		to := po
+		to.ALS, to.EASE, to.Blend = c.models.ALS, c.models.EASE, c.models.Blend
+		to.Tune = pipeline.TuneOptions{Budget: c.tuneBudget, Search: c.tuneOpts, Fixed: c.fixed}
+		to.Tune.Search.K, to.Tune.Search.Seed = c.k, c.seed
+		v := pipeline.Validation{Kind: pipeline.SplitStratifiedItem}
+		if c.split == pipeline.SplitTime {
+			v = pipeline.Validation{Kind: pipeline.SplitTime, End: st.Log.Last.Add(-sp.Holdout), Span: sp.Holdout}
+		}
+		tu, err := pipeline.TuneRecipe(ctx, to, train, v, nil)
 		if err != nil {
 			return evalReport{}, fmt.Errorf("eval: %w", err)
 		}
-		opts.ALS, opts.EASE, opts.Blend = tr.ALS, tr.EASE, tr.Blend
-		if !tr.UseEASE {
-			opts.Blend = 1
-		}
-		c.logger.Info("tuned", "als", tr.ALS, "ease", tr.EASE, "blend", opts.Blend, "validation_ndcg", tr.Validation.NDCG)
-		r.Tuned = &tr
+		opts.Tuned = &tu.Result
+		r.Tuned = tu
 	}
+	opts = opts.ScaledTo(train) // as train fixes them on its matrix
 
 	dataDir, err := os.MkdirTemp("", "polecam-eval-")
 	if err != nil {

@@ -151,3 +151,52 @@ func TestEvalLeaveLastOut(t *testing.T) {
 		t.Errorf("train on the same events and flags printed\n%s\nwant %q (eval's train + test)", out, want)
 	}
 }
+
+// TestEvalTune runs eval --tune, train's tuning, on each kind of split:
+// the validation part is carved from the split's training part (a time
+// split before the test days for --split time, stratified folds seeded by
+// --seed otherwise) and the chosen recipe is what is measured.
+func TestEvalTune(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "events.csv")
+	run(t, "gen", "--out", log, "--users", "400", "--items", "150", "--events", "20000", "--seed", "11", "--days", "30")
+	tests := []struct {
+		split, wantKind string
+		args            []string
+	}{
+		{"time", "time", []string{"--holdout-days", "2"}},
+		{"stratified-item", "stratified-item", nil},
+		{"leave-last-out", "stratified-item", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.split, func(t *testing.T) {
+			args := append([]string{"--events", log, "--split", tt.split, "--factors", "8", "--iterations", "3",
+				"--tune-budget", "1m", "--budget", "3", "--folds", "2"}, tt.args...)
+			r := evalJSON(t, args...)
+			tuned, ok := r["tuned"].(map[string]any)
+			if !ok {
+				t.Fatalf("eval --tune-budget 1m reports no tuning: %v", r)
+			}
+			split := tuned["split"].(map[string]any)
+			if split["kind"] != tt.wantKind {
+				t.Errorf("validation split %v, want %s", split, tt.wantKind)
+			}
+			res := tuned["result"].(map[string]any)
+			chosen := res["chosen"].(map[string]any)["als"].(map[string]any)
+			if chosen["factors"].(float64) != 8 || res["stopped"] == "" {
+				t.Errorf("tuning result %v, want the flag's 8 factors and a stop reason", res)
+			}
+			if params := string(mustJSON(t, r["params"])); !strings.Contains(params, `"factors":8`) {
+				t.Errorf("eval trained %s, want 8 factors", params)
+			}
+		})
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -48,6 +48,14 @@ func newTrainCmd(e *env) *cobra.Command {
 			"published version was trained on compares the figures its manifest recorded\n" +
 			"on the same holdout, or applies only the floors when there are none.\n" +
 			"The holdout metrics are recorded in the manifest (polecam inspect).\n\n" +
+			"Tuning: before the gate trains, train chooses its recipe (iALS factors, λ, ν,\n" +
+			"alpha, iterations; EASE λ and ρ where EASE is built; the blend) within\n" +
+			"--tune-budget, on validation data carved from the gate's training part only: the\n" +
+			"interactions first made in the span just before the holdout (a stratified split\n" +
+			"when the events span no time). The search starts from the published version's\n" +
+			"recipe, so nightly runs continue it; parameters given as flags are not searched.\n" +
+			"The recipe, its validation figures and every trial go into the manifest.\n" +
+			"--tune-budget 0 trains with the data-scaled defaults instead.\n\n" +
 			"Exit status: 0 published (or written, with --no-publish), 2 the gate refused,\n" +
 			"3 input rejected (too many bad lines, no usable events, fewer users, items or\n" +
 			"holdout users than --min-users, --min-items, --min-holdout-users without\n" +
@@ -76,6 +84,15 @@ func newTrainCmd(e *env) *cobra.Command {
 				}
 			}
 			o.Publish = !noPublish
+			// Explicit values win over the tuned ones (automatic factors,
+			// iterations, EASE λ and blend count as explicit when set).
+			fx := &o.Tune.Fixed
+			fx.Regularization = cmd.Flags().Changed("regularization")
+			fx.Alpha = cmd.Flags().Changed("alpha")
+			fx.Factors = cmd.Flags().Changed("factors")
+			fx.Iterations = cmd.Flags().Changed("iterations")
+			fx.EASELambda = cmd.Flags().Changed("ease-lambda")
+			fx.Blend = cmd.Flags().Changed("blend")
 			o.Gate.Holdout = time.Duration(holdoutDays * float64(24*time.Hour))
 			o.CodeVersion = codeVersion()
 			log, err := e.logger()
@@ -142,6 +159,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	f.Float64Var(&o.EASE.Lambda, "ease-lambda", o.EASE.Lambda, "EASE ridge penalty (0: scaled to the data)")
 	f.IntVar(&o.EASE.MaxItems, "ease-max-items", o.EASE.MaxItems, "largest catalogue the EASE item-item model is trained for")
 	f.Float32Var(&o.Blend, "blend", o.Blend, "weight of the factor scores against EASE (1: factors only; -1: scaled to the data)")
+	f.DurationVar(&o.Tune.Budget, "tune-budget", o.Tune.Budget, "choose the recipe on validation data within this time (ends earlier when the search grid is exhausted; 0: no tuning, the data-scaled defaults)")
 	f.BoolVar(&noPublish, "no-publish", false, "write the version but do not publish it")
 	f.BoolVar(&o.Gate.Disabled, "no-gate", false, "skip the holdout and the quality gate: train once, on all events")
 	f.Float64Var(&holdoutDays, "holdout-days", o.Gate.Holdout.Hours()/24, "quality gate: hold out the interactions first made in the last N days (0: the last 5 % of the log's span)")
@@ -222,6 +240,9 @@ func printSummary(w io.Writer, s pipeline.Summary) {
 		fmt.Fprintf(w, "catalogue: %d items, %d bad rows, %d in the model, %d model items without a row\n",
 			c.Items, c.Bad, c.InModel, c.Missing)
 	}
+	if tu := s.Tuning; tu != nil {
+		printTuning(w, tu)
+	}
 	if g := s.Gate; g != nil {
 		printGate(w, g)
 	}
@@ -269,4 +290,24 @@ func printGate(w io.Writer, g *pipeline.GateResult) {
 	default:
 		fmt.Fprintf(w, "quality gate: refused: %s\n", strings.Join(g.Reasons, "; "))
 	}
+}
+
+// printTuning writes what the tuning measured on and chose.
+func printTuning(w io.Writer, tu *pipeline.Tuning) {
+	v, r := tu.Split, tu.Result
+	switch v.Kind {
+	case pipeline.SplitTime:
+		fmt.Fprintf(w, "tuning: validation on the %s before %s: %d users, %d interactions; fitted on %d\n",
+			v.Span, v.End.UTC().Format(time.RFC3339), v.ValidationUsers, v.ValidationInteractions, v.FitInteractions)
+	default:
+		why := ""
+		if v.Reason != "" {
+			why = " (" + v.Reason + ")"
+		}
+		fmt.Fprintf(w, "tuning: validation on %d stratified splits of %.0f %%%s: %d users, %d interactions; fitted on %d\n",
+			v.Folds, 100*v.Ratio, why, v.ValidationUsers, v.ValidationInteractions, v.FitInteractions)
+	}
+	fmt.Fprintf(w, "tuned:  %d trials in %.1f s (budget %s, stopped: %s); validation ndcg@%d %.4f, the starting recipe's %.4f\n",
+		len(r.Trials), r.Seconds, tu.Budget, r.Stopped, r.Validation.K, r.Validation.NDCG, r.StartValidation.NDCG)
+	fmt.Fprintf(w, "recipe: %s (λs at the fitting part's scale)\n", r.Chosen)
 }

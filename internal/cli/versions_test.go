@@ -28,7 +28,7 @@ func runErr(args ...string) (string, string, error) {
 // trainSmall trains a tiny snapshot on logFile and returns its version.
 func trainSmall(t *testing.T, dataDir, logFile string, extra ...string) string {
 	t.Helper()
-	args := append([]string{"train", "--log-level", "warn", "--data-dir", dataDir, "--events", logFile, "--factors", "4", "--iterations", "2", "--min-holdout-users", "0"}, extra...)
+	args := append([]string{"train", "--log-level", "warn", "--data-dir", dataDir, "--events", logFile, "--factors", "4", "--iterations", "2", "--min-holdout-users", "0", "--tune-budget", "0"}, extra...)
 	out := run(t, args...)
 	m := regexp.MustCompile(`snapshot (\S+) `).FindStringSubmatch(out)
 	if m == nil || !store.ValidVersion(m[1]) {

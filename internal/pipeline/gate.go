@@ -309,7 +309,7 @@ func holdoutSplit(ctx context.Context, opts Options, x *training.Interactions, s
 		inLog := func(c time.Time) bool { return c.After(st.Log.First) && !c.After(st.Log.Last) }
 		if pubTo := pub.Window.To; !pubTo.IsZero() && !cutoff.After(pubTo) {
 			if after := pubTo.Truncate(time.Millisecond).Add(time.Millisecond); inLog(after) {
-				train, test, err = timeSplit(ctx, opts, after, st.Log.Last, forgotten)
+				train, test, err = timeSplit(ctx, opts, after, time.Time{}, st.Log.Last, forgotten)
 				if err != nil {
 					return nil, nil, Holdout{}, err
 				}
@@ -325,7 +325,7 @@ func holdoutSplit(ctx context.Context, opts Options, x *training.Interactions, s
 				hold = st.Log.Last.Sub(cutoff)
 			}
 		}
-		train, test, err = timeSplit(ctx, opts, cutoff, st.Log.Last, forgotten)
+		train, test, err = timeSplit(ctx, opts, cutoff, time.Time{}, st.Log.Last, forgotten)
 		if err != nil {
 			return nil, nil, Holdout{}, err
 		}
@@ -353,14 +353,19 @@ func (h Holdout) count(train, test *training.Interactions) Holdout {
 // timeSplit reads the logs again into a training.HoldoutBuilder splitting
 // at cutoff, applying what ingest applies: forgotten users, de-duplication,
 // decay relative to last (the newest event) and the minimum-support
-// filters, which are applied to the training matrix only.
-func timeSplit(ctx context.Context, opts Options, cutoff, last time.Time, forgotten store.Tombstones) (train, test *training.Interactions, err error) {
+// filters, which are applied to the training matrix only. When until is
+// set, the events at or after it are left out before anything else (the
+// tuning's validation split reads nothing of the gate's holdout).
+func timeSplit(ctx context.Context, opts Options, cutoff, until, last time.Time, forgotten store.Tombstones) (train, test *training.Interactions, err error) {
 	in := opts.Ingest
 	hb := training.NewHoldoutBuilder(cutoff)
 	dd := newDedup(in.DedupWindow)
 	lo := opts.Log
 	lo.Progress = nil
 	if _, err := eventlog.Read(ctx, opts.Events, lo, func(e eventlog.Event) error {
+		if !until.IsZero() && !e.Time.Before(until) {
+			return nil
+		}
 		if forgotten.Len() > 0 && forgotten.Has(e.User) {
 			return nil
 		}
@@ -383,13 +388,18 @@ func timeSplit(ctx context.Context, opts Options, cutoff, last time.Time, forgot
 	return train, test, nil
 }
 
-// runGate measures the recipe of opts on a holdout of the events and the
-// published version on the same holdout, and decides. It writes the
-// holdout model as a temporary version and removes it.
-func runGate(ctx context.Context, opts Options, x *training.Interactions, st IngestStats, forgotten store.Tombstones) (*GateResult, error) {
-	g := opts.Gate
-	log := opts.Logger
-	start := time.Now()
+// gateSplit is the holdout the gate measures on, carved before anything
+// is trained (the tuning reads only its training part), and the published
+// version it compares with (zero Manifest when none is published).
+type gateSplit struct {
+	train, test *training.Interactions
+	h           Holdout
+	pub         store.Manifest
+}
+
+// carveHoldout carves the gate's holdout from the events and checks that it
+// has enough users.
+func carveHoldout(ctx context.Context, opts Options, x *training.Interactions, st IngestStats, forgotten store.Tombstones) (*gateSplit, error) {
 	pub, err := publishedManifest(opts.DataDir)
 	if err != nil {
 		return nil, err
@@ -398,11 +408,22 @@ func runGate(ctx context.Context, opts Options, x *training.Interactions, st Ing
 	if err != nil {
 		return nil, fmt.Errorf("holdout: %w", err)
 	}
-	log.Info("carved holdout", "kind", h.Kind, "cutoff", h.Cutoff, "span", h.Span, "reason", h.Reason, "after_published", h.AfterPublished,
+	opts.Logger.Info("carved holdout", "kind", h.Kind, "cutoff", h.Cutoff, "span", h.Span, "reason", h.Reason, "after_published", h.AfterPublished,
 		"train_interactions", h.TrainInteractions, "test_interactions", h.TestInteractions, "test_users", h.TestUsers)
 	if err := opts.checkMin("the holdout's "+h.Kind+" split", size{"users", h.TestUsers, opts.Min.HoldoutUsers}); err != nil {
 		return nil, err
 	}
+	return &gateSplit{train: train, test: test, h: h, pub: pub}, nil
+}
+
+// runGate measures the recipe of opts on the holdout gs and the published
+// version on the same holdout, and decides. It writes the holdout model as
+// a temporary version and removes it.
+func runGate(ctx context.Context, opts Options, gs *gateSplit) (*GateResult, error) {
+	g := opts.Gate
+	log := opts.Logger
+	start := time.Now()
+	train, test, h, pub := gs.train, gs.test, gs.h, gs.pub
 	r := &GateResult{Metric: g.Metric, K: g.K, Tolerance: g.Tolerance, Sigmas: g.Sigmas, Holdout: h}
 
 	ho := opts

@@ -79,6 +79,7 @@ func gateOptions(t *testing.T, dataDir string, events ...string) Options {
 func defaultRecipe(t *testing.T, dataDir string, events ...string) Options {
 	o := DefaultOptions()
 	o.DataDir, o.Events, o.Logger = dataDir, events, options(t, dataDir).Logger
+	o.Tune.Budget = 0
 	return o
 }
 

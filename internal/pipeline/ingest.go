@@ -309,6 +309,8 @@ type Summary struct {
 	Stages                       []Stage
 	// Gate is what the quality gate measured and decided; nil without it.
 	Gate *GateResult
+	// Tuning is what the tuning measured and chose; nil without it.
+	Tuning *Tuning
 }
 
 func summarize(m store.Manifest, in IngestStats, x *training.Interactions, cs *CatalogStats, forgotten int64, stages []Stage, gate *GateResult) Summary {

@@ -69,6 +69,7 @@ func (o Options) validateModels() error {
 
 // models are the trained models of one run.
 type models struct {
+	als       training.ALSOptions // as trained
 	factors   *training.Factors
 	neighbors [][]training.Neighbor
 	itemItem  *training.ItemItem // nil when not trained
@@ -77,8 +78,9 @@ type models struct {
 }
 
 // trainModels trains iALS, co-occurrence and, for a catalogue small
-// enough, EASE on x.
+// enough, EASE on x, with the tuned recipe when opts has one.
 func trainModels(ctx context.Context, x *training.Interactions, opts Options) (*models, error) {
+	opts = opts.tunedFor(x)
 	log := opts.Logger
 	t := time.Now()
 	factors, err := training.TrainALS(ctx, x, opts.ALS, func(s training.IterationStats) {
@@ -96,7 +98,7 @@ func trainModels(ctx context.Context, x *training.Interactions, opts Options) (*
 	}
 	log.Info("computed co-occurrence", "elapsed", time.Since(t).Round(time.Millisecond))
 
-	ms := &models{factors: factors, neighbors: neighbors, ease: opts.EASE, blend: 1}
+	ms := &models{als: opts.ALS, factors: factors, neighbors: neighbors, ease: opts.EASE, blend: 1}
 	switch {
 	case opts.Blend >= 1:
 		log.Info("skipped ease: blend 1 serves factors only")
@@ -175,7 +177,7 @@ func trainMatrix(ctx context.Context, x *training.Interactions, opts Options, se
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train matrix: %w", err)
 	}
-	params, err := json.Marshal(Params{ALS: opts.ALS, CoOccurrence: opts.CoOccurrence, EASE: ms.easeParams(), Blend: ms.blend})
+	params, err := json.Marshal(Params{ALS: ms.als, CoOccurrence: opts.CoOccurrence, EASE: ms.easeParams(), Blend: ms.blend})
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train matrix: encode parameters: %w", err)
 	}

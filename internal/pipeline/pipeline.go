@@ -54,6 +54,15 @@ type Options struct {
 	// known user, the item-item scores getting 1 − Blend (see
 	// training.Blend). 1 serves factors only and trains no item-item model.
 	Blend float32
+	// Tune says whether and how Train chooses the recipe (ALS, EASE,
+	// Blend) on validation data carved from its training part (see
+	// TuneRecipe); explicit values are kept.
+	Tune TuneOptions
+	// Tuned, when set, is the tuned recipe the models are trained with in
+	// place of ALS, EASE and Blend, its λs scaled to each model's training
+	// matrix (training.TuneResult.For). Train sets it when it tunes;
+	// TrainMatrix callers may set it from TuneRecipe.
+	Tuned *training.TuneResult
 	// Int8 also stores the item vectors quantised to int8
 	// (recommender.Int8ItemsFile), about a quarter of the item factors'
 	// size, which the server scans to shortlist Recommend candidates before
@@ -99,6 +108,7 @@ func DefaultOptions() Options {
 		CoOccurrence: training.DefaultCoOccurrenceOptions(),
 		EASE:         DefaultEASEOptions(),
 		Blend:        DefaultBlend,
+		Tune:         DefaultTuneOptions(),
 		Int8:         true,
 		ANN:          DefaultANNOptions(),
 		Publish:      true,
@@ -138,6 +148,9 @@ func (o Options) Validate() error {
 	}
 	if err := o.Gate.Validate(); err != nil {
 		return fmt.Errorf("gate options: %w", err)
+	}
+	if err := o.Tune.Validate(); err != nil {
+		return fmt.Errorf("tune options: %w", err)
 	}
 	if o.Min.Users < 0 || o.Min.Items < 0 || o.Min.HoldoutUsers < 0 {
 		return fmt.Errorf("minimum sizes %+v, want ≥ 0", o.Min)
@@ -212,6 +225,10 @@ type Params struct {
 	// Trending is how the trending and bestseller lists were counted; nil
 	// when the snapshot has none.
 	Trending *TrendingParams `json:"trending,omitempty"`
+	// Tuning is what the tuning measured and chose; nil when the recipe
+	// was not tuned. ALS, EASE and Blend above are the recipe as trained
+	// on all the events.
+	Tuning *Tuning `json:"tuning,omitempty"`
 }
 
 // Train runs one training job and returns the manifest of the version it
@@ -273,16 +290,36 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 		"users", x.NumUsers(), "items", x.NumItems(), "interactions", x.NNZ(),
 		"elapsed", time.Since(start).Round(time.Millisecond))
 	// The data-scaled defaults are fixed on all the events, so that the
-	// gate's holdout model and the published one share one recipe.
+	// gate's holdout model and the published one share one recipe. The
+	// tuning starts from the options as given (explicit values fixed,
+	// automatic ones scaled to its training part).
+	raw := opts
 	opts = opts.ScaledTo(x)
-	var gate *GateResult
+	var (
+		gate *GateResult
+		gs   *gateSplit
+	)
 	gateStart := time.Now()
 	if !opts.Gate.Disabled {
-		if gate, err = runGate(ctx, opts, x, in, forgotten); err != nil {
+		if gs, err = carveHoldout(ctx, opts, x, in, forgotten); err != nil {
 			return store.Manifest{}, fmt.Errorf("train: quality gate: %w", err)
 		}
 	}
-	gateTime := time.Since(gateStart)
+	var tuning *Tuning
+	tuneStart := time.Now()
+	if opts.Tune.Budget > 0 {
+		if tuning, err = tuneForTrain(ctx, raw, x, in, gs); err != nil {
+			return store.Manifest{}, fmt.Errorf("train: %w", err)
+		}
+		opts.Tuned = &tuning.Result
+	}
+	tuneTime := time.Since(tuneStart)
+	if gs != nil {
+		if gate, err = runGate(ctx, opts, gs); err != nil {
+			return store.Manifest{}, fmt.Errorf("train: quality gate: %w", err)
+		}
+	}
+	gateTime := time.Since(gateStart) - tuneTime
 	modelStart := time.Now()
 
 	models, err := trainModels(ctx, x, gate.capture(opts))
@@ -294,8 +331,9 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train: %w", err)
 	}
-	params, err := json.Marshal(Params{ALS: opts.ALS, CoOccurrence: opts.CoOccurrence, EASE: models.easeParams(), Blend: models.blend,
-		Weights: opts.Log.Weights, MaxBadRatio: opts.Log.MaxBadRatio, Ingest: opts.ingestParams(), Trending: opts.Trending.params()})
+	params, err := json.Marshal(Params{ALS: models.als, CoOccurrence: opts.CoOccurrence, EASE: models.easeParams(), Blend: models.blend,
+		Weights: opts.Log.Weights, MaxBadRatio: opts.Log.MaxBadRatio, Ingest: opts.ingestParams(), Trending: opts.Trending.params(),
+		Tuning: tuning})
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train: encode parameters: %w", err)
 	}
@@ -352,11 +390,16 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 	}
 	if opts.Summary != nil {
 		stages := []Stage{{"read", in.Read}, {"filter", in.Filter}}
+		if tuning != nil {
+			stages = append(stages, Stage{"tune", tuneTime})
+		}
 		if gate != nil {
 			stages = append(stages, Stage{"gate", gateTime})
 		}
-		opts.Summary(summarize(m, in, x, catalogStats, skippedForgotten, append(stages,
-			Stage{"models", modelTime}, Stage{"write", time.Since(writeStart)}), gate))
+		s := summarize(m, in, x, catalogStats, skippedForgotten, append(stages,
+			Stage{"models", modelTime}, Stage{"write", time.Since(writeStart)}), gate)
+		s.Tuning = tuning
+		opts.Summary(s)
 	}
 	return m, gateErr
 }

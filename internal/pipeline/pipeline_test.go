@@ -25,6 +25,7 @@ func options(t *testing.T, dataDir string, events ...string) Options {
 	o.Events = events
 	o.ALS.Factors = 8
 	o.ALS.Iterations = 3
+	o.Tune.Budget = 0 // tuning has its own tests (tune_test.go)
 	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	return o
 }

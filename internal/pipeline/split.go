@@ -174,7 +174,7 @@ func IngestSplit(ctx context.Context, opts Options, s SplitOptions) (train, test
 	if st.Log.Events == 0 {
 		return nil, nil, st, errors.New("ingest split: the logs hold no events")
 	}
-	train, test, err = timeSplit(ctx, opts, st.Log.Last.Add(-s.Holdout), st.Log.Last, forgotten)
+	train, test, err = timeSplit(ctx, opts, st.Log.Last.Add(-s.Holdout), time.Time{}, st.Log.Last, forgotten)
 	if err != nil {
 		return nil, nil, st, fmt.Errorf("ingest split: %w", err)
 	}

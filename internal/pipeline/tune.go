@@ -1,0 +1,349 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/polecam/polecam/store"
+	"github.com/polecam/polecam/training"
+)
+
+// Tuning inside train.
+//
+// With Options.Tune.Budget above 0, Train chooses its recipe for the data
+// it is given (training.Tune) before the quality gate trains anything, on
+// validation data carved from the training part only: the part the gate's
+// holdout model trains on when the gate runs (so the holdout is never
+// read), all the events otherwise. For a log whose events span time the
+// validation part is a time split, as the gate's holdout is: the
+// interactions first made in the span just before the holdout (as long as
+// the holdout), the fitting part everything before; a log without times, a
+// random holdout, or a time split with fewer than Min.HoldoutUsers scored
+// users gets Tune.Search.Folds stratified splits instead.
+//
+// The search starts from the recipe of the published version (the one its
+// own tuning chose, or the parameters its manifest records), so that a
+// nightly run continues the last one's search rather than starting again,
+// or, without one, from the data-scaled defaults of the training part;
+// parameters set explicitly (Options.Tune.Fixed, and non-automatic
+// factors, iterations, EASE λ and blend) are not searched. The chosen
+// recipe, its validation figures and every trial are recorded in the
+// manifest (Params.Tuning); each model is trained with it, λs scaled to
+// the model's training matrix (training.TuneResult.For).
+
+// DefaultTuneBudget is the time polecam train gives its search by default:
+// sized for a nightly run. Small data takes less: the search ends when its
+// grid is exhausted.
+const DefaultTuneBudget = 10 * time.Minute
+
+// TuneOptions say whether and how Train chooses its recipe.
+type TuneOptions struct {
+	// Budget is the time the tuning may take, carving the validation data
+	// included (the starting recipe is always measured; see
+	// training.TuneOptions.TimeBudget). 0 turns tuning off: the data-scaled
+	// defaults apply (ScaledDefaults).
+	Budget time.Duration
+	// Search configures training.Tune: the stratified splits, K, the seed,
+	// a count budget. Its TimeBudget and Fixed are set from Budget and
+	// Fixed.
+	Search training.TuneOptions
+	// Fixed names parameters set explicitly, which the search keeps. Non-
+	// zero ALS.Factors, ALS.Iterations and EASE.Lambda and a Blend other
+	// than BlendAuto count as fixed too.
+	Fixed training.TuneFixed
+}
+
+// DefaultTuneOptions returns the tuning polecam train does: DefaultTuneBudget
+// and training.DefaultTuneOptions.
+func DefaultTuneOptions() TuneOptions {
+	return TuneOptions{Budget: DefaultTuneBudget, Search: training.DefaultTuneOptions()}
+}
+
+// Validate reports whether the options can be used.
+func (o TuneOptions) Validate() error {
+	if o.Budget < 0 {
+		return fmt.Errorf("tune budget %v, want 0 (off) or more", o.Budget)
+	}
+	if o.Budget == 0 {
+		return nil
+	}
+	return o.Search.Validate()
+}
+
+// Validation says how TuneRecipe carves its validation data from a
+// training part.
+type Validation struct {
+	// Kind is SplitTime or SplitStratifiedItem.
+	Kind string
+	// End and Span, for a time split: the logs are read again without
+	// the events at or after End (so nothing from End on is read), the
+	// validation part holds the interactions first made in [End − Span,
+	// End) and the fitting part those before, with the ingestion of the
+	// training part (decay relative to End).
+	End  time.Time
+	Span time.Duration
+}
+
+// ValidationInfo describes the validation data a tuning measured on.
+type ValidationInfo struct {
+	Kind   string    `json:"kind"` // SplitTime or SplitStratifiedItem
+	Cutoff time.Time `json:"cutoff,omitzero"`
+	End    time.Time `json:"end,omitzero"`
+	Span   string    `json:"span,omitempty"`
+	Folds  int       `json:"folds,omitempty"`
+	Ratio  float64   `json:"ratio,omitempty"`
+	// Reason says why a time split was not used, when one was asked for.
+	Reason string `json:"reason,omitempty"`
+	// Counts of the first split; ValidationUsers are the scored ones
+	// (with fitting interactions).
+	FitInteractions        int `json:"fit_interactions"`
+	ValidationInteractions int `json:"validation_interactions"`
+	ValidationUsers        int `json:"validation_users"`
+}
+
+// Tuning is what a tuning did, as recorded in the manifest.
+type Tuning struct {
+	Budget string              `json:"budget"`
+	Split  ValidationInfo      `json:"split"`
+	Result training.TuneResult `json:"result"`
+}
+
+// TuneRecipe chooses the recipe of models trained on train (a training
+// part: the gate's, or an evaluation's) on validation data carved from it
+// as v says, within opts.Tune.Budget (0: no time limit), starting from
+// prev when it is set (a published version's recipe) and otherwise from
+// opts' recipe with its automatic values scaled to train. It is the one
+// tuning of train and eval. opts.Events, Log, Ingest and DataDir (for the
+// forgotten users) are read for a time split.
+func TuneRecipe(ctx context.Context, opts Options, train *training.Interactions, v Validation, prev *training.Recipe) (*Tuning, error) {
+	began := time.Now()
+	if err := opts.Tune.Validate(); err != nil {
+		return nil, fmt.Errorf("tune: %w", err)
+	}
+	if opts.Logger == nil {
+		return nil, errors.New("tune: logger is required")
+	}
+	splits, info, err := carveValidation(ctx, opts, train, v)
+	if err != nil {
+		return nil, fmt.Errorf("tune: %w", err)
+	}
+	start, fixed := opts.tuneStart(train, prev)
+	so := opts.Tune.Search
+	so.Fixed = fixed
+	if b := opts.Tune.Budget; b > 0 {
+		so.TimeBudget = max(b-time.Since(began), time.Nanosecond)
+	}
+	opts.Logger.Info("tuning", "validation", info.Kind, "cutoff", info.Cutoff, "span", info.Span, "reason", info.Reason,
+		"fit_interactions", info.FitInteractions, "validation_users", info.ValidationUsers, "start", start.String(),
+		"time_left", so.TimeBudget.Round(time.Millisecond))
+	res, err := training.Tune(ctx, splits, start, so)
+	if err != nil {
+		return nil, err
+	}
+	opts.Logger.Info("tuned", "chosen", res.Chosen.String(), "validation_ndcg", res.Validation.NDCG,
+		"start_validation_ndcg", res.StartValidation.NDCG, "trials", len(res.Trials), "stopped", res.Stopped,
+		"elapsed", time.Since(began).Round(time.Millisecond))
+	budget := "none"
+	if opts.Tune.Budget > 0 {
+		budget = opts.Tune.Budget.String()
+	}
+	return &Tuning{Budget: budget, Split: info, Result: res}, nil
+}
+
+// carveValidation returns the validation splits of train v asks for: a
+// time split read from the logs, or, when v does not ask for one or it
+// has too few users, stratified splits of train.
+func carveValidation(ctx context.Context, opts Options, train *training.Interactions, v Validation) ([]training.ValidationSplit, ValidationInfo, error) {
+	var reason string
+	switch v.Kind {
+	case SplitTime:
+		if v.Span <= 0 || v.End.IsZero() {
+			return nil, ValidationInfo{}, fmt.Errorf("time validation ending %v over %v: want an end and a positive span", v.End, v.Span)
+		}
+		forgotten, err := tombstonesOf(opts)
+		if err != nil {
+			return nil, ValidationInfo{}, err
+		}
+		cutoff := v.End.Add(-v.Span)
+		fit, val, err := timeSplit(ctx, opts, cutoff, v.End, v.End, forgotten)
+		if err != nil {
+			return nil, ValidationInfo{}, fmt.Errorf("validation: %w", err)
+		}
+		val = training.Reindex(val, fit)
+		info := ValidationInfo{Kind: SplitTime, Cutoff: cutoff, End: v.End, Span: v.Span.String()}.count(fit, val)
+		if need := max(opts.Min.HoldoutUsers, 1); fit.NNZ() > 0 && info.ValidationUsers >= need {
+			return []training.ValidationSplit{{Fit: fit, Val: val}}, info, nil
+		}
+		reason = fmt.Sprintf("the time split at %s leaves %d fitting interactions and %d scored validation users (at least %d needed)",
+			cutoff.UTC().Format(time.RFC3339), info.FitInteractions, info.ValidationUsers, max(opts.Min.HoldoutUsers, 1))
+	case SplitStratifiedItem:
+	default:
+		return nil, ValidationInfo{}, fmt.Errorf("validation split %q, want %s or %s", v.Kind, SplitTime, SplitStratifiedItem)
+	}
+	splits, err := training.StratifiedSplits(train, opts.Tune.Search)
+	if err != nil {
+		return nil, ValidationInfo{}, fmt.Errorf("validation: %w", err)
+	}
+	s := opts.Tune.Search
+	info := ValidationInfo{Kind: SplitStratifiedItem, Folds: s.Folds, Ratio: s.ValidationRatio, Reason: reason}.count(splits[0].Fit, splits[0].Val)
+	return splits, info, nil
+}
+
+func (v ValidationInfo) count(fit, val *training.Interactions) ValidationInfo {
+	v.FitInteractions, v.ValidationInteractions = fit.NNZ(), val.NNZ()
+	for u := range val.NumUsers() {
+		if val.UserPtr[u+1] > val.UserPtr[u] && fit.UserPtr[u+1] > fit.UserPtr[u] {
+			v.ValidationUsers++
+		}
+	}
+	return v
+}
+
+// activeCounts returns the numbers of users and items of x with
+// interactions: a time split's matrices also index those seen only after
+// its cutoff.
+func activeCounts(x *training.Interactions) (users, items int) {
+	for u := range x.NumUsers() {
+		if x.UserPtr[u+1] > x.UserPtr[u] {
+			users++
+		}
+	}
+	for i := range x.NumItems() {
+		if x.ItemPtr[i+1] > x.ItemPtr[i] {
+			items++
+		}
+	}
+	return users, items
+}
+
+// tuneStart returns the recipe the search starts from and the parameters
+// it keeps: o's recipe with its automatic values scaled to train, with the
+// parameters of prev, if set, in place of those not fixed. EASE is part of
+// it when the scaled recipe builds EASE (or Blend is set below 1) and
+// train's catalogue is within EASE.MaxItems.
+func (o Options) tuneStart(train *training.Interactions, prev *training.Recipe) (training.Recipe, training.TuneFixed) {
+	fx := o.Tune.Fixed
+	fx.Factors = fx.Factors || o.ALS.Factors != 0
+	fx.Iterations = fx.Iterations || o.ALS.Iterations != 0
+	fx.EASELambda = fx.EASELambda || o.EASE.Lambda != 0
+	fx.Blend = fx.Blend || o.Blend != BlendAuto
+	users, items := activeCounts(train)
+	base := o.scaled(ScaledDefaults(users, items, train.NNZ()))
+	r := training.Recipe{ALS: base.ALS, Blend: 1}
+	if base.Blend < 1 && items <= base.EASE.MaxItems {
+		e := base.EASE
+		r.EASE, r.Blend = &e, base.Blend
+	}
+	if prev == nil {
+		return r, fx
+	}
+	p := r
+	a := prev.ALS
+	if !fx.Factors {
+		p.ALS.Factors = a.Factors
+	}
+	if !fx.Iterations {
+		p.ALS.Iterations = a.Iterations
+	}
+	if !fx.Regularization {
+		p.ALS.Regularization = a.Regularization
+	}
+	if !fx.RegularizationExponent {
+		p.ALS.RegularizationExponent = a.RegularizationExponent
+	}
+	if !fx.Alpha {
+		p.ALS.Alpha = a.Alpha
+	}
+	if p.EASE != nil && prev.EASE != nil {
+		e := *p.EASE
+		if !fx.EASELambda {
+			e.Lambda = prev.EASE.Lambda
+		}
+		if !fx.EASEDiagonalScale {
+			e.DiagonalScale = prev.EASE.DiagonalScale
+		}
+		p.EASE = &e
+		if !fx.Blend {
+			p.Blend = prev.Blend
+		}
+	}
+	if p.Validate() != nil {
+		o.Logger.Warn("not starting the tuning from the published recipe: it is not valid", "recipe", prev.String())
+		return r, fx
+	}
+	return p, fx
+}
+
+// publishedRecipe returns the recipe of the published version pub: the one
+// its tuning chose, or else the parameters its manifest records; nil when
+// nothing is published or its parameters cannot be read.
+func publishedRecipe(pub store.Manifest) *training.Recipe {
+	if pub.Version == "" || len(pub.Params) == 0 {
+		return nil
+	}
+	var p Params
+	if err := json.Unmarshal(pub.Params, &p); err != nil {
+		return nil
+	}
+	if p.Tuning != nil {
+		r := p.Tuning.Result.Chosen
+		return &r
+	}
+	return &training.Recipe{ALS: p.ALS, EASE: p.EASE, Blend: p.Blend}
+}
+
+// tuneForTrain tunes Train's recipe: on the gate's training part with a
+// time split just before the holdout when the gate has a time holdout, on
+// all of x with a time split at the end of the log without the gate, and
+// with stratified splits otherwise. opts are Train's options before the
+// data-scaled defaults were applied.
+func tuneForTrain(ctx context.Context, opts Options, x *training.Interactions, st IngestStats, gs *gateSplit) (*Tuning, error) {
+	var pub store.Manifest
+	if gs != nil {
+		pub = gs.pub
+	} else {
+		var err error
+		if pub, err = publishedManifest(opts.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	part, v := x, Validation{Kind: SplitStratifiedItem}
+	span := st.Log.Last.Sub(st.Log.First)
+	switch {
+	case gs != nil:
+		part = gs.train
+		if gs.h.Kind == HoldoutTime {
+			v = Validation{Kind: SplitTime, End: gs.h.Cutoff, Span: st.Log.Last.Sub(gs.h.Cutoff)}
+		}
+	case span > 0:
+		hold := opts.Gate.Holdout
+		if hold <= 0 || hold > span/2 {
+			hold = time.Duration(float64(span) * opts.Gate.HoldoutShare)
+		}
+		v = Validation{Kind: SplitTime, End: st.Log.Last.Add(time.Nanosecond), Span: hold}
+	}
+	return TuneRecipe(ctx, opts, part, v, publishedRecipe(pub))
+}
+
+// tunedFor returns o with the tuned recipe, if any, for a model trained
+// on x in place of its model options.
+func (o Options) tunedFor(x *training.Interactions) Options {
+	if o.Tuned == nil {
+		return o
+	}
+	r := o.Tuned.For(x)
+	workers := o.ALS.Workers
+	o.ALS, o.Blend = r.ALS, r.Blend
+	if workers > 0 {
+		o.ALS.Workers = workers
+	}
+	if r.EASE != nil {
+		o.EASE = *r.EASE
+	} else {
+		o.Blend = 1
+	}
+	return o
+}

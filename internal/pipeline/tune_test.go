@@ -1,0 +1,321 @@
+package pipeline
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/polecam/polecam/store"
+	"github.com/polecam/polecam/training"
+	"github.com/polecam/polecam/training/eventlog"
+	"github.com/polecam/polecam/training/synth"
+)
+
+// tuneLog writes a 30-day synthetic log whose last day holds enough users
+// for the gate's holdout and the tuning's time split just before it.
+func tuneLog(t *testing.T) (string, synth.Options) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "events.csv")
+	g := synth.DefaultOptions()
+	g.Users, g.Items, g.Events, g.Seed = 400, 150, 20000, 11
+	if err := synth.GenerateFile(path, g); err != nil {
+		t.Fatal(err)
+	}
+	return path, g
+}
+
+// tuneOptions returns fast options that tune: 8 factors and 3 iterations
+// (explicit, so not searched), at most 4 iALS configurations.
+func tuneOptions(t *testing.T, dataDir string, events ...string) Options {
+	o := options(t, dataDir, events...)
+	o.Tune = DefaultTuneOptions()
+	o.Tune.Search.Budget = 4
+	return o
+}
+
+// tuningOf decodes the tuning recorded in a manifest.
+func tuningOf(t *testing.T, m store.Manifest) (Params, *Tuning) {
+	t.Helper()
+	var p Params
+	if err := json.Unmarshal(m.Params, &p); err != nil {
+		t.Fatalf("manifest params %s: %v", m.Params, err)
+	}
+	if p.Tuning == nil {
+		t.Fatalf("manifest params record no tuning: %s", m.Params)
+	}
+	return p, p.Tuning
+}
+
+// TestTrainTunesAndContinues trains twice into one data directory with
+// tuning on: the recipe and its validation figures land in the manifest,
+// the models are trained with it, and the second run's search starts from
+// the recipe the first one chose (its first trial).
+func TestTrainTunesAndContinues(t *testing.T) {
+	logFile, _ := tuneLog(t)
+	dataDir := t.TempDir()
+	ctx := context.Background()
+	var sum Summary
+	o := tuneOptions(t, dataDir, logFile)
+	o.Summary = func(s Summary) { sum = s }
+	m1, err := Train(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1, tu1 := tuningOf(t, m1)
+	r1 := tu1.Result
+	if tu1.Split.Kind != SplitTime || sum.Gate == nil || !tu1.Split.End.Equal(sum.Gate.Holdout.Cutoff) {
+		t.Errorf("validation split %+v, want a time split ending where the gate's holdout starts (%+v)", tu1.Split, sum.Gate)
+	}
+	if sum.Tuning == nil || sum.Tuning.Result.Chosen.String() != r1.Chosen.String() {
+		t.Errorf("summary tuning %+v, want the manifest's", sum.Tuning)
+	}
+	if len(r1.Trials) < 2 || r1.Trials[0].Model != "start" || r1.Validation.NDCG < r1.StartValidation.NDCG {
+		t.Errorf("trials %+v, validation %v from start %v; want a search from the start, no worse than it", r1.Trials, r1.Validation.NDCG, r1.StartValidation.NDCG)
+	}
+	// Explicit values are kept; the rest of the chosen recipe is what was
+	// trained.
+	if p1.ALS.Factors != 8 || p1.ALS.Iterations != 3 || p1.ALS.Alpha != r1.Chosen.ALS.Alpha ||
+		p1.ALS.RegularizationExponent != r1.Chosen.ALS.RegularizationExponent || p1.Blend != blendTrained(r1.Chosen) {
+		t.Errorf("trained %+v blend %v, want the chosen %s with 8 factors and 3 iterations", p1.ALS, p1.Blend, r1.Chosen)
+	}
+	if m1.Metrics["ndcg@10"] <= 0 {
+		t.Errorf("holdout metrics %v, want the gate's figures", m1.Metrics)
+	}
+
+	o = tuneOptions(t, dataDir, logFile)
+	o.Gate.Force = true // the same logs: the gate compares recorded figures
+	m2, err := Train(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tu2 := tuningOf(t, m2)
+	if d := cmp.Diff(r1.Chosen, tu2.Result.Start); d != "" {
+		t.Errorf("run 2 started from another recipe than run 1 chose (-chosen +start):\n%s", d)
+	}
+	if got := tu2.Result.Trials[0]; got.Model != "start" || got.Params != r1.Chosen.String() {
+		t.Errorf("run 2's first trial = %+v, want run 1's choice %s", got, r1.Chosen)
+	}
+}
+
+// blendTrained is the blend a snapshot records for a recipe: 1 without
+// an item-item model.
+func blendTrained(r training.Recipe) float32 {
+	if r.EASE == nil || r.Blend >= 1 {
+		return 1
+	}
+	return r.Blend
+}
+
+// TestTuneNeverReadsTheHoldout tunes on a log and on the same log with
+// its holdout (the gate's last day) replaced by noise: random users and
+// items at the same times. The tuning reads only the training part, so
+// the validation data, every trial and the choice are the same.
+func TestTuneNeverReadsTheHoldout(t *testing.T) {
+	logFile, g := tuneLog(t)
+	st, err := eventlog.Read(context.Background(), []string{logFile}, eventlog.DefaultOptions(), func(eventlog.Event) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cutoff := st.Last.Add(-DefaultGateOptions().Holdout).Truncate(time.Millisecond)
+	noisy := withNoiseFrom(t, logFile, cutoff, g)
+	tests := []struct {
+		name   string
+		ingest IngestOptions
+	}{
+		{"plain", IngestOptions{}},
+		{"decay, de-duplication and minimum support", IngestOptions{HalfLife: 240 * time.Hour, DedupWindow: time.Minute, MinUserItems: 2, MinItemUsers: 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tune := func(events string) (*Tuning, *GateResult) {
+				var sum Summary
+				o := tuneOptions(t, t.TempDir(), events)
+				o.Ingest = tt.ingest
+				o.Publish = false
+				o.Summary = func(s Summary) { sum = s }
+				m, err := Train(context.Background(), o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, tu := tuningOf(t, m)
+				return tu, sum.Gate
+			}
+			a, gateA := tune(logFile)
+			b, gateB := tune(noisy)
+			if a.Split.Kind != SplitTime || !a.Split.End.Equal(cutoff) {
+				t.Errorf("validation split %+v, want a time split ending at the holdout's cutoff %v", a.Split, cutoff)
+			}
+			if gateA.New == gateB.New {
+				t.Errorf("the gate measured %v on both logs; want the noise to change the holdout", gateA.New)
+			}
+			if d := cmp.Diff(a.Split, b.Split); d != "" {
+				t.Errorf("validation data differ with a noisy holdout (-log +noisy):\n%s", d)
+			}
+			if d := cmp.Diff(a.Result.Trials, b.Result.Trials); d != "" {
+				t.Errorf("trials differ with a noisy holdout (-log +noisy):\n%s", d)
+			}
+			if d := cmp.Diff(a.Result.Chosen, b.Result.Chosen); d != "" {
+				t.Errorf("chosen recipe differs with a noisy holdout (-log +noisy):\n%s", d)
+			}
+		})
+	}
+}
+
+// withNoiseFrom copies src with every event at or after cutoff replaced by
+// one of a random user on a random item of the same type at the same
+// time.
+func withNoiseFrom(t *testing.T, src string, cutoff time.Time, g synth.Options) string {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var out strings.Builder
+	replaced := 0
+	sc := bufio.NewScanner(strings.NewReader(string(b)))
+	for first := true; sc.Scan(); first = false {
+		line := sc.Text()
+		if !first {
+			f := strings.Split(line, ",")
+			tm, err := time.Parse(time.RFC3339, f[0])
+			if err != nil {
+				t.Fatalf("line %q: %v", line, err)
+			}
+			if !tm.Before(cutoff) {
+				f[1], f[2] = g.UserID(rng.IntN(g.Users)), g.ItemID(rng.IntN(g.Items))
+				line = strings.Join(f, ",")
+				replaced++
+			}
+		}
+		out.WriteString(line + "\n")
+	}
+	if replaced == 0 {
+		t.Fatalf("no event of %s at or after %v", src, cutoff)
+	}
+	dst := filepath.Join(t.TempDir(), "noisy.csv")
+	if err := os.WriteFile(dst, []byte(out.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// TestTuneRecipeBudget checks the time budget without measuring time: a
+// budget of 1ns measures the starting recipe only, and chooses it.
+func TestTuneRecipeBudget(t *testing.T) {
+	logFile, _ := tuneLog(t)
+	x, _, err := Ingest(context.Background(), options(t, "", logFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name        string
+		budget      time.Duration
+		v           Validation
+		wantStopped string
+		wantTrials  func(n int) bool
+	}{
+		{"1ns, stratified", time.Nanosecond, Validation{Kind: SplitStratifiedItem}, training.TuneStoppedTime, func(n int) bool { return n == 1 }},
+		{"1ns, time", time.Nanosecond, Validation{Kind: SplitTime, End: lastDayOf(t, logFile), Span: 48 * time.Hour}, training.TuneStoppedTime, func(n int) bool { return n == 1 }},
+		{"10m", 10 * time.Minute, Validation{Kind: SplitStratifiedItem}, training.TuneStoppedCount, func(n int) bool { return n > 10 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tuneOptions(t, "", logFile)
+			o.Tune.Budget = tt.budget
+			o.Tune.Search.Folds = 2
+			tu, err := TuneRecipe(context.Background(), o, x, tt.v, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := tu.Result
+			if r.Stopped != tt.wantStopped || !tt.wantTrials(len(r.Trials)) {
+				t.Errorf("TuneRecipe(budget %v) stopped %q after %d trials, want %q", tt.budget, r.Stopped, len(r.Trials), tt.wantStopped)
+			}
+			if tu.Split.Kind != tt.v.Kind {
+				t.Errorf("validation %+v, want a %s split", tu.Split, tt.v.Kind)
+			}
+			if tt.budget == time.Nanosecond {
+				if d := cmp.Diff(r.Start, r.Chosen); d != "" {
+					t.Errorf("a 1ns budget chose another recipe than the start (-start +chosen):\n%s", d)
+				}
+			}
+		})
+	}
+}
+
+// lastDayOf returns the time of the last event of a log file, less a day.
+func lastDayOf(t *testing.T, logFile string) time.Time {
+	st, err := eventlog.Read(context.Background(), []string{logFile}, eventlog.DefaultOptions(), func(eventlog.Event) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Last.Add(-24 * time.Hour)
+}
+
+// TestTuneStart checks where the search starts: the data-scaled defaults
+// of the training part, or the published recipe for what is not set
+// explicitly.
+func TestTuneStart(t *testing.T) {
+	x, _, err := Ingest(context.Background(), options(t, "", sampleLog(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := DefaultOptions()
+	o.Logger = options(t, "").Logger
+	prevEASE := training.EASEOptions{Lambda: 77, DiagonalScale: 0.5, MaxItems: 10000}
+	prev := &training.Recipe{ALS: o.ALS, EASE: &prevEASE, Blend: 0.6}
+	prev.ALS.Factors, prev.ALS.Iterations, prev.ALS.Alpha, prev.ALS.Regularization = 24, 7, 3, 11
+	scaled := ScaledDefaults(x.NumUsers(), x.NumItems(), x.NNZ())
+	tests := []struct {
+		name   string
+		modify func(*Options)
+		prev   *training.Recipe
+		want   func(r *training.Recipe)
+	}{
+		{"scaled defaults", func(*Options) {}, nil, func(r *training.Recipe) {
+			r.ALS.Factors, r.ALS.Iterations, r.Blend = scaled.Factors, scaled.Iterations, scaled.Blend
+			e := o.EASE
+			e.Lambda = scaled.EASELambda
+			r.EASE = &e
+		}},
+		{"published", func(*Options) {}, prev, func(r *training.Recipe) { *r = *prev }},
+		{"published, explicit factors and blend", func(o *Options) {
+			o.ALS.Factors, o.Blend = 12, 0.9
+		}, prev, func(r *training.Recipe) {
+			*r = *prev
+			r.ALS.Factors, r.Blend = 12, 0.9
+		}},
+		{"published, explicit alpha", func(o *Options) {
+			o.ALS.Alpha, o.Tune.Fixed.Alpha = 5, true
+		}, prev, func(r *training.Recipe) {
+			*r = *prev
+			r.ALS.Alpha = 5
+		}},
+		{"factors only", func(o *Options) { o.Blend = 1 }, prev, func(r *training.Recipe) {
+			*r = *prev
+			r.EASE, r.Blend = nil, 1
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			oo := o
+			tt.modify(&oo)
+			got, _ := oo.tuneStart(x, tt.prev)
+			want := training.Recipe{ALS: o.ALS}
+			tt.want(&want)
+			want.ALS.Workers = o.ALS.Workers
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("tuneStart (-want +got):\n%s", d)
+			}
+		})
+	}
+}
