@@ -55,7 +55,7 @@ func isFinite(v float32) bool { return !math.IsInf(float64(v), 0) && !math.IsNaN
 // training items and the items without a factor vector set to −Inf, then
 // Blend with the item-item scores of the user's training items. ii may be
 // nil (factors only; weight is then ignored).
-func BlendScorer(train *Interactions, f *Factors, ii *ItemItem, weight float32) func(u int32, dst []float32) {
+func BlendScorer(train *Interactions, f *Factors, ii ItemScorer, weight float32) func(u int32, dst []float32) {
 	cold := make([]bool, train.NumItems())
 	for i := range cold {
 		cold[i] = isZeroVec(f.ItemVector(int32(i)))
@@ -379,7 +379,7 @@ func scoredValidation(fit, val *Interactions, maxUsers int, seed int64) *Interac
 type tunePoint struct {
 	r       Recipe
 	factors []*Factors
-	ii      []*ItemItem // nil without EASE
+	ii      []ItemScorer // nil without an item-item model
 	m       Metrics
 }
 
@@ -491,7 +491,7 @@ func Tune(ctx context.Context, splits []ValidationSplit, start Recipe, opts Tune
 func (t *tuner) measure(p tunePoint) Metrics {
 	ms := make([]Metrics, len(t.folds))
 	for f, fd := range t.folds {
-		var ii *ItemItem
+		var ii ItemScorer
 		if p.r.EASE != nil && p.r.Blend < 1 {
 			ii = p.ii[f]
 		}
@@ -542,8 +542,8 @@ func (t *tuner) trainALS(o ALSOptions) ([]*Factors, error) {
 	return fs, nil
 }
 
-func (t *tuner) trainEASE(o EASEOptions) ([]*ItemItem, error) {
-	iis := make([]*ItemItem, len(t.folds))
+func (t *tuner) trainEASE(o EASEOptions) ([]ItemScorer, error) {
+	iis := make([]ItemScorer, len(t.folds))
 	for f, fd := range t.folds {
 		var err error
 		if iis[f], err = TrainEASE(t.ctx, fd.fit, o); err != nil {

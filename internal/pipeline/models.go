@@ -72,7 +72,7 @@ type models struct {
 	als       training.ALSOptions // as trained
 	factors   *training.Factors
 	neighbors [][]training.Neighbor
-	itemItem  *training.ItemItem // nil when not trained
+	itemItem  training.ItemScorer // nil when not trained
 	ease      training.EASEOptions
 	blend     float32 // 1 when itemItem is nil
 }
@@ -112,7 +112,7 @@ func trainModels(ctx context.Context, x *training.Interactions, opts Options) (*
 			return nil, err
 		}
 		ms.itemItem, ms.blend = ii, opts.Blend
-		log.Info("trained ease", "items", ii.N, "lambda", opts.EASE.Lambda, "blend", opts.Blend,
+		log.Info("trained ease", "items", ii.NumItems(), "lambda", opts.EASE.Lambda, "blend", opts.Blend,
 			"elapsed", time.Since(t).Round(time.Millisecond))
 	}
 	return ms, nil
@@ -133,9 +133,13 @@ func (ms *models) writeItemItem(b *store.Builder) error {
 	if ms.itemItem == nil {
 		return nil
 	}
-	ii := ms.itemItem
-	if err := b.SetMatrix(recommender.ItemItemMatrix, ii.N, ii.N, ii.B); err != nil {
-		return err
+	switch ii := ms.itemItem.(type) {
+	case *training.ItemItem:
+		if err := b.SetMatrix(recommender.ItemItemMatrix, ii.N, ii.N, ii.B); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("write item-item model: %T not supported", ii)
 	}
 	cfg, err := json.Marshal(recommender.ItemItemConfig{Blend: ms.blend})
 	if err != nil {

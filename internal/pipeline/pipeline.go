@@ -540,8 +540,11 @@ func sizeHint(opts Options, x *training.Interactions, ms *models, aux bool) stor
 	for _, nn := range ms.neighbors {
 		h.Neighbors += int64(len(nn))
 	}
-	if ii := ms.itemItem; ii != nil {
+	switch ii := ms.itemItem.(type) {
+	case *training.ItemItem:
 		h.Extra += 4 * int64(ii.N) * int64(store.Stride(ii.N))
+	case *training.SparseItemItem:
+		h.Extra += 8*int64(ii.NNZ()) + 8*int64(ii.N+1) // itemitem.csr
 	}
 	for _, at := range x.EventTimes {
 		if at > 0 {
