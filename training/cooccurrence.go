@@ -71,53 +71,73 @@ func CoOccurrence(ctx context.Context, x *Interactions, opts CoOccurrenceOptions
 	}
 	rows := truncateRows(x, opts.MaxUserItems)
 	cols := transpose(rows.ptr, rows.idx, rows.w, x.NumItems())
-	ni := x.NumItems()
-	out := make([][]Neighbor, ni)
-
-	type scratch struct {
-		counts  []int32
-		touched []int32
-		cands   []Neighbor
-	}
-	workers := max(1, min(opts.Workers, ni))
-	scr := make([]scratch, workers)
-	for w := range scr {
-		scr[w].counts = make([]int32, ni)
-	}
-	err := parallelChunks(ctx, ni, rowChunk, workers, func(worker, lo, hi int) error {
-		s := &scr[worker]
-		for i := lo; i < hi; i++ {
-			s.touched = s.touched[:0]
-			for _, u := range cols.idx[cols.ptr[i]:cols.ptr[i+1]] {
-				for _, j := range rows.idx[rows.ptr[u]:rows.ptr[u+1]] {
-					if int(j) == i {
-						continue
-					}
-					if s.counts[j] == 0 {
-						s.touched = append(s.touched, j)
-					}
-					s.counts[j]++
-				}
+	out := make([][]Neighbor, x.NumItems())
+	err := coWalk(ctx, rows, cols, nil, opts.Workers, func(i int, touched []int32, acc []float64, cands []Neighbor) []Neighbor {
+		ndi := float64(cols.ptr[i+1] - cols.ptr[i])
+		for _, j := range touched {
+			c := acc[j] // an exact count
+			if c < float64(opts.MinCount) {
+				continue
 			}
-			ndi := float64(cols.ptr[i+1] - cols.ptr[i])
-			s.cands = s.cands[:0]
-			for _, j := range s.touched {
-				c := s.counts[j]
-				s.counts[j] = 0
-				if int(c) < opts.MinCount {
-					continue
-				}
-				ndj := float64(cols.ptr[j+1] - cols.ptr[j])
-				s.cands = append(s.cands, Neighbor{Item: j, Score: float32(float64(c) / math.Sqrt(ndi*ndj))})
-			}
-			out[i] = topNeighbors(s.cands, opts.TopK)
+			ndj := float64(cols.ptr[j+1] - cols.ptr[j])
+			cands = append(cands, Neighbor{Item: j, Score: float32(c / math.Sqrt(ndi*ndj))})
 		}
-		return nil
+		out[i] = topNeighbors(cands, opts.TopK)
+		return cands
 	})
 	if err != nil {
 		return nil, fmt.Errorf("co-occurrence: %w", err)
 	}
 	return out, nil
+}
+
+// coWalk visits every item i with the items its users also used: acc[j]
+// is Σ_{u ∈ U_i ∩ U_j} userW[u] (1 per user when userW is nil, so an
+// exact count) for every j ≠ i in touched, in the order first reached, over
+// rows and its transpose cols. visit gets an empty cands buffer to fill
+// and returns it for reuse; it must not keep touched, acc or cands. Items
+// are visited in chunks on at most workers goroutines, each with a dense
+// accumulator of one float64 per item, so memory is O(items) per worker;
+// what visit computes for i does not depend on the worker count.
+func coWalk(ctx context.Context, rows, cols compressed, userW []float64, workers int,
+	visit func(i int, touched []int32, acc []float64, cands []Neighbor) []Neighbor) error {
+	ni := len(cols.ptr) - 1
+	type scratch struct {
+		acc     []float64
+		touched []int32
+		cands   []Neighbor
+	}
+	workers = max(1, min(workers, ni))
+	scr := make([]scratch, workers)
+	return parallelChunks(ctx, ni, rowChunk, workers, func(worker, lo, hi int) error {
+		s := &scr[worker]
+		if s.acc == nil {
+			s.acc = make([]float64, ni)
+		}
+		for i := lo; i < hi; i++ {
+			s.touched = s.touched[:0]
+			for _, u := range cols.idx[cols.ptr[i]:cols.ptr[i+1]] {
+				w := 1.0
+				if userW != nil {
+					w = userW[u]
+				}
+				for _, j := range rows.idx[rows.ptr[u]:rows.ptr[u+1]] {
+					if int(j) == i {
+						continue
+					}
+					if s.acc[j] == 0 {
+						s.touched = append(s.touched, j)
+					}
+					s.acc[j] += w
+				}
+			}
+			s.cands = visit(i, s.touched, s.acc, s.cands[:0])
+			for _, j := range s.touched {
+				s.acc[j] = 0
+			}
+		}
+		return nil
+	})
 }
 
 // topNeighbors returns a new slice of the best k of cands, sorted by score

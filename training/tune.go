@@ -129,6 +129,10 @@ type TuneOptions struct {
 	// Fixed names the parameters Tune keeps at their starting values (set
 	// explicitly by the caller).
 	Fixed TuneFixed `json:"fixed"`
+	// Switch names the other item-item models the search tries (unless
+	// Fixed.ItemModel): each gets the same search as the starting one, and
+	// the best recipe of any kind is chosen.
+	Switch TuneSwitch `json:"switch"`
 }
 
 // TuneFixed names the parameters of a Recipe that Tune does not search.
@@ -142,6 +146,19 @@ type TuneFixed struct {
 	EASELambda             bool `json:"ease_lambda,omitempty"`
 	EASEDiagonalScale      bool `json:"ease_diagonal_scale,omitempty"`
 	Blend                  bool `json:"blend,omitempty"`
+	// ItemModel keeps the starting recipe's kind of item-item model (EASE,
+	// RP3beta or none): TuneOptions.Switch is not tried.
+	ItemModel bool `json:"item_model,omitempty"`
+	// RP3 keeps RP3beta's options.
+	RP3 bool `json:"rp3,omitempty"`
+}
+
+// TuneSwitch names the item-item models Tune may switch to from the
+// starting recipe's, with the options each starts from; nil: not a
+// candidate. A candidate of the starting recipe's own kind is ignored.
+type TuneSwitch struct {
+	EASE *EASEOptions `json:"ease,omitempty"`
+	RP3  *RP3Options  `json:"rp3,omitempty"`
 }
 
 // DefaultTuneOptions returns the defaults described on TuneOptions.
@@ -172,12 +189,27 @@ func (o TuneOptions) Validate() error {
 // trained with.
 type Recipe struct {
 	ALS ALSOptions `json:"als"`
-	// EASE is the item-item model blended with the factors; nil: factors
-	// only.
+	// EASE or RP3 (never both) is the item-item model blended with the
+	// factors; both nil: factors only.
 	EASE *EASEOptions `json:"ease,omitempty"`
-	// Blend is the weight of the factor scores (see Blend); 1 without
-	// EASE.
+	RP3  *RP3Options  `json:"rp3,omitempty"`
+	// Blend is the weight of the factor scores (see Blend); 1 without an
+	// item-item model.
 	Blend float32 `json:"blend"`
+}
+
+// hasItem reports whether the recipe has an item-item model.
+func (r Recipe) hasItem() bool { return r.EASE != nil || r.RP3 != nil }
+
+// FitItemModel trains the recipe's item-item model on x: nil without one.
+func (r Recipe) FitItemModel(ctx context.Context, x *Interactions) (ItemScorer, error) {
+	switch {
+	case r.EASE != nil:
+		return TrainEASE(ctx, x, *r.EASE)
+	case r.RP3 != nil:
+		return TrainRP3(ctx, x, *r.RP3)
+	}
+	return nil, nil
 }
 
 // String names the recipe's searched parameters on one line.
@@ -187,6 +219,9 @@ func (r Recipe) String() string {
 		a.Factors, a.Iterations, a.Regularization, a.RegularizationExponent, a.Alpha)
 	if r.EASE != nil {
 		s += fmt.Sprintf(" | ease lambda=%g diagonal_scale=%g", r.EASE.Lambda, r.EASE.DiagonalScale)
+	}
+	if r.RP3 != nil {
+		s += fmt.Sprintf(" | rp3 alpha=%g beta=%g top_k=%d", r.RP3.Alpha, r.RP3.Beta, r.RP3.TopK)
 	}
 	return s + fmt.Sprintf(" | blend=%g", r.Blend)
 }
@@ -201,6 +236,14 @@ func (r Recipe) Validate() error {
 			return err
 		}
 	}
+	if r.RP3 != nil {
+		if r.EASE != nil {
+			return errors.New("recipe: both EASE and RP3beta, want at most one item-item model")
+		}
+		if err := r.RP3.Validate(); err != nil {
+			return err
+		}
+	}
 	if !(r.Blend >= 0 && r.Blend <= 1) {
 		return fmt.Errorf("recipe: blend %v, want between 0 and 1", r.Blend)
 	}
@@ -211,7 +254,7 @@ func (r Recipe) Validate() error {
 // averaged over them).
 type Trial struct {
 	// Model says what the trial changed from the best recipe so far:
-	// "start" (the starting recipe), "als", "ease" or "blend".
+	// "start" (the starting recipe), "als", "ease", "rp3" or "blend".
 	Model  string  `json:"model"`
 	Params string  `json:"params"` // the whole recipe (Recipe.String)
 	NDCG   float64 `json:"ndcg"`
@@ -383,16 +426,21 @@ type tunePoint struct {
 	m       Metrics
 }
 
+// withItem returns p with recipe r, whose item-item model is p's own.
+func (p tunePoint) withItem(r Recipe) tunePoint { return tunePoint{r: r, factors: p.factors, ii: p.ii} }
+
 // tuner is the state of one Tune.
 type tuner struct {
-	ctx     context.Context
-	opts    TuneOptions
-	began   time.Time
-	folds   []tuneFold
-	res     *TuneResult
-	best    tunePoint
-	tried   map[string]Metrics // by Recipe.String
-	perUnit map[string]time.Duration
+	ctx   context.Context
+	opts  TuneOptions
+	began time.Time
+	folds []tuneFold
+	res   *TuneResult
+	// best is the best recipe measured; cur the one the search moves from
+	// (best, except while another kind of item-item model is searched).
+	best, cur tunePoint
+	tried     map[string]Metrics // by Recipe.String
+	perUnit   map[string]time.Duration
 	// trainedALS counts the iALS configurations trained; stopped is set
 	// when the time budget ran out, countHit when Budget was reached.
 	trainedALS int
@@ -412,7 +460,7 @@ type tuner struct {
 // parameters at a time from the best recipe so far, skipping the
 // parameters in TuneOptions.Fixed:
 //
-//  1. With EASE: the blend weight over {0, 0.1, …, 1}; then, while the
+//  1. With an item-item model (EASE here): the blend weight over {0, 0.1, …, 1}; then, while the
 //     blend is below 1, EASE λ × {1/8, 1/4, 1/2, 2, 4, 8}, refined once by
 //     √2 on each side of the best, and the DLAE diagonal scale ρ over {0,
 //     0.25, 0.5, 1}; then the blend again. The cheap item-item part comes
@@ -428,6 +476,14 @@ type tuner struct {
 //     together and λ alone × 2^{±1/4}, alpha alone × {1/√2, √2} and
 //     × 2^{±1/4}, factors × {1/2, 2} and iterations × {1/2, 2}.
 //  3. With EASE, the blend once more.
+//
+// Step 1 is that of the starting recipe's item-item model; RP3beta's own
+// parameters are β over {0, 0.2, …, 0.8}, α over {0.4, …, 1.2}, TopK
+// × {1/4, 1/2, 2, 4} and β ± {0.05, 0.1}. Then, unless Fixed.ItemModel,
+// each item-item model of TuneOptions.Switch (EASE, then RP3beta; a
+// factors-only start too unless its blend is fixed) is measured with the
+// current factors and gets the same step 1 from there, whether or not it
+// starts better; steps 2 and 3 continue from the best recipe of any kind.
 //
 // The grids are relative to the starting values, so nothing in them is
 // specific to one data set. start.EASE is dropped (and the blend set to 1)
@@ -492,7 +548,7 @@ func (t *tuner) measure(p tunePoint) Metrics {
 	ms := make([]Metrics, len(t.folds))
 	for f, fd := range t.folds {
 		var ii ItemScorer
-		if p.r.EASE != nil && p.r.Blend < 1 {
+		if p.r.hasItem() && p.r.Blend < 1 {
 			ii = p.ii[f]
 		}
 		ms[f] = Evaluate(fd.fit, fd.val, t.opts.K, BlendScorer(fd.fit, p.factors[f], ii, p.r.Blend))
@@ -505,6 +561,9 @@ func (t *tuner) record(model string, p tunePoint) {
 	key := p.r.String()
 	t.tried[key] = p.m
 	t.res.Trials = append(t.res.Trials, Trial{Model: model, Params: key, NDCG: p.m.NDCG, Prec: p.m.Precision})
+	if p.m.NDCG > t.cur.m.NDCG {
+		t.cur = p
+	}
 	if p.m.NDCG > t.best.m.NDCG {
 		t.best = p
 	}
@@ -542,15 +601,24 @@ func (t *tuner) trainALS(o ALSOptions) ([]*Factors, error) {
 	return fs, nil
 }
 
-func (t *tuner) trainEASE(o EASEOptions) ([]ItemScorer, error) {
+// trainItem trains r's item-item model on every fold.
+func (t *tuner) trainItem(r Recipe) ([]ItemScorer, error) {
 	iis := make([]ItemScorer, len(t.folds))
 	for f, fd := range t.folds {
 		var err error
-		if iis[f], err = TrainEASE(t.ctx, fd.fit, o); err != nil {
+		if iis[f], err = r.FitItemModel(t.ctx, fd.fit); err != nil {
 			return nil, err
 		}
 	}
 	return iis, nil
+}
+
+// itemKind names r's item-item model for the time estimates and trials.
+func itemKind(r Recipe) string {
+	if r.RP3 != nil {
+		return "rp3"
+	}
+	return "ease"
 }
 
 func alsUnits(o ALSOptions) float64 { return float64(o.Factors * o.Iterations) }
@@ -566,17 +634,17 @@ func (t *tuner) measureStart(r Recipe) error {
 	t.took("als", alsUnits(r.ALS), time.Since(s))
 	t.trainedALS++
 	p := tunePoint{r: r, factors: fs}
-	if r.EASE != nil {
+	if r.hasItem() {
 		s := time.Now()
-		if p.ii, err = t.trainEASE(*r.EASE); err != nil {
+		if p.ii, err = t.trainItem(r); err != nil {
 			return err
 		}
-		t.took("ease", 1, time.Since(s))
+		t.took(itemKind(r), 1, time.Since(s))
 	}
 	s = time.Now()
 	p.m = t.measure(p)
 	t.took("blend", 1, time.Since(s))
-	t.best = p
+	t.best, t.cur = p, p
 	t.record("start", p)
 	t.res.StartValidation = p.m
 	return nil
@@ -585,7 +653,7 @@ func (t *tuner) measureStart(r Recipe) error {
 // tryALS measures the best recipe with its iALS options replaced by o. ok
 // is false when a budget is spent.
 func (t *tuner) tryALS(o ALSOptions) (p tunePoint, ok bool, err error) {
-	r := t.best.r
+	r := t.cur.r
 	r.ALS = o
 	if m, seen := t.tried[r.String()]; seen {
 		return tunePoint{r: r, m: m}, true, nil
@@ -603,40 +671,57 @@ func (t *tuner) tryALS(o ALSOptions) (p tunePoint, ok bool, err error) {
 		return tunePoint{}, false, err
 	}
 	t.trainedALS++
-	p = tunePoint{r: r, factors: fs, ii: t.best.ii}
+	p = tunePoint{r: r, factors: fs, ii: t.cur.ii}
 	p.m = t.measure(p)
 	t.took("als", alsUnits(o), time.Since(s))
 	t.record("als", p)
 	return p, true, nil
 }
 
-// tryEASE measures the best recipe with EASE's λ and ρ replaced.
+// tryEASE measures the current recipe with EASE's λ and ρ replaced.
 func (t *tuner) tryEASE(lambda, rho float64) (bool, error) {
-	r := t.best.r
+	r := t.cur.r
 	e := *r.EASE
 	e.Lambda, e.DiagonalScale = lambda, rho
 	r.EASE = &e
-	if _, seen := t.tried[r.String()]; seen {
-		return true, nil
-	}
-	if !t.fits("ease", 1) {
-		return false, nil
-	}
-	s := time.Now()
-	iis, err := t.trainEASE(e)
-	if err != nil {
-		return false, err
-	}
-	p := tunePoint{r: r, factors: t.best.factors, ii: iis}
-	p.m = t.measure(p)
-	t.took("ease", 1, time.Since(s))
-	t.record("ease", p)
-	return true, nil
+	_, ok, err := t.tryItem(r)
+	return ok, err
 }
 
-// tryBlend measures the best recipe with the blend weight w.
+// tryRP3 measures the current recipe with RP3beta's options replaced.
+func (t *tuner) tryRP3(o RP3Options) (bool, error) {
+	r := t.cur.r
+	r.RP3 = &o
+	_, ok, err := t.tryItem(r)
+	return ok, err
+}
+
+// tryItem measures r, the current recipe with another item-item model;
+// ok is false when the time is up. A recipe measured before is not
+// trained again, and p then has no models.
+func (t *tuner) tryItem(r Recipe) (p tunePoint, ok bool, err error) {
+	if m, seen := t.tried[r.String()]; seen {
+		return tunePoint{r: r, m: m}, true, nil
+	}
+	kind := itemKind(r)
+	if !t.fits(kind, 1) {
+		return tunePoint{}, false, nil
+	}
+	s := time.Now()
+	iis, err := t.trainItem(r)
+	if err != nil {
+		return tunePoint{}, false, err
+	}
+	p = tunePoint{r: r, factors: t.cur.factors, ii: iis}
+	p.m = t.measure(p)
+	t.took(kind, 1, time.Since(s))
+	t.record(kind, p)
+	return p, true, nil
+}
+
+// tryBlend measures the current recipe with the blend weight w.
 func (t *tuner) tryBlend(w float32) bool {
-	r := t.best.r
+	r := t.cur.r
 	r.Blend = w
 	if _, seen := t.tried[r.String()]; seen {
 		return true
@@ -645,7 +730,7 @@ func (t *tuner) tryBlend(w float32) bool {
 		return false
 	}
 	s := time.Now()
-	p := tunePoint{r: r, factors: t.best.factors, ii: t.best.ii}
+	p := t.cur.withItem(r)
 	p.m = t.measure(p)
 	t.took("blend", 1, time.Since(s))
 	t.record("blend", p)
@@ -653,29 +738,110 @@ func (t *tuner) tryBlend(w float32) bool {
 }
 
 func (t *tuner) search() error {
-	hasEASE := t.best.r.EASE != nil
-	if hasEASE {
-		if !t.blends() {
-			return nil
+	if t.cur.r.hasItem() {
+		if ok, err := t.itemSearch(); err != nil || !ok {
+			return err
 		}
-		if t.best.r.Blend < 1 {
-			if ok, err := t.eases(); err != nil || !ok {
+	}
+	if !t.opts.Fixed.ItemModel && (t.cur.r.hasItem() || !t.opts.Fixed.Blend) {
+		for _, r := range t.switches() {
+			if ok, err := t.switchTo(r); err != nil || !ok {
 				return err
 			}
-			if !t.blends() {
-				return nil
+			if ok, err := t.itemSearch(); err != nil || !ok {
+				return err
 			}
 		}
 	}
-	if !hasEASE || t.best.r.Blend > 0 {
+	t.cur = t.best
+	hasItem := t.cur.r.hasItem()
+	if !hasItem || t.cur.r.Blend > 0 {
 		if ok, err := t.alsSearch(); err != nil || (!ok && t.stopped != "") {
 			return err
 		}
 	}
-	if hasEASE {
+	if hasItem {
 		t.blends()
 	}
 	return nil
+}
+
+// switches returns the recipes of the other item-item models to try, in
+// the order EASE, RP3beta, each with the current factors and blend (0.5
+// when the current recipe has none).
+func (t *tuner) switches() []Recipe {
+	base := t.cur.r
+	base.EASE, base.RP3 = nil, nil
+	if !t.cur.r.hasItem() && !t.opts.Fixed.Blend {
+		base.Blend = 0.5
+	}
+	var rs []Recipe
+	if sw := t.opts.Switch.EASE; sw != nil && t.cur.r.EASE == nil {
+		r, e := base, *sw
+		r.EASE = &e
+		if t.easeFits(e) {
+			rs = append(rs, r)
+		}
+	}
+	if sw := t.opts.Switch.RP3; sw != nil && t.cur.r.RP3 == nil {
+		r, o := base, *sw
+		r.RP3 = &o
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+// easeFits reports whether EASE with o can be trained on every fold.
+func (t *tuner) easeFits(o EASEOptions) bool {
+	for _, fd := range t.folds {
+		if fd.fit.NumItems() > o.MaxItems {
+			return false
+		}
+	}
+	return true
+}
+
+// switchTo measures r, a recipe with another kind of item-item model, and
+// makes it the current recipe whether or not it is the best; false when
+// the time is up.
+func (t *tuner) switchTo(r Recipe) (bool, error) {
+	p, ok, err := t.tryItem(r)
+	if err != nil || !ok {
+		return false, err
+	}
+	if p.ii == nil { // measured before: train its models again
+		if p.ii, err = t.trainItem(r); err != nil {
+			return false, err
+		}
+		p.factors = t.cur.factors
+	}
+	t.cur = p
+	return true, nil
+}
+
+// itemSearch searches the current recipe's item-item model and the blend:
+// the blend grid, then (below 1) the model's own parameters, then the
+// blend again; false when the time is up.
+func (t *tuner) itemSearch() (bool, error) {
+	if !t.blends() {
+		return false, nil
+	}
+	if t.cur.r.Blend < 1 {
+		var ok bool
+		var err error
+		if t.cur.r.RP3 != nil {
+			ok, err = t.rp3s()
+		} else {
+			ok, err = t.eases()
+		}
+		if err != nil || !ok {
+			return false, err
+		}
+		if !t.blends() {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // blends runs the blend grid; false when the time is up.
@@ -694,15 +860,15 @@ func (t *tuner) blends() bool {
 // eases searches EASE's λ and ρ; false when the time is up.
 func (t *tuner) eases() (bool, error) {
 	fx := t.opts.Fixed
-	rho := t.best.r.EASE.DiagonalScale
+	rho := t.cur.r.EASE.DiagonalScale
 	if !fx.EASELambda {
-		l0 := t.best.r.EASE.Lambda
+		l0 := t.cur.r.EASE.Lambda
 		for _, m := range []float64{1.0 / 8, 1.0 / 4, 1.0 / 2, 2, 4, 8} {
 			if ok, err := t.tryEASE(l0*m, rho); err != nil || !ok {
 				return false, err
 			}
 		}
-		c := t.best.r.EASE.Lambda
+		c := t.cur.r.EASE.Lambda
 		for _, m := range []float64{1 / math.Sqrt2, math.Sqrt2} {
 			if ok, err := t.tryEASE(c*m, rho); err != nil || !ok {
 				return false, err
@@ -710,9 +876,37 @@ func (t *tuner) eases() (bool, error) {
 		}
 	}
 	if !fx.EASEDiagonalScale {
-		lambda := t.best.r.EASE.Lambda
+		lambda := t.cur.r.EASE.Lambda
 		for _, rho := range []float64{0, 0.25, 0.5, 1} {
 			if ok, err := t.tryEASE(lambda, rho); err != nil || !ok {
+				return false, err
+			}
+		}
+	}
+	return true, nil
+}
+
+// rp3s searches RP3beta's β, α and the number of weights kept per item by
+// coordinate search from the current recipe; false when the time is up.
+func (t *tuner) rp3s() (bool, error) {
+	if t.opts.Fixed.RP3 {
+		return true, nil
+	}
+	steps := []struct {
+		values []float64
+		apply  func(o *RP3Options, v float64)
+	}{
+		{[]float64{0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8}, func(o *RP3Options, v float64) { o.Beta = v }},
+		{[]float64{0.4, 0.6, 0.8, 1, 1.2}, func(o *RP3Options, v float64) { o.Alpha = v }},
+		{[]float64{0.25, 0.5, 2, 4}, func(o *RP3Options, v float64) { o.TopK = max(1, int(math.Round(float64(o.TopK)*v))) }},
+		{[]float64{-0.1, -0.05, 0.05, 0.1}, func(o *RP3Options, v float64) { o.Beta = max(0, o.Beta+v) }},
+	}
+	for _, st := range steps {
+		base := *t.cur.r.RP3
+		for _, v := range st.values {
+			o := base
+			st.apply(&o, v)
+			if ok, err := t.tryRP3(o); err != nil || !ok {
 				return false, err
 			}
 		}
@@ -754,7 +948,7 @@ func (t *tuner) alsSearch() (bool, error) {
 			if !ax.use {
 				continue
 			}
-			base := t.best.r.ALS
+			base := t.cur.r.ALS
 			for _, v := range ax.values {
 				o := base
 				if !ax.apply(&o, base, v) {
@@ -777,7 +971,7 @@ func (t *tuner) alsSearch() (bool, error) {
 	// the exponent, so each exponent gets its own local search (both and
 	// λ alone by √2) from the current best before exponents are compared.
 	if !fx.RegularizationExponent {
-		start := t.best.r.ALS
+		start := t.cur.r.ALS
 		for _, nu := range []float32{0, 0.5, 0.75, 1} {
 			o := start
 			o.RegularizationExponent = nu

@@ -106,6 +106,69 @@ func TestTune(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "switch from EASE to RP3beta",
+			modify: func(o *TuneOptions) {
+				o.Fixed, o.Switch.RP3 = fixed, new(DefaultRP3Options())
+			},
+			start:       tuneStart,
+			wantStopped: TuneStoppedGrid,
+			check: func(t *testing.T, r TuneResult) {
+				kinds := trialKinds(r)
+				if kinds["ease"] < 5 || kinds["rp3"] < 10 || kinds["als"] < 10 {
+					t.Errorf("trials by model = %v, want EASE, RP3beta and iALS searched", kinds)
+				}
+			},
+		},
+		{
+			name: "switch from RP3beta to EASE",
+			modify: func(o *TuneOptions) {
+				o.Fixed, o.Switch.EASE = fixed, tuneStart().EASE
+			},
+			start: func() Recipe {
+				r := tuneStart()
+				r.EASE, r.RP3 = nil, new(DefaultRP3Options())
+				return r
+			},
+			wantStopped: TuneStoppedGrid,
+			check: func(t *testing.T, r TuneResult) {
+				kinds := trialKinds(r)
+				if kinds["ease"] < 5 || kinds["rp3"] < 10 {
+					t.Errorf("trials by model = %v, want both item-item models searched", kinds)
+				}
+			},
+		},
+		{
+			name: "item model fixed: no switch",
+			modify: func(o *TuneOptions) {
+				o.Fixed, o.Switch.RP3 = fixed, new(DefaultRP3Options())
+				o.Fixed.ItemModel = true
+			},
+			start:       tuneStart,
+			wantStopped: TuneStoppedGrid,
+			check: func(t *testing.T, r TuneResult) {
+				if kinds := trialKinds(r); kinds["rp3"] != 0 || r.Chosen.RP3 != nil {
+					t.Errorf("trials by model = %v, chosen %s: want no RP3beta", kinds, r.Chosen)
+				}
+			},
+		},
+		{
+			name: "factors only may gain an item-item model",
+			modify: func(o *TuneOptions) {
+				o.Budget, o.Fixed, o.Switch.RP3 = 2, fixed, new(DefaultRP3Options())
+			},
+			start: func() Recipe {
+				r := tuneStart()
+				r.EASE = nil
+				return r
+			},
+			wantStopped: TuneStoppedCount,
+			check: func(t *testing.T, r TuneResult) {
+				if kinds := trialKinds(r); kinds["rp3"] < 10 {
+					t.Errorf("trials by model = %v, want RP3beta searched", kinds)
+				}
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,6 +198,14 @@ func TestTune(t *testing.T) {
 			tt.check(t, r)
 		})
 	}
+}
+
+func trialKinds(r TuneResult) map[string]int {
+	kinds := map[string]int{}
+	for _, tr := range r.Trials {
+		kinds[tr.Model]++
+	}
+	return kinds
 }
 
 // TestTuneDeterministic runs one search twice: the same trials and the

@@ -34,7 +34,7 @@ type evalConfig struct {
 	tuneBudget  time.Duration // the time budget of --tune
 	tuneOpts    training.TuneOptions
 	fixed       training.TuneFixed // parameters given as flags
-	models      pipeline.Options   // ALS, CoOccurrence, EASE, Blend
+	models      pipeline.Options   // ALS, CoOccurrence, ItemModel, EASE, RP3, Blend
 	logger      *slog.Logger
 }
 
@@ -129,9 +129,11 @@ func newEvalCmd(e *env) *cobra.Command {
 				"factors": &c.fixed.Factors, "iterations": &c.fixed.Iterations, "regularization": &c.fixed.Regularization,
 				"regularization-exponent": &c.fixed.RegularizationExponent, "alpha": &c.fixed.Alpha,
 				"ease-lambda": &c.fixed.EASELambda, "ease-diagonal-scale": &c.fixed.EASEDiagonalScale, "blend": &c.fixed.Blend,
+				"item-model": &c.fixed.ItemModel,
 			} {
 				*fixed = cmd.Flags().Changed(name)
 			}
+			c.fixed.RP3 = cmd.Flags().Changed("rp3-alpha") || cmd.Flags().Changed("rp3-beta") || cmd.Flags().Changed("rp3-top-k")
 			r, err := runEval(cmd.Context(), c)
 			if err != nil {
 				return err
@@ -181,7 +183,8 @@ func newEvalCmd(e *env) *cobra.Command {
 	f.Float64Var(&c.models.EASE.Lambda, "ease-lambda", c.models.EASE.Lambda, "EASE ridge penalty (0: scaled to the data)")
 	f.Float64Var(&c.models.EASE.DiagonalScale, "ease-diagonal-scale", c.models.EASE.DiagonalScale, "EASE: DLAE penalty ρ·G_jj added to λ (0: plain EASE)")
 	f.IntVar(&c.models.EASE.MaxItems, "ease-max-items", c.models.EASE.MaxItems, "largest catalogue EASE is trained for")
-	f.Float32Var(&c.models.Blend, "blend", c.models.Blend, "weight of the factor scores against EASE (1: factors only; -1: scaled to the data)")
+	f.Float32Var(&c.models.Blend, "blend", c.models.Blend, "weight of the factor scores against the item-item model (1: factors only; -1: scaled to the data)")
+	addItemModelFlags(f, &c.models)
 	return cmd
 }
 
@@ -228,6 +231,7 @@ func runEval(ctx context.Context, c evalConfig) (evalReport, error) {
 		// stratified splits seeded by --seed otherwise.
 		to := po
 		to.ALS, to.EASE, to.Blend = c.models.ALS, c.models.EASE, c.models.Blend
+		to.ItemModel, to.RP3 = c.models.ItemModel, c.models.RP3
 		to.Tune = pipeline.TuneOptions{Budget: c.tuneBudget, Search: c.tuneOpts, Fixed: c.fixed}
 		to.Tune.Search.K, to.Tune.Search.Seed = c.k, c.seed
 		v := pipeline.Validation{Kind: pipeline.SplitStratifiedItem}

@@ -45,8 +45,23 @@ func DefaultEASEOptions() training.EASEOptions {
 	return o
 }
 
+// The item-item models of Options.ItemModel.
+const (
+	ItemModelAuto = "auto"
+	ItemModelEASE = "ease"
+	ItemModelRP3  = "rp3"
+)
+
 // validateModels checks the model options.
 func (o Options) validateModels() error {
+	switch o.ItemModel {
+	case ItemModelAuto, ItemModelEASE, ItemModelRP3:
+	default:
+		return fmt.Errorf("item model %q, want %s, %s or %s", o.ItemModel, ItemModelAuto, ItemModelEASE, ItemModelRP3)
+	}
+	if err := o.RP3.Validate(); err != nil {
+		return fmt.Errorf("rp3 options: %w", err)
+	}
 	if o.Blend != BlendAuto && !(o.Blend >= 0 && o.Blend <= 1) {
 		return fmt.Errorf("blend %v, want between 0 and 1 (or %v: scaled to the data)", o.Blend, BlendAuto)
 	}
@@ -73,8 +88,8 @@ type models struct {
 	factors   *training.Factors
 	neighbors [][]training.Neighbor
 	itemItem  training.ItemScorer // nil when not trained
-	ease      training.EASEOptions
-	blend     float32 // 1 when itemItem is nil
+	recipe    training.Recipe     // of the item-item model: EASE or RP3 set
+	blend     float32             // 1 when itemItem is nil
 }
 
 // trainModels trains iALS, co-occurrence and, for a catalogue small
@@ -98,21 +113,30 @@ func trainModels(ctx context.Context, x *training.Interactions, opts Options) (*
 	}
 	log.Info("computed co-occurrence", "elapsed", time.Since(t).Round(time.Millisecond))
 
-	ms := &models{als: opts.ALS, factors: factors, neighbors: neighbors, ease: opts.EASE, blend: 1}
+	ms := &models{als: opts.ALS, factors: factors, neighbors: neighbors, blend: 1}
+	r := training.Recipe{Blend: opts.Blend}
+	switch opts.ItemModel {
+	case ItemModelEASE:
+		e := opts.EASE
+		r.EASE = &e
+	case ItemModelRP3:
+		o := opts.RP3
+		r.RP3 = &o
+	}
 	switch {
 	case opts.Blend >= 1:
-		log.Info("skipped ease: blend 1 serves factors only")
-	case x.NumItems() > opts.EASE.MaxItems:
+		log.Info("skipped the item-item model: blend 1 serves factors only")
+	case r.EASE != nil && x.NumItems() > opts.EASE.MaxItems:
 		log.Info("skipped ease: catalogue too large for a dense item-item model; serving factors only",
 			"items", x.NumItems(), "max_items", opts.EASE.MaxItems)
-	default:
+	case r.EASE != nil || r.RP3 != nil:
 		t = time.Now()
-		ii, err := training.TrainEASE(ctx, x, opts.EASE)
+		ii, err := r.FitItemModel(ctx, x)
 		if err != nil {
 			return nil, err
 		}
-		ms.itemItem, ms.blend = ii, opts.Blend
-		log.Info("trained ease", "items", ii.NumItems(), "lambda", opts.EASE.Lambda, "blend", opts.Blend,
+		ms.itemItem, ms.recipe, ms.blend = ii, r, opts.Blend
+		log.Info("trained item-item model", "model", opts.ItemModel, "items", ii.NumItems(), "params", r.String(),
 			"elapsed", time.Since(t).Round(time.Millisecond))
 	}
 	return ms, nil
@@ -123,8 +147,15 @@ func (ms *models) easeParams() *training.EASEOptions {
 	if ms.itemItem == nil {
 		return nil
 	}
-	o := ms.ease
-	return &o
+	return ms.recipe.EASE
+}
+
+// rp3Params returns the RP3beta options to record, or nil without RP3beta.
+func (ms *models) rp3Params() *training.RP3Options {
+	if ms.itemItem == nil {
+		return nil
+	}
+	return ms.recipe.RP3
 }
 
 // writeItemItem stores the item-item model, if any, as the files package
@@ -181,7 +212,7 @@ func trainMatrix(ctx context.Context, x *training.Interactions, opts Options, se
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train matrix: %w", err)
 	}
-	params, err := json.Marshal(Params{ALS: ms.als, CoOccurrence: opts.CoOccurrence, EASE: ms.easeParams(), Blend: ms.blend})
+	params, err := json.Marshal(Params{ALS: ms.als, CoOccurrence: opts.CoOccurrence, EASE: ms.easeParams(), RP3: ms.rp3Params(), Blend: ms.blend})
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train matrix: encode parameters: %w", err)
 	}

@@ -47,9 +47,16 @@ type Options struct {
 	ALS training.ALSOptions
 	// CoOccurrence configures the item co-occurrence model.
 	CoOccurrence training.CoOccurrenceOptions
+	// ItemModel names the item-item model blended with the factors:
+	// ItemModelAuto (the default) lets the data-scaled defaults choose
+	// (EASE on small catalogues, RP3beta beyond) and the tuning switch;
+	// ItemModelEASE or ItemModelRP3 keeps that one.
+	ItemModel string
 	// EASE configures the dense item-item model, trained when the
 	// catalogue has at most EASE.MaxItems items and Blend < 1.
 	EASE training.EASEOptions
+	// RP3 configures the RP3beta item-item model.
+	RP3 training.RP3Options
 	// Blend is the weight of the factor scores in the served ranking of a
 	// known user, the item-item scores getting 1 − Blend (see
 	// training.Blend). 1 serves factors only and trains no item-item model.
@@ -106,7 +113,9 @@ func DefaultOptions() Options {
 		Trending:     DefaultTrendingOptions(),
 		ALS:          DefaultALSOptions(),
 		CoOccurrence: training.DefaultCoOccurrenceOptions(),
+		ItemModel:    ItemModelAuto,
 		EASE:         DefaultEASEOptions(),
+		RP3:          training.DefaultRP3Options(),
 		Blend:        DefaultBlend,
 		Tune:         DefaultTuneOptions(),
 		Int8:         true,
@@ -217,8 +226,9 @@ type Params struct {
 	ALS          training.ALSOptions          `json:"als"`
 	CoOccurrence training.CoOccurrenceOptions `json:"co_occurrence"`
 	Ingest       IngestParams                 `json:"ingest"`
-	// EASE is set when the snapshot holds an item-item model.
+	// EASE or RP3 is set when the snapshot holds an item-item model.
 	EASE        *training.EASEOptions `json:"ease,omitempty"`
+	RP3         *training.RP3Options  `json:"rp3,omitempty"`
 	Blend       float32               `json:"blend"`
 	Weights     map[string]float32    `json:"event_weights"`
 	MaxBadRatio float64               `json:"max_bad_ratio"`
@@ -331,7 +341,7 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train: %w", err)
 	}
-	params, err := json.Marshal(Params{ALS: models.als, CoOccurrence: opts.CoOccurrence, EASE: models.easeParams(), Blend: models.blend,
+	params, err := json.Marshal(Params{ALS: models.als, CoOccurrence: opts.CoOccurrence, EASE: models.easeParams(), RP3: models.rp3Params(), Blend: models.blend,
 		Weights: opts.Log.Weights, MaxBadRatio: opts.Log.MaxBadRatio, Ingest: opts.ingestParams(), Trending: opts.Trending.params(),
 		Tuning: tuning})
 	if err != nil {

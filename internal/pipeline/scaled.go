@@ -21,13 +21,15 @@ import (
 //     to at most items/2: the factors a user's history can support grow
 //     with the log of its length;
 //   - iterations = 15 (CG warm-started; the loss is flat well before);
-//   - EASE only where it is cheap: at most easeCheapItems items (its cost
-//     is cubic in the catalogue), with λ = c_λ · nnz/items (λ in
-//     co-occurrence counts, so it follows an item's mean count);
-//   - blend (the weight of the factors against EASE) = 0.3 up to 26
-//     interactions per user, rising linearly in log₂ of them to 0.8 at 64
-//     and beyond: item-item scores carry sparse histories, factors dense
-//     ones; 1 (factors only) without EASE.
+//   - the item-item model: EASE where it is cheap, at most easeCheapItems
+//     items (its cost is cubic in the catalogue), with λ = c_λ · nnz/items
+//     (λ in co-occurrence counts, so it follows an item's mean count);
+//     RP3beta with its defaults on larger catalogues (its cost is that of
+//     counting co-occurrences);
+//   - blend (the weight of the factors against the item-item model) = 0.3
+//     up to 26 interactions per user, rising linearly in log₂ of them to
+//     0.8 at 64 and beyond: item-item scores carry sparse histories,
+//     factors dense ones.
 const (
 	factorsPerLogHistory         = 16
 	minScaledFactors             = 16
@@ -46,22 +48,24 @@ const BlendAuto = -1
 // Recipe is the data-scaled recipe ScaledDefaults returns.
 type Recipe struct {
 	Factors, Iterations int
-	EASE                bool // whether EASE is cheap enough to train
+	EASE                bool   // whether EASE is cheap enough to train
+	Item                string // ItemModelEASE when EASE is, ItemModelRP3 otherwise
 	EASELambda          float64
-	Blend               float32 // 1 without EASE
+	Blend               float32
 }
 
 // ScaledDefaults returns the recipe of the rule above for a matrix of the
 // given size.
 func ScaledDefaults(users, items, nnz int) Recipe {
-	r := Recipe{Iterations: scaledIterations, Blend: 1}
+	r := Recipe{Iterations: scaledIterations, Item: ItemModelRP3}
 	perUser := float64(nnz) / float64(max(users, 1))
 	f := int(math.Ceil(factorsPerLogHistory*math.Log2(1+perUser)/8)) * 8
 	f = min(max(f, minScaledFactors), maxScaledFactors, max(items/2/8*8, 8))
 	r.Factors = f
 	r.EASELambda = max(easeLambdaPerItemInteraction*float64(nnz)/float64(max(items, 1)), 1)
+	r.Blend = scaledBlendOf(perUser)
 	if items <= easeCheapItems {
-		r.EASE, r.Blend = true, scaledBlendOf(perUser)
+		r.EASE, r.Item = true, ItemModelEASE
 	}
 	return r
 }
@@ -84,6 +88,9 @@ func (o Options) scaled(r Recipe) Options {
 	}
 	if o.Blend == BlendAuto {
 		o.Blend = r.Blend
+	}
+	if o.ItemModel == ItemModelAuto {
+		o.ItemModel = r.Item
 	}
 	return o
 }

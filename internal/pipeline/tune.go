@@ -130,9 +130,9 @@ func TuneRecipe(ctx context.Context, opts Options, train *training.Interactions,
 	if err != nil {
 		return nil, fmt.Errorf("tune: %w", err)
 	}
-	start, fixed := opts.tuneStart(train, prev)
+	start, fixed, sw := opts.tuneStart(train, prev)
 	so := opts.Tune.Search
-	so.Fixed = fixed
+	so.Fixed, so.Switch = fixed, sw
 	if b := opts.Tune.Budget; b > 0 {
 		so.TimeBudget = max(b-time.Since(began), time.Nanosecond)
 	}
@@ -222,23 +222,42 @@ func activeCounts(x *training.Interactions) (users, items int) {
 // tuneStart returns the recipe the search starts from and the parameters
 // it keeps: o's recipe with its automatic values scaled to train, with the
 // parameters of prev, if set, in place of those not fixed. EASE is part of
-// it when the scaled recipe builds EASE (or Blend is set below 1) and
-// train's catalogue is within EASE.MaxItems.
-func (o Options) tuneStart(train *training.Interactions, prev *training.Recipe) (training.Recipe, training.TuneFixed) {
+// the scaled recipe's item-item model (EASE or RP3beta) when its blend is
+// below 1, EASE only when train's catalogue is within EASE.MaxItems. The
+// item-item models the search may switch to are the other ones, with
+// their scaled options, unless Options.ItemModel names one.
+func (o Options) tuneStart(train *training.Interactions, prev *training.Recipe) (training.Recipe, training.TuneFixed, training.TuneSwitch) {
 	fx := o.Tune.Fixed
 	fx.Factors = fx.Factors || o.ALS.Factors != 0
 	fx.Iterations = fx.Iterations || o.ALS.Iterations != 0
 	fx.EASELambda = fx.EASELambda || o.EASE.Lambda != 0
 	fx.Blend = fx.Blend || o.Blend != BlendAuto
+	fx.ItemModel = fx.ItemModel || o.ItemModel != ItemModelAuto
 	users, items := activeCounts(train)
 	base := o.scaled(ScaledDefaults(users, items, train.NNZ()))
-	r := training.Recipe{ALS: base.ALS, Blend: 1}
-	if base.Blend < 1 && items <= base.EASE.MaxItems {
+	easeOK := items <= base.EASE.MaxItems
+	var sw training.TuneSwitch
+	if easeOK {
 		e := base.EASE
-		r.EASE, r.Blend = &e, base.Blend
+		sw.EASE = &e
+	}
+	rp := base.RP3
+	sw.RP3 = &rp
+	r := training.Recipe{ALS: base.ALS, Blend: 1}
+	if base.Blend < 1 {
+		switch base.ItemModel {
+		case ItemModelEASE:
+			if easeOK {
+				e := base.EASE
+				r.EASE, r.Blend = &e, base.Blend
+			}
+		case ItemModelRP3:
+			rp := base.RP3
+			r.RP3, r.Blend = &rp, base.Blend
+		}
 	}
 	if prev == nil {
-		return r, fx
+		return r, fx, sw
 	}
 	p := r
 	a := prev.ALS
@@ -257,6 +276,29 @@ func (o Options) tuneStart(train *training.Interactions, prev *training.Recipe) 
 	if !fx.Alpha {
 		p.ALS.Alpha = a.Alpha
 	}
+	if !fx.ItemModel && !(fx.Blend && p.Blend >= 1) {
+		// Continue with the published recipe's kind of item-item model
+		// (unless factors only were asked for).
+		switch {
+		case prev.RP3 != nil:
+			rp := base.RP3
+			p.EASE, p.RP3 = nil, &rp
+		case prev.EASE != nil && easeOK:
+			e := base.EASE
+			p.EASE, p.RP3 = &e, nil
+		}
+		if p.EASE != nil || p.RP3 != nil {
+			if p.Blend >= 1 && !fx.Blend {
+				p.Blend = prev.Blend
+			}
+		}
+	}
+	if p.RP3 != nil && prev.RP3 != nil {
+		p.RP3 = new(*prev.RP3)
+		if !fx.Blend {
+			p.Blend = prev.Blend
+		}
+	}
 	if p.EASE != nil && prev.EASE != nil {
 		e := *p.EASE
 		if !fx.EASELambda {
@@ -272,9 +314,9 @@ func (o Options) tuneStart(train *training.Interactions, prev *training.Recipe) 
 	}
 	if p.Validate() != nil {
 		o.Logger.Warn("not starting the tuning from the published recipe: it is not valid", "recipe", prev.String())
-		return r, fx
+		return r, fx, sw
 	}
-	return p, fx
+	return p, fx, sw
 }
 
 // publishedRecipe returns the recipe of the published version pub: the one
@@ -292,7 +334,7 @@ func publishedRecipe(pub store.Manifest) *training.Recipe {
 		r := p.Tuning.Result.Chosen
 		return &r
 	}
-	return &training.Recipe{ALS: p.ALS, EASE: p.EASE, Blend: p.Blend}
+	return &training.Recipe{ALS: p.ALS, EASE: p.EASE, RP3: p.RP3, Blend: p.Blend}
 }
 
 // tuneForTrain tunes Train's recipe: on the gate's training part with a
@@ -340,9 +382,12 @@ func (o Options) tunedFor(x *training.Interactions) Options {
 	if workers > 0 {
 		o.ALS.Workers = workers
 	}
-	if r.EASE != nil {
-		o.EASE = *r.EASE
-	} else {
+	switch {
+	case r.EASE != nil:
+		o.EASE, o.ItemModel = *r.EASE, ItemModelEASE
+	case r.RP3 != nil:
+		o.RP3, o.ItemModel = *r.RP3, ItemModelRP3
+	default:
 		o.Blend = 1
 	}
 	return o

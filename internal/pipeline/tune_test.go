@@ -274,6 +274,7 @@ func TestTuneStart(t *testing.T) {
 	prevEASE := training.EASEOptions{Lambda: 77, DiagonalScale: 0.5, MaxItems: 10000}
 	prev := &training.Recipe{ALS: o.ALS, EASE: &prevEASE, Blend: 0.6}
 	prev.ALS.Factors, prev.ALS.Iterations, prev.ALS.Alpha, prev.ALS.Regularization = 24, 7, 3, 11
+	prevRP3 := &training.Recipe{ALS: prev.ALS, RP3: &training.RP3Options{Alpha: 0.6, Beta: 0.2, TopK: 50, MaxUserItems: 500}, Blend: 0.4}
 	scaled := ScaledDefaults(x.NumUsers(), x.NumItems(), x.NNZ())
 	tests := []struct {
 		name   string
@@ -304,17 +305,33 @@ func TestTuneStart(t *testing.T) {
 			*r = *prev
 			r.EASE, r.Blend = nil, 1
 		}},
+		{"published rp3beta", func(*Options) {}, prevRP3, func(r *training.Recipe) { *r = *prevRP3 }},
+		{"published rp3beta, explicit ease", func(o *Options) { o.ItemModel = ItemModelEASE }, prevRP3, func(r *training.Recipe) {
+			*r = *prevRP3
+			e := o.EASE
+			e.Lambda = scaled.EASELambda
+			r.EASE, r.RP3, r.Blend = &e, nil, scaled.Blend
+		}},
+		{"rp3beta asked for", func(o *Options) { o.ItemModel = ItemModelRP3 }, nil, func(r *training.Recipe) {
+			r.ALS.Factors, r.ALS.Iterations, r.Blend = scaled.Factors, scaled.Iterations, scaled.Blend
+			r.RP3 = new(training.DefaultRP3Options())
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			oo := o
 			tt.modify(&oo)
-			got, _ := oo.tuneStart(x, tt.prev)
+			got, fx, sw := oo.tuneStart(x, tt.prev)
 			want := training.Recipe{ALS: o.ALS}
 			tt.want(&want)
 			want.ALS.Workers = o.ALS.Workers
 			if d := cmp.Diff(want, got); d != "" {
 				t.Errorf("tuneStart (-want +got):\n%s", d)
+			}
+			// The sample log's catalogue is small: both item-item models
+			// are candidates, unless one was asked for.
+			if sw.EASE == nil || sw.RP3 == nil || fx.ItemModel != (oo.ItemModel != ItemModelAuto) {
+				t.Errorf("switch %+v, fixed item model %v, for item model %q", sw, fx.ItemModel, oo.ItemModel)
 			}
 		})
 	}
