@@ -56,7 +56,10 @@ type evalReport struct {
 	Test         int              `json:"test_interactions"`
 	Params       json.RawMessage  `json:"params"`
 	Tuned        *pipeline.Tuning `json:"tuned,omitempty"`
-	Seconds      float64          `json:"seconds"`
+	// Popularity is the baseline on the same split: every user gets the
+	// items with the most training users, less her own.
+	Popularity training.Metrics `json:"popularity"`
+	Seconds    float64          `json:"seconds"`
 }
 
 func newEvalCmd(e *env) *cobra.Command {
@@ -146,6 +149,8 @@ func newEvalCmd(e *env) *cobra.Command {
 				r.Split, r.Seed, r.Users, r.Fallback, r.Items, r.Train, r.Test)
 			fmt.Fprintf(e.stdout, "precision@%d %.4f  recall@%d %.4f  ndcg@%d %.4f  map %.4f  map@%d %.4f  hit rate %.4f  coverage %.4f\n",
 				r.K, r.Precision, r.K, r.Recall, r.K, r.NDCG, r.MAP, r.K, r.MAPAtK, r.HitRate, r.Coverage)
+			fmt.Fprintf(e.stdout, "popularity: precision@%d %.4f  recall@%d %.4f  ndcg@%d %.4f\n",
+				r.K, r.Popularity.Precision, r.K, r.Popularity.Recall, r.K, r.Popularity.NDCG)
 			fmt.Fprintf(e.stdout, "parameters: %s\n", r.Params)
 			return nil
 		},
@@ -266,6 +271,8 @@ func runEval(ctx context.Context, c evalConfig) (evalReport, error) {
 		return evalReport{}, fmt.Errorf("eval: %w", err)
 	}
 	r.Metrics, r.Fallback = ev.At(c.k), ev.Fallback
+	pop := training.Popularity(train)
+	r.Popularity = training.Evaluate(train, test, c.k, func(_ int32, dst []float32) { copy(dst, pop) })
 	r.Seconds = time.Since(start).Seconds()
 	return r, nil
 }

@@ -40,6 +40,11 @@ func TestEvalTimeSplit(t *testing.T) {
 	if p := r["precision"].(float64); p <= 0 || p > 1 {
 		t.Errorf("precision %v, want in (0, 1]", p)
 	}
+	// The popularity baseline on the same split: measured, and beaten.
+	pop, _ := r["popularity"].(map[string]any)
+	if p, _ := pop["ndcg"].(float64); !(p > 0 && p < r["ndcg"].(float64)) {
+		t.Errorf("popularity ndcg %v, want in (0, the model's %v)", pop["ndcg"], r["ndcg"])
+	}
 }
 
 // ml100kRecorded are the figures of benchmarks/quality.md, seed by seed
