@@ -22,13 +22,18 @@
 // training) are never ranked by factors; they can only appear as
 // popularity fill.
 //
-// When the snapshot also holds a dense item-item model ([ItemItemMatrix]
-// with its [ItemItemParams]; trained by the pipeline for catalogues small
-// enough), a known user is ranked instead by the blend
-// w·f/max(f) + (1−w)·s/max(s) of the factor scores f and the item-item
-// scores s (the sum of the matrix rows of the user's training items), both
-// maxima over the candidates, as training.Blend defines it; the source is
-// still SourceFactors. Without it the factor-only path is unchanged.
+// When the snapshot also holds an item-item model with its
+// [ItemItemParams] — dense, the n × n matrix [ItemItemMatrix] (EASE,
+// trained by the pipeline for catalogues small enough), or sparse, the
+// rows of store.ItemItemRowsFile (approximate EASE or RP3beta: some
+// weights per item, negative ones allowed), never both — a known user is
+// ranked instead by the blend w·f/max(f) + (1−w)·s/max(s) of the factor
+// scores f and the item-item scores s (the sum of the rows of the user's
+// history; a sparse row adds its weights to its items only), both maxima
+// over the candidates, as training.Blend defines it; the source is still
+// SourceFactors. Both kinds are read in place from the mapped snapshot
+// and use the same pooled score buffer, so neither allocates per request.
+// Without a model the factor-only path is unchanged.
 //
 // [Model.SimilarItems] returns an item's co-occurrence neighbours first;
 // when there are fewer than N it fills with the items nearest to it by

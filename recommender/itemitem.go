@@ -12,9 +12,11 @@ import (
 )
 
 // ItemItemMatrix and ItemItemParams name the snapshot files of the
-// optional dense item-item model (EASE; see package training): the n × n
-// matrix B, and a JSON object {"blend": w} with the weight of the factor
-// scores.
+// optional item-item model (see package training): the dense n × n
+// matrix B (EASE), and a JSON object {"blend": w} with the weight of the
+// factor scores. A sparse model (approximate EASE, RP3beta) is stored
+// instead as the store's list file store.ItemItemRowsFile, with the same
+// ItemItemParams; a snapshot holds one or the other.
 const (
 	ItemItemMatrix = "itemitem.vec"
 	ItemItemParams = "itemitem.json"
@@ -35,29 +37,52 @@ type auxSnapshot interface {
 	File(name string) ([]byte, bool)
 }
 
-var _ auxSnapshot = (*store.Snapshot)(nil)
+// sparseSnapshot is what a snapshot offers when it can hold a sparse
+// item-item model; *store.Snapshot implements it. ItemItemRow returns
+// item's row read in place, (item, weight) ascending by item, every item
+// in range and every weight finite.
+type sparseSnapshot interface {
+	HasItemItemRows() bool
+	ItemItemRow(item int32) ([]store.Neighbor, error)
+}
+
+var (
+	_ auxSnapshot    = (*store.Snapshot)(nil)
+	_ sparseSnapshot = (*store.Snapshot)(nil)
+)
 
 // itemItem is a loaded item-item model.
 type itemItem struct {
-	b     store.Matrix // n × n, read in place
+	// b is a dense model's n × n matrix, read in place; rows is nil then.
+	// rows reads a row of a sparse model in place; b is zero then.
+	b     store.Matrix
+	rows  func(item int32) ([]store.Neighbor, error)
 	blend float32
 	bufs  sync.Pool // *[]float32 of n item-item scores
 }
 
-// loadItemItem loads the snapshot's item-item model if it has one and
-// leaves m.ii nil otherwise.
+// loadItemItem loads the snapshot's item-item model, dense or sparse, if
+// it has one and leaves m.ii nil otherwise.
 func (m *Model) loadItemItem(s Snapshot) error {
 	as, ok := s.(auxSnapshot)
 	if !ok {
 		return nil
 	}
-	b, ok := as.Matrix(ItemItemMatrix)
-	if !ok {
+	b, dense := as.Matrix(ItemItemMatrix)
+	ss, ok := s.(sparseSnapshot)
+	sparse := ok && ss.HasItemItemRows()
+	name := ItemItemMatrix
+	switch {
+	case dense && sparse:
+		return fmt.Errorf("item-item model: both %s and %s, want one", ItemItemMatrix, store.ItemItemRowsFile)
+	case sparse:
+		name = store.ItemItemRowsFile
+	case !dense:
 		return nil
 	}
 	raw, ok := as.File(ItemItemParams)
 	if !ok {
-		return fmt.Errorf("item-item model: %s without %s", ItemItemMatrix, ItemItemParams)
+		return fmt.Errorf("item-item model: %s without %s", name, ItemItemParams)
 	}
 	var cfg ItemItemConfig
 	if err := json.Unmarshal(raw, &cfg); err != nil {
@@ -66,14 +91,19 @@ func (m *Model) loadItemItem(s Snapshot) error {
 	if !(cfg.Blend >= 0 && cfg.Blend <= 1) {
 		return fmt.Errorf("item-item model: blend %v, want between 0 and 1", cfg.Blend)
 	}
-	if b.Rows != m.n || b.Dims != m.n {
-		return fmt.Errorf("item-item model: %d × %d matrix for %d items", b.Rows, b.Dims, m.n)
-	}
-	if err := checkMatrix(b); err != nil {
-		return fmt.Errorf("item-item model: %w", err)
-	}
 	n := m.n
-	ii := &itemItem{b: b, blend: cfg.Blend}
+	ii := &itemItem{blend: cfg.Blend}
+	if sparse {
+		ii.rows = ss.ItemItemRow
+	} else {
+		if b.Rows != m.n || b.Dims != m.n {
+			return fmt.Errorf("item-item model: %d × %d matrix for %d items", b.Rows, b.Dims, m.n)
+		}
+		if err := checkMatrix(b); err != nil {
+			return fmt.Errorf("item-item model: %w", err)
+		}
+		ii.b = b
+	}
 	ii.bufs.New = func() any { s := make([]float32, n); return &s }
 	m.ii = ii
 	return nil
@@ -87,8 +117,9 @@ func (m *Model) loadItemItem(s Snapshot) error {
 //	score[i] = w·f[i]/max(f) + (1−w)·s[i]/max(s),  s[i] = Σ_{j∈hist} B[j][i]
 //
 // with both maxima over the candidates (items neither blocked, cold,
-// unavailable nor filtered out) and replaced by 1 when not positive. It
-// leaves the best n in sc.cands.
+// unavailable nor filtered out) and replaced by 1 when not positive; for
+// a sparse model B[j][i] is the weight of i in j's row, 0 when the row
+// has none. It leaves the best n in sc.cands.
 func (m *Model) rankItemItem(ctx context.Context, sc *scratch, q []float32, hist []int32, n int) error {
 	f := m.blendScores(sc, q, hist, nil, nil, nil)
 	if err := ctx.Err(); err != nil {
@@ -122,15 +153,7 @@ func (m *Model) blendScores(sc *scratch, q []float32, hist []int32, mask func(f 
 	defer ii.bufs.Put(bp)
 	s := *bp
 	clear(s)
-	for _, j := range hist {
-		if j < 0 || int(j) >= m.n {
-			continue
-		}
-		row := ii.b.Row(int(j))
-		for i, v := range row {
-			s[i] += v
-		}
-	}
+	ii.addScores(s, hist)
 
 	mf, ms := negInf, negInf
 	for i, v := range f {
@@ -155,4 +178,32 @@ func (m *Model) blendScores(sc *scratch, q []float32, hist []int32, mask func(f 
 		}
 	}
 	return f
+}
+
+// addScores adds to s (n entries) the rows of the items of hist, leaving
+// out indexes outside [0, n): s[i] += B[j][i] for every j of hist.
+func (ii *itemItem) addScores(s []float32, hist []int32) {
+	n := len(s)
+	for _, j := range hist {
+		if j < 0 || int(j) >= n {
+			continue
+		}
+		if ii.rows == nil {
+			for i, v := range ii.b.Row(int(j)) {
+				s[i] += v
+			}
+			continue
+		}
+		// The store checked the rows when it opened the snapshot: an
+		// error (none is expected for j in range) leaves the row out.
+		row, err := ii.rows(j)
+		if err != nil {
+			continue
+		}
+		for _, nb := range row {
+			if uint32(nb.Item) < uint32(n) {
+				s[nb.Item] += nb.Score
+			}
+		}
+	}
 }

@@ -70,7 +70,7 @@ func (b *Builder) checkAux(name string) error {
 // called once with a buffered writer to the new file (mode 0600), which is
 // then fsynced. name must satisfy ValidAuxName, be unused in this version
 // and not be one of the files the Builder writes through its own methods
-// (CatalogFile, FoldInFile, BasketNeighborsFile, "scores.*"). The file is listed in Manifest.Files, covered by COMPLETE (size
+// (CatalogFile, FoldInFile, BasketNeighborsFile, ItemItemRowsFile, "scores.*", …). The file is listed in Manifest.Files, covered by COMPLETE (size
 // and CRC-32C), checked by Verify and OpenOptions.VerifyChecksums, and
 // memory-mapped by Dir.Open (see Snapshot.File).
 //

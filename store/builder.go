@@ -45,6 +45,7 @@ type Builder struct {
 	basket      *csrWriter        // nil until the first PutBasketNeighbors
 	seenW       *csrWriter        // nil until the first PutSeenWeights
 	events      *csrWriter        // nil until the first PutSeenEvents
+	itemItem    *csrWriter        // nil until the first PutItemItemRow
 	eventKinds  []string          // set by SetSeenEventKinds
 	scratch     []byte
 	done        bool // committed or aborted
@@ -513,6 +514,9 @@ func (b *Builder) complete(m Manifest) (Manifest, error) {
 	if err := b.writeSeenEvents(); err != nil {
 		return m, err
 	}
+	if err := b.writeItemItemRows(); err != nil {
+		return m, err
+	}
 	names := make([]string, 0, len(b.aux))
 	for name := range b.aux {
 		names = append(names, name)
@@ -562,7 +566,7 @@ func (b *Builder) Commit(ctx context.Context, m Manifest) (Manifest, error) {
 }
 
 func (b *Builder) commit(ctx context.Context, m Manifest) error {
-	if err := errors.Join(b.seen.close(), b.nbrs.close(), b.basket.close(), b.seenW.close(), b.events.close()); err != nil {
+	if err := errors.Join(b.seen.close(), b.nbrs.close(), b.basket.close(), b.seenW.close(), b.events.close(), b.itemItem.close()); err != nil {
 		return fmt.Errorf("remove list temporaries: %w", err)
 	}
 	mj, err := json.Marshal(m)
@@ -632,7 +636,7 @@ func (b *Builder) Abort() error {
 
 func (b *Builder) abort() error {
 	b.done = true
-	errs := []error{b.seen.close(), b.nbrs.close(), b.basket.close(), b.seenW.close(), b.events.close()}
+	errs := []error{b.seen.close(), b.nbrs.close(), b.basket.close(), b.seenW.close(), b.events.close(), b.itemItem.close()}
 	if b.wb != nil {
 		b.wb.Cancel()
 		b.wb = nil

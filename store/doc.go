@@ -47,6 +47,7 @@
 //	      seenweights.csr      every user's training items with their weights (list file format)
 //	      seenevents.csr       when each user last had each kind of event with each training item
 //	      seenevents.kinds     the names of those kinds of events, a JSON array
+//	      itemitem.csr         a sparse item-to-item model: every item's weights for other items (list file format)
 //	      COMPLETE             written last; see below. Without it a version is not listed or opened
 //	      LOCK                 empty; Open holds a shared flock on it until Close, Retain an exclusive one
 //	  staging/<version>/       built here, then fsynced and renamed into versions/ (same filesystem)
@@ -143,8 +144,8 @@
 //
 // # Serving inputs
 //
-// Four kinds of auxiliary file are written by typed Builder methods and
-// parsed at Open, so a damaged one fails Open (or Verify) like any other
+// These auxiliary files are written by typed Builder methods and parsed
+// at Open, so a damaged one fails Open (or Verify) like any other
 // file; a version without them opens, and the accessors report false. All
 // are mapped and read in place: nothing per item is decoded or copied.
 //
@@ -189,6 +190,16 @@
 //     training item, for the merchandising rules' exclusion windows.
 //     seenevents.kinds (SetSeenEventKinds, Snapshot.SeenEventKinds) names
 //     the kinds, a JSON array of the event types as logged.
+//   - itemitem.csr (PutItemItemRow, Snapshot.ItemItemRow): a list file
+//     of kind 2 with one row per item, (item, weight) strictly ascending
+//     by item: the weights w(i, j) of a sparse item-to-item model
+//     (approximate EASE, RP3beta), any finite float32, negative ones
+//     included, served by package recommender in place of the dense
+//     itemitem.vec. Unlike the other list files it is checked whole at
+//     Open, in one pass over its entries (offsets, items in range and
+//     ascending, weights finite; about 6 ms per million weights), so that
+//     ItemItemRow returns the mapped row itself, without copying or
+//     checking it per request.
 //
 // # Id tables
 //

@@ -43,7 +43,7 @@ var scoresMagic = [8]byte{'P', 'C', 'S', 'C', 'O', 'R', 'E', 0}
 // ownAux are the aux file names the Builder writes itself through typed
 // methods; AddFile and SetMatrix refuse them (and names starting with
 // "scores."), though a manifest may list them.
-var ownAux = []string{CatalogFile, FoldInFile, BasketNeighborsFile, BasketNeighborsFile + tmpSuffix, SeenWeightsFile, SeenWeightsFile + tmpSuffix, SeenEventsFile, SeenEventsFile + tmpSuffix, SeenEventKindsFile}
+var ownAux = []string{CatalogFile, FoldInFile, BasketNeighborsFile, BasketNeighborsFile + tmpSuffix, SeenWeightsFile, SeenWeightsFile + tmpSuffix, SeenEventsFile, SeenEventsFile + tmpSuffix, SeenEventKindsFile, ItemItemRowsFile, ItemItemRowsFile + tmpSuffix}
 
 func isOwnAux(name string) bool {
 	return slices.Contains(ownAux, name) || strings.HasPrefix(name, scoresPrefix)
@@ -265,7 +265,9 @@ func (s *Snapshot) FoldIn() (FoldIn, bool) {
 }
 
 // openServingInputs parses the aux files the store knows the format of:
-// catalog.idx, foldin.bin, scores.* and basket.csr.
+// catalog.idx, foldin.bin, scores.*, the list files basket.csr,
+// seenweights.csr, seenevents.csr (with seenevents.kinds) and
+// itemitem.csr.
 func (s *Snapshot) openServingInputs(verify bool) error {
 	for name, a := range s.aux {
 		var err error
@@ -292,6 +294,8 @@ func (s *Snapshot) openServingInputs(verify bool) error {
 			if s.events, err = newCSRFile(a.m.data, csrKindEvents, verify); err == nil && s.events.count != s.nUsers {
 				err = fmt.Errorf("%w: %d lists for %d users", ErrCorrupt, s.events.count, s.nUsers)
 			}
+		case name == ItemItemRowsFile:
+			s.itemItem, err = openItemItemRows(a.m.data, s.nItems, verify)
 		case name == SeenEventKindsFile:
 			s.eventKinds, err = parseEventKinds(a.m.data)
 		case strings.HasPrefix(name, scoresPrefix):

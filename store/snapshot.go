@@ -34,6 +34,8 @@ type Snapshot struct {
 	basket  *csrFile
 	seenW   *csrFile
 	events  *csrFile // seenevents.csr
+	// itemItem is itemitem.csr, its structure checked at open.
+	itemItem *csrFile
 	// eventKinds are the names of the kinds of events (seenevents.kinds).
 	eventKinds []string
 	scores     map[string][]float32

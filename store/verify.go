@@ -20,9 +20,9 @@ import (
 // agrees with the manifest counts, the id tables and the list files
 // (seen.csr, neighbors.csr: every index's list equals its Badger record,
 // or is empty without one), and the serving inputs: catalog.idx's structure,
-// the score lists, basket.csr's lists, and that foldin.bin's YᵀY is the Gram
-// matrix of items.vec. It reads the
-// whole version, so it is for operators and publishing pipelines, not for
+// the score lists, basket.csr's lists, itemitem.csr's rows, and that
+// foldin.bin's YᵀY is the Gram matrix of items.vec. It reads the whole
+// version, so it is for operators and publishing pipelines, not for
 // serving start-up. Errors wrap ErrNotFound, ErrCorrupt or ErrFormat.
 func (d *Dir) Verify(ctx context.Context, version string) error {
 	if err := d.verify(ctx, version); err != nil {
@@ -99,7 +99,7 @@ func (d *Dir) verify(ctx context.Context, version string) error {
 // verifyServingInputs checks what Open does not: that foldin.bin's YᵀY is
 // the Gram matrix of the served item factors, bit for bit, and that every
 // list of basket.csr is in range. (Open already checked the structure of
-// catalog.idx and the score lists.)
+// catalog.idx, the score lists and itemitem.csr.)
 func (s *Snapshot) verifyServingInputs(ctx context.Context) error {
 	if s.foldIn != nil {
 		g := matrixGram(s.items.matrix)

@@ -158,16 +158,40 @@ func (ms *models) rp3Params() *training.RP3Options {
 	return ms.recipe.RP3
 }
 
-// writeItemItem stores the item-item model, if any, as the files package
-// recommender looks for.
-func (ms *models) writeItemItem(b *store.Builder) error {
+// writeItemItem stores the item-item model of n items, if any, as the
+// files package recommender looks for: a dense model as the matrix
+// recommender.ItemItemMatrix, a sparse one as the rows of
+// store.ItemItemRowsFile (every row put, so that the file is there even
+// when all are empty), each with recommender.ItemItemParams.
+func (ms *models) writeItemItem(b *store.Builder, n int) error {
 	if ms.itemItem == nil {
 		return nil
+	}
+	if got := ms.itemItem.NumItems(); got != n {
+		return fmt.Errorf("write item-item model: %d items for a catalogue of %d", got, n)
 	}
 	switch ii := ms.itemItem.(type) {
 	case *training.ItemItem:
 		if err := b.SetMatrix(recommender.ItemItemMatrix, ii.N, ii.N, ii.B); err != nil {
 			return err
+		}
+	case *training.SparseItemItem:
+		if len(ii.Ptr) != ii.N+1 || len(ii.Items) != len(ii.Weights) {
+			return fmt.Errorf("write item-item model: %d offsets, %d items and %d weights for %d rows", len(ii.Ptr), len(ii.Items), len(ii.Weights), ii.N)
+		}
+		var row []store.Neighbor
+		for i := range int32(ii.N) {
+			if lo, hi := ii.Ptr[i], ii.Ptr[i+1]; lo < 0 || lo > hi || hi > int64(len(ii.Items)) {
+				return fmt.Errorf("write item-item model: row %d spans [%d, %d) of %d weights", i, lo, hi, len(ii.Items))
+			}
+			items, weights := ii.Row(i)
+			row = row[:0]
+			for k, j := range items {
+				row = append(row, store.Neighbor{Item: j, Score: weights[k]})
+			}
+			if err := b.PutItemItemRow(i, row); err != nil {
+				return fmt.Errorf("write item-item model: %w", err)
+			}
 		}
 	default:
 		return fmt.Errorf("write item-item model: %T not supported", ii)

@@ -496,7 +496,7 @@ func write(ctx context.Context, opts Options, x *training.Interactions, models *
 	if err := b.SetPopularity(training.Popularity(x)); err != nil {
 		return store.Manifest{}, err
 	}
-	if err := models.writeItemItem(b); err != nil {
+	if err := models.writeItemItem(b, x.NumItems()); err != nil {
 		return store.Manifest{}, err
 	}
 	for _, a := range extra {
