@@ -504,7 +504,7 @@ func Tune(ctx context.Context, splits []ValidationSplit, start Recipe, opts Tune
 			start.EASE = nil
 		}
 	}
-	if start.EASE == nil {
+	if !start.hasItem() {
 		start.Blend = 1
 	}
 	if err := start.Validate(); err != nil {

@@ -54,12 +54,20 @@ type TuneOptions struct {
 	// zero ALS.Factors, ALS.Iterations and EASE.Lambda and a Blend other
 	// than BlendAuto count as fixed too.
 	Fixed training.TuneFixed
+	// TimeValidationUsers is how many scored validation users a time
+	// split should have: when the span before the holdout has fewer,
+	// the span before it is carved as a second fold (fitted on everything
+	// before it), and so on, up to Search.Folds folds. One day of a small
+	// shop scores a few hundred users, too few to tell recipes apart: the
+	// validation figures of neighbouring blends then differ by more than
+	// the gains the search looks for. Default 2,000.
+	TimeValidationUsers int
 }
 
 // DefaultTuneOptions returns the tuning polecam train does: DefaultTuneBudget
 // and training.DefaultTuneOptions.
 func DefaultTuneOptions() TuneOptions {
-	return TuneOptions{Budget: DefaultTuneBudget, Search: training.DefaultTuneOptions()}
+	return TuneOptions{Budget: DefaultTuneBudget, Search: training.DefaultTuneOptions(), TimeValidationUsers: 2000}
 }
 
 // Validate reports whether the options can be used.
@@ -69,6 +77,9 @@ func (o TuneOptions) Validate() error {
 	}
 	if o.Budget == 0 {
 		return nil
+	}
+	if o.TimeValidationUsers < 0 {
+		return fmt.Errorf("time validation users %d, want 0 or more", o.TimeValidationUsers)
 	}
 	return o.Search.Validate()
 }
@@ -89,7 +100,10 @@ type Validation struct {
 
 // ValidationInfo describes the validation data a tuning measured on.
 type ValidationInfo struct {
-	Kind   string    `json:"kind"` // SplitTime or SplitStratifiedItem
+	Kind string `json:"kind"` // SplitTime or SplitStratifiedItem
+	// Cutoff is the start of the first (latest) time fold's validation
+	// span; a time split of Folds folds validates on the Folds spans
+	// before End.
 	Cutoff time.Time `json:"cutoff,omitzero"`
 	End    time.Time `json:"end,omitzero"`
 	Span   string    `json:"span,omitempty"`
@@ -98,10 +112,12 @@ type ValidationInfo struct {
 	// Reason says why a time split was not used, when one was asked for.
 	Reason string `json:"reason,omitempty"`
 	// Counts of the first split; ValidationUsers are the scored ones
-	// (with fitting interactions).
+	// (with fitting interactions). TimeValidationUsers sums the scored
+	// users of every time fold.
 	FitInteractions        int `json:"fit_interactions"`
 	ValidationInteractions int `json:"validation_interactions"`
 	ValidationUsers        int `json:"validation_users"`
+	TimeValidationUsers    int `json:"time_validation_users,omitempty"`
 }
 
 // Tuning is what a tuning did, as recorded in the manifest.
@@ -173,9 +189,27 @@ func carveValidation(ctx context.Context, opts Options, train *training.Interact
 			return nil, ValidationInfo{}, fmt.Errorf("validation: %w", err)
 		}
 		val = training.Reindex(val, fit)
-		info := ValidationInfo{Kind: SplitTime, Cutoff: cutoff, End: v.End, Span: v.Span.String()}.count(fit, val)
+		info := ValidationInfo{Kind: SplitTime, Cutoff: cutoff, End: v.End, Span: v.Span.String(), Folds: 1}.count(fit, val)
 		if need := max(opts.Min.HoldoutUsers, 1); fit.NNZ() > 0 && info.ValidationUsers >= need {
-			return []training.ValidationSplit{{Fit: fit, Val: val}}, info, nil
+			splits := []training.ValidationSplit{{Fit: fit, Val: val}}
+			info.TimeValidationUsers = info.ValidationUsers
+			// Earlier spans while the folds score too few users.
+			for len(splits) < opts.Tune.Search.Folds && info.TimeValidationUsers < opts.Tune.TimeValidationUsers {
+				end := v.End.Add(-time.Duration(len(splits)) * v.Span)
+				fit, val, err := timeSplit(ctx, opts, end.Add(-v.Span), end, end, forgotten)
+				if err != nil {
+					return nil, ValidationInfo{}, fmt.Errorf("validation: %w", err)
+				}
+				val = training.Reindex(val, fit)
+				n := ValidationInfo{}.count(fit, val).ValidationUsers
+				if fit.NNZ() == 0 || n < need {
+					break
+				}
+				splits = append(splits, training.ValidationSplit{Fit: fit, Val: val})
+				info.TimeValidationUsers += n
+			}
+			info.Folds = len(splits)
+			return splits, info, nil
 		}
 		reason = fmt.Sprintf("the time split at %s leaves %d fitting interactions and %d scored validation users (at least %d needed)",
 			cutoff.UTC().Format(time.RFC3339), info.FitInteractions, info.ValidationUsers, max(opts.Min.HoldoutUsers, 1))

@@ -108,7 +108,7 @@ func TestTrainTunesAndContinues(t *testing.T) {
 // blendTrained is the blend a snapshot records for a recipe: 1 without
 // an item-item model.
 func blendTrained(r training.Recipe) float32 {
-	if r.EASE == nil || r.Blend >= 1 {
+	if (r.EASE == nil && r.RP3 == nil) || r.Blend >= 1 {
 		return 1
 	}
 	return r.Blend
@@ -332,6 +332,57 @@ func TestTuneStart(t *testing.T) {
 			// are candidates, unless one was asked for.
 			if sw.EASE == nil || sw.RP3 == nil || fx.ItemModel != (oo.ItemModel != ItemModelAuto) {
 				t.Errorf("switch %+v, fixed item model %v, for item model %q", sw, fx.ItemModel, oo.ItemModel)
+			}
+		})
+	}
+}
+
+// TestTimeValidationFolds carves earlier spans as further time folds
+// while the folds score fewer than Tune.TimeValidationUsers users, up to
+// Search.Folds, each fitted on everything before its span.
+func TestTimeValidationFolds(t *testing.T) {
+	logFile, _ := tuneLog(t)
+	x, _, err := Ingest(context.Background(), options(t, "", logFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := lastDayOf(t, logFile)
+	tests := []struct {
+		name      string
+		users     int
+		folds     int
+		wantFolds int
+	}{
+		{"enough users in one span", 1, 4, 1},
+		{"too few: up to the folds", 1 << 30, 3, 3},
+		{"off", 0, 4, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tuneOptions(t, "", logFile)
+			o.Tune.TimeValidationUsers, o.Tune.Search.Folds = tt.users, tt.folds
+			splits, info, err := carveValidation(context.Background(), o, x, Validation{Kind: SplitTime, End: end, Span: 24 * time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(splits) != tt.wantFolds || info.Folds != tt.wantFolds {
+				t.Fatalf("%d splits, info %+v; want %d folds", len(splits), info, tt.wantFolds)
+			}
+			sum := 0
+			for k, s := range splits {
+				// Fold k validates on the day ending k days before end:
+				// its fitting part has nothing from that day on.
+				span := ValidationInfo{}.count(s.Fit, s.Val)
+				if span.ValidationUsers == 0 {
+					t.Errorf("fold %d scores no users", k)
+				}
+				sum += span.ValidationUsers
+				if k > 0 && s.Fit.NNZ() >= splits[k-1].Fit.NNZ() {
+					t.Errorf("fold %d fits on %d interactions, fold %d on %d: want an earlier, smaller fitting part", k, s.Fit.NNZ(), k-1, splits[k-1].Fit.NNZ())
+				}
+			}
+			if info.TimeValidationUsers != sum {
+				t.Errorf("time validation users %d, want the folds' sum %d", info.TimeValidationUsers, sum)
 			}
 		})
 	}
