@@ -358,14 +358,8 @@ func (b *Builder) PutNeighbors(item int32, nbrs []Neighbor) error {
 }
 
 func (b *Builder) putNeighbors(item int32, nbrs []Neighbor) error {
-	if err := b.usable(); err != nil {
+	if err := b.checkItem(item); err != nil {
 		return err
-	}
-	if b.nItems < 0 {
-		return errors.New("items must be set first")
-	}
-	if item < 0 || int(item) >= b.nItems {
-		return fmt.Errorf("item index out of range [0, %d)", b.nItems)
 	}
 	v, err := encodeNeighbors(nbrs, b.nItems)
 	if err != nil {
@@ -375,6 +369,36 @@ func (b *Builder) putNeighbors(item int32, nbrs []Neighbor) error {
 		return err
 	}
 	return b.nbrs.put(int(item), v)
+}
+
+// checkItem reports whether the builder is usable, its items are set and
+// item is one of them: what every per-item Put checks first.
+func (b *Builder) checkItem(item int32) error {
+	if err := b.usable(); err != nil {
+		return err
+	}
+	if b.nItems < 0 {
+		return errors.New("items must be set first")
+	}
+	if item < 0 || int(item) >= b.nItems {
+		return fmt.Errorf("item index out of range [0, %d)", b.nItems)
+	}
+	return nil
+}
+
+// openItemList checks item as checkItem does and opens *w, the per-item
+// list file written at Commit as file, on the first put.
+func (b *Builder) openItemList(w **csrWriter, file string, item int32) error {
+	if err := b.checkItem(item); err != nil {
+		return err
+	}
+	if *w == nil {
+		if _, dup := b.aux[file]; dup {
+			return fmt.Errorf("%s already written", file)
+		}
+		*w = newCSRWriter(csrKindNeighbors, b.nItems, filepath.Join(b.staging, file+tmpSuffix))
+	}
+	return nil
 }
 
 // encodeNeighbors encodes a neighbour list as the Badger value and the

@@ -2,7 +2,6 @@ package store
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -32,20 +31,8 @@ func (b *Builder) PutItemItemRow(item int32, row []Neighbor) error {
 }
 
 func (b *Builder) putItemItemRow(item int32, row []Neighbor) error {
-	if err := b.usable(); err != nil {
+	if err := b.openItemList(&b.itemItem, ItemItemRowsFile, item); err != nil {
 		return err
-	}
-	if b.nItems < 0 {
-		return errors.New("items must be set first")
-	}
-	if item < 0 || int(item) >= b.nItems {
-		return fmt.Errorf("item index out of range [0, %d)", b.nItems)
-	}
-	if b.itemItem == nil {
-		if _, dup := b.aux[ItemItemRowsFile]; dup {
-			return fmt.Errorf("%s already written", ItemItemRowsFile)
-		}
-		b.itemItem = newCSRWriter(csrKindNeighbors, b.nItems, filepath.Join(b.staging, ItemItemRowsFile+tmpSuffix))
 	}
 	if err := checkItemItemRow(row, b.nItems); err != nil {
 		return err

@@ -192,20 +192,8 @@ func (b *Builder) PutBasketNeighbors(item int32, nbrs []Neighbor) error {
 }
 
 func (b *Builder) putBasketNeighbors(item int32, nbrs []Neighbor) error {
-	if err := b.usable(); err != nil {
+	if err := b.openItemList(&b.basket, BasketNeighborsFile, item); err != nil {
 		return err
-	}
-	if b.nItems < 0 {
-		return errors.New("items must be set first")
-	}
-	if item < 0 || int(item) >= b.nItems {
-		return fmt.Errorf("item index out of range [0, %d)", b.nItems)
-	}
-	if b.basket == nil {
-		if _, dup := b.aux[BasketNeighborsFile]; dup {
-			return fmt.Errorf("%s already written", BasketNeighborsFile)
-		}
-		b.basket = newCSRWriter(csrKindNeighbors, b.nItems, filepath.Join(b.staging, BasketNeighborsFile+tmpSuffix))
 	}
 	v, err := encodeNeighbors(nbrs, b.nItems)
 	if err != nil {
