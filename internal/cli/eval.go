@@ -237,7 +237,8 @@ func runEval(ctx context.Context, c evalConfig) (evalReport, error) {
 		to := po
 		to.ALS, to.EASE, to.Blend = c.models.ALS, c.models.EASE, c.models.Blend
 		to.ItemModel, to.RP3 = c.models.ItemModel, c.models.RP3
-		to.Tune = pipeline.TuneOptions{Budget: c.tuneBudget, Search: c.tuneOpts, Fixed: c.fixed}
+		to.Tune = pipeline.DefaultTuneOptions() // train's, time folds included
+		to.Tune.Budget, to.Tune.Search, to.Tune.Fixed = c.tuneBudget, c.tuneOpts, c.fixed
 		to.Tune.Search.K, to.Tune.Search.Seed = c.k, c.seed
 		v := pipeline.Validation{Kind: pipeline.SplitStratifiedItem}
 		if c.split == pipeline.SplitTime {

@@ -185,6 +185,11 @@ func TestEvalTune(t *testing.T) {
 			if split["kind"] != tt.wantKind {
 				t.Errorf("validation split %v, want %s", split, tt.wantKind)
 			}
+			// 400 users score far fewer than the 2,000 time validation
+			// users train asks for, so a time split carves --folds spans.
+			if split["folds"] != 2.0 {
+				t.Errorf("validation split %v, want 2 folds", split)
+			}
 			res := tuned["result"].(map[string]any)
 			chosen := res["chosen"].(map[string]any)["als"].(map[string]any)
 			if chosen["factors"].(float64) != 8 || res["stopped"] == "" {
