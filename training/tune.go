@@ -205,7 +205,7 @@ func (r Recipe) hasItem() bool { return r.EASE != nil || r.RP3 != nil }
 func (r Recipe) FitItemModel(ctx context.Context, x *Interactions) (ItemScorer, error) {
 	switch {
 	case r.EASE != nil:
-		return TrainEASE(ctx, x, *r.EASE)
+		return FitEASE(ctx, x, *r.EASE)
 	case r.RP3 != nil:
 		return TrainRP3(ctx, x, *r.RP3)
 	}
