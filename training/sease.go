@@ -112,7 +112,10 @@ func TrainSparseEASE(ctx context.Context, x *Interactions, opts EASEOptions) (*S
 	}
 
 	// Stage 2: solve every column on its neighbourhood.
-	type scratch struct{ a, b []float64 }
+	type scratch struct {
+		a, b []float64
+		pos  []int32
+	}
 	scr := make([]scratch, workers)
 	const chunk = 16
 	err = parallelChunks(ctx, n, chunk, workers, func(worker, lo, hi int) error {
@@ -123,11 +126,17 @@ func TrainSparseEASE(ctx context.Context, x *Interactions, opts EASEOptions) (*S
 			if m == 0 {
 				continue
 			}
+			if s.pos == nil {
+				s.pos = make([]int32, n)
+				for i := range s.pos {
+					s.pos[i] = -1
+				}
+			}
 			if cap(s.a) < m*m {
 				s.a, s.b = make([]float64, m*m), make([]float64, m)
 			}
 			a, b := s.a[:m*m], s.b[:m]
-			fillBlock(a, hd.items, upper, func(i int32) float64 {
+			fillBlock(a, hd.items, upper, s.pos, func(i int32) float64 {
 				g := pop(i)
 				return g + opts.Lambda + opts.DiagonalScale*g
 			})
@@ -183,37 +192,60 @@ type hood struct {
 // fillBlock sets the lower triangle of the m × m row-major a to the
 // penalised Gram block of items (ascending): a[q][p] = G(items[q],
 // items[p]) for q > p, read from upper, and a[p][p] = diag(items[p]).
-func fillBlock(a []float64, items []int32, upper []gramRow, diag func(int32) float64) {
+// pos is scratch with one entry per item, all −1, and is left so. A short
+// row is scanned against pos (the positions of items), a long one
+// searched for each item wanted.
+func fillBlock(a []float64, items []int32, upper []gramRow, pos []int32, diag func(int32) float64) {
 	m := len(items)
+	for q, i := range items {
+		pos[i] = int32(q)
+	}
 	for p, i := range items {
 		a[p*m+p] = diag(i)
 		rest := items[p+1:]
+		at := (p+1)*m + p // a[q'][p] for q' = p+1+q is a[at+q·m]
 		row := upper[i]
 		ri, rc := row.items, row.counts
-		if len(ri) > 8*len(rest) { // search each wanted item in the long row
-			for q, j := range rest {
-				at := sort.Search(len(ri), func(x int) bool { return ri[x] >= j })
-				c := 0.0
-				if at < len(ri) && ri[at] == j {
-					c = float64(rc[at])
+		if len(ri) <= 4*len(rest) {
+			for q := range rest {
+				a[at+q*m] = 0
+			}
+			for x, j := range ri {
+				if q := pos[j]; q > int32(p) {
+					a[at+int(q-int32(p)-1)*m] = float64(rc[x])
 				}
-				ri, rc = ri[at:], rc[at:]
-				a[(p+1+q)*m+p] = c
 			}
 			continue
 		}
-		x := 0 // merge the two ascending lists
+		x := 0 // rest and ri ascend: gallop through ri for each wanted item
 		for q, j := range rest {
-			for x < len(ri) && ri[x] < j {
-				x++
-			}
+			x = seek(ri, x, j)
 			c := 0.0
 			if x < len(ri) && ri[x] == j {
 				c = float64(rc[x])
 			}
-			a[(p+1+q)*m+p] = c
+			a[at+q*m] = c
 		}
 	}
+	for _, i := range items {
+		pos[i] = -1
+	}
+}
+
+// seek returns the first position at or after from where s (ascending)
+// holds at least v, or len(s): an exponential then a binary search, so
+// the cost is logarithmic in the distance moved.
+func seek(s []int32, from int, v int32) int {
+	if from >= len(s) || s[from] >= v {
+		return from
+	}
+	lo, step := from, 1 // s[lo] < v
+	for lo+step < len(s) && s[lo+step] < v {
+		lo += step
+		step *= 2
+	}
+	hi := min(lo+step, len(s)) // s[hi] >= v or hi == len(s)
+	return lo + 1 + sort.Search(hi-lo-1, func(k int) bool { return s[lo+1+k] >= v })
 }
 
 // cholesky replaces the lower triangle of the m × m symmetric
