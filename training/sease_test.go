@@ -141,7 +141,7 @@ func TestTrainSparseEASEFewNeighbors(t *testing.T) {
 			opts := DefaultEASEOptions()
 			opts.Neighbors = k
 			var models []*SparseItemItem
-			for _, procs := range []int{1, 2, 3} {
+			for _, procs := range []int{1, 2} {
 				prev := runtime.GOMAXPROCS(procs)
 				m, err := TrainSparseEASE(context.Background(), x, opts)
 				runtime.GOMAXPROCS(prev)
@@ -199,7 +199,7 @@ func TestEASEOptionsValidateNeighbors(t *testing.T) {
 			t.Errorf("Validate(neighbors %d) = %v, want ok %v", tt.neighbors, err, tt.ok)
 		}
 	}
-	if got := DefaultEASEOptions(); got.Lambda != 566 || got.DiagonalScale != 1 || got.MaxItems != 10000 || got.Neighbors != DefaultNeighbors {
+	if got := DefaultEASEOptions(); got.Lambda != 566 || got.DiagonalScale != 1 || got.MaxItems != 10000 || got.Neighbors != 0 {
 		t.Errorf("DefaultEASEOptions() = %+v", got)
 	}
 	if got := (EASEOptions{}).neighbors(); got != DefaultNeighbors {
@@ -243,13 +243,14 @@ func TestFitEASE(t *testing.T) {
 }
 
 // TestSparseEASENearExact is the sanity check of the approximation: on
-// held-out interactions of a synthetic log, sparse EASE with the default
-// K ranks within a few per cent of exact EASE.
+// held-out interactions of a synthetic log, sparse EASE with K 64 (the
+// default costs too much under -race) ranks within a few per cent of exact
+// EASE.
 func TestSparseEASENearExact(t *testing.T) {
-	x := syntheticInteractions(t, synth.Options{Users: 3000, Items: 1500, Events: 120000, Seed: 11})
+	x := syntheticInteractions(t, synth.Options{Users: 2000, Items: 600, Events: 60000, Seed: 11})
 	train, test := SplitRandom(x, 0.2, 11)
 	opts := DefaultEASEOptions()
-	opts.Lambda = 50
+	opts.Lambda, opts.Neighbors = 50, 64
 	exact, err := TrainEASE(context.Background(), train, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -269,7 +270,7 @@ func TestSparseEASENearExact(t *testing.T) {
 	ms := Evaluate(train, test, k, score(sp))
 	rel := (ms.NDCG - me.NDCG) / me.NDCG
 	t.Logf("items %d, nnz %d: nDCG@%d exact %.4f, sparse (K %d, %d weights) %.4f (%+.2f %%)",
-		train.NumItems(), train.NNZ(), k, me.NDCG, DefaultNeighbors, sp.NNZ(), ms.NDCG, 100*rel)
+		train.NumItems(), train.NNZ(), k, me.NDCG, opts.Neighbors, sp.NNZ(), ms.NDCG, 100*rel)
 	if rel < -0.03 {
 		t.Errorf("sparse EASE nDCG@%d %.4f is %.2f %% below exact EASE's %.4f, want within 3 %%", k, ms.NDCG, -100*rel, me.NDCG)
 	}
