@@ -25,3 +25,24 @@ func BenchmarkTrainEASE(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTrainSparseEASE sweeps the neighbourhood size K on a catalogue
+// twice exact EASE's limit: time is the co-occurrence walk plus K³/3
+// multiply-adds per item.
+func BenchmarkTrainSparseEASE(b *testing.B) {
+	x := randomInteractions(200_000, 20_000, 2_000_000, 1)
+	for _, k := range []int{64, 128, 256} {
+		b.Run(fmt.Sprintf("items=%d/nnz=%d/k=%d", x.NumItems(), x.NNZ(), k), func(b *testing.B) {
+			opts := DefaultEASEOptions()
+			opts.Neighbors = k
+			b.ReportAllocs()
+			cpu := processCPU()
+			for b.Loop() {
+				if _, err := TrainSparseEASE(context.Background(), x, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric((processCPU()-cpu).Seconds()/float64(b.N), "cpu-s/op")
+		})
+	}
+}

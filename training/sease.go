@@ -1,0 +1,349 @@
+package training
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"sort"
+)
+
+// FitEASE trains EASE on x: exactly (TrainEASE) when x has at most
+// opts.MaxItems items, else the sparse approximation TrainSparseEASE with
+// opts.Neighbors neighbours per item.
+func FitEASE(ctx context.Context, x *Interactions, opts EASEOptions) (ItemScorer, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if x.NumItems() <= opts.MaxItems {
+		return TrainEASE(ctx, x, opts)
+	}
+	return TrainSparseEASE(ctx, x, opts)
+}
+
+// errNotPositiveDefinite is returned by cholesky for a pivot that is not
+// positive; the penalised Gram blocks never have one unless the options or
+// the counts are corrupt.
+var errNotPositiveDefinite = errors.New("matrix not positive definite")
+
+// TrainSparseEASE fits an approximate EASE for catalogues too large for
+// the dense TrainEASE, in the manner of the sparse approximations of
+// EASE such as SANSA (Spišák et al., "Scalable Approximate NonSymmetric
+// Autoencoder for Collaborative Filtering", RecSys 2023): each column is
+// solved on a small neighbourhood instead of the whole catalogue.
+//
+// Exact EASE's column j is the ridge regression of item j's user vector
+// on every other item's, b = (G_−j,−j + Λ)⁻¹ G_−j,j with G = XᵀX on binary
+// X and Λ = diag(λ + ρ·G_ii) (λ = opts.Lambda, ρ = opts.DiagonalScale;
+// see TrainEASE). TrainSparseEASE restricts it to N_j, the opts.Neighbors
+// items with the largest cosine G_ij/√(G_ii·G_jj) among those sharing at
+// least one user with j (ties to the lower item index):
+//
+//	b = (G_NN + diag(λ + ρ·G_ii)_N)⁻¹ G_Nj,
+//
+// solved by Cholesky in float64. B_ij = b_i for i ∈ N_j and 0 elsewhere; the
+// model is stored by rows, so row i holds the weights w(i, j) = B_ij of the
+// items j whose neighbourhood holds i, and a user's score for j is the sum
+// of the weights of her items for j, as for ItemItem. The diagonal is zero;
+// items without interactions, or sharing no user with another item, have
+// empty rows and columns. When N_j holds every other item of j's connected
+// component in the co-occurrence graph (for instance K ≥ n−1 on a matrix
+// where every pair of items shares a user), column j is exact EASE's.
+//
+// The cost: one walk over the co-occurrences (Σ_u |I_u|², as TrainEASE's
+// Gram matrix) that keeps the upper triangle of the sparse Gram matrix
+// (8 bytes per co-occurring pair) and each item's neighbours, then per item
+// the K × K block G_NN, read from the sparse rows, and its Cholesky
+// factorisation, K³/3 multiply-adds. Histories are not truncated. Both stages
+// run on GOMAXPROCS goroutines, each with O(n + K²) scratch; the result does
+// not depend on their number. ctx is checked every few items.
+func TrainSparseEASE(ctx context.Context, x *Interactions, opts EASEOptions) (*SparseItemItem, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	n := x.NumItems()
+	if n == 0 {
+		return &SparseItemItem{Ptr: make([]int64, 1)}, nil
+	}
+	k := opts.neighbors()
+	workers := runtime.GOMAXPROCS(0)
+	rows := compressed{ptr: x.UserPtr, idx: x.UserItems, w: x.UserWeights}
+	cols := compressed{ptr: x.ItemPtr, idx: x.ItemUsers, w: x.ItemWeights}
+	pop := func(i int32) float64 { return float64(cols.ptr[i+1] - cols.ptr[i]) }
+
+	// Stage 1: the upper rows of the Gram matrix and the neighbourhoods.
+	upper := make([]gramRow, n)
+	hoods := make([]hood, n)
+	err := coWalk(ctx, rows, cols, nil, workers, func(j int, touched []int32, acc []float64, cands []Neighbor) []Neighbor {
+		var up gramRow
+		for _, i := range touched {
+			if int(i) > j {
+				up.items = append(up.items, i)
+			}
+		}
+		if len(up.items) > 0 {
+			slices.Sort(up.items)
+			up.counts = make([]uint32, len(up.items))
+			for p, i := range up.items {
+				up.counts[p] = uint32(acc[i])
+			}
+		}
+		upper[j] = up
+		h := neighborHeap{s: cands, k: k} // cands is per worker: the heap's storage
+		nj := pop(int32(j))
+		for _, i := range touched {
+			h.offer(Neighbor{Item: i, Score: float32(acc[i] / math.Sqrt(nj*pop(i)))})
+		}
+		hd := hood{items: make([]int32, len(h.s)), rhs: make([]float32, len(h.s))}
+		for p, nb := range h.s {
+			hd.items[p] = nb.Item
+		}
+		slices.Sort(hd.items)
+		for p, i := range hd.items {
+			hd.rhs[p] = float32(acc[i])
+		}
+		hoods[j] = hd
+		return h.s
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sparse ease: co-occurrences: %w", err)
+	}
+
+	// Stage 2: solve every column on its neighbourhood.
+	type scratch struct {
+		a, b []float64
+		pos  []int32
+	}
+	scr := make([]scratch, workers)
+	const chunk = 16
+	err = parallelChunks(ctx, n, chunk, workers, func(worker, lo, hi int) error {
+		s := &scr[worker]
+		for j := lo; j < hi; j++ {
+			hd := &hoods[j]
+			m := len(hd.items)
+			if m == 0 {
+				continue
+			}
+			if s.pos == nil {
+				s.pos = make([]int32, n)
+				for i := range s.pos {
+					s.pos[i] = -1
+				}
+			}
+			if cap(s.a) < m*m {
+				s.a, s.b = make([]float64, m*m), make([]float64, m)
+			}
+			a, b := s.a[:m*m], s.b[:m]
+			fillBlock(a, hd.items, upper, s.pos, func(i int32) float64 {
+				g := pop(i)
+				return g + opts.Lambda + opts.DiagonalScale*g
+			})
+			for p, c := range hd.rhs {
+				b[p] = float64(c)
+			}
+			if err := cholesky(a, m); err != nil {
+				return fmt.Errorf("item %d: %w", j, err)
+			}
+			choleskySolve(a, m, b)
+			for p := range b {
+				hd.rhs[p] = float32(b[p]) // the column's weights, in place
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sparse ease: solve: %w", err)
+	}
+	upper = nil // the Gram rows can go before the result is assembled
+
+	// Columns to rows.
+	cptr := make([]int64, n+1)
+	for j := range hoods {
+		cptr[j+1] = cptr[j] + int64(len(hoods[j].items))
+	}
+	cidx := make([]int32, cptr[n])
+	cw := make([]float32, cptr[n])
+	for j := range hoods {
+		copy(cidx[cptr[j]:], hoods[j].items)
+		copy(cw[cptr[j]:], hoods[j].rhs)
+		hoods[j] = hood{}
+	}
+	t := transpose(cptr, cidx, cw, n)
+	return &SparseItemItem{N: n, Ptr: t.ptr, Items: t.idx, Weights: t.w}, nil
+}
+
+// gramRow is the part of an item's row of the Gram matrix right of the
+// diagonal: the items after it that share users with it, ascending, and
+// the numbers of users shared.
+type gramRow struct {
+	items  []int32
+	counts []uint32
+}
+
+// hood is an item's neighbourhood, ascending, with the right-hand side of
+// its regression (co-counts with the item), then the solved weights.
+type hood struct {
+	items []int32
+	rhs   []float32
+}
+
+// fillBlock sets the lower triangle of the m × m row-major a to the
+// penalised Gram block of items (ascending): a[q][p] = G(items[q],
+// items[p]) for q > p, read from upper, and a[p][p] = diag(items[p]).
+// pos is scratch with one entry per item, all −1, and is left so. A short
+// row is scanned against pos (the positions of items), a long one
+// searched for each item wanted.
+func fillBlock(a []float64, items []int32, upper []gramRow, pos []int32, diag func(int32) float64) {
+	m := len(items)
+	for q, i := range items {
+		pos[i] = int32(q)
+	}
+	for p, i := range items {
+		a[p*m+p] = diag(i)
+		rest := items[p+1:]
+		at := (p+1)*m + p // a[q'][p] for q' = p+1+q is a[at+q·m]
+		row := upper[i]
+		ri, rc := row.items, row.counts
+		if len(ri) <= 4*len(rest) {
+			for q := range rest {
+				a[at+q*m] = 0
+			}
+			for x, j := range ri {
+				if q := pos[j]; q > int32(p) {
+					a[at+int(q-int32(p)-1)*m] = float64(rc[x])
+				}
+			}
+			continue
+		}
+		x := 0 // rest and ri ascend: gallop through ri for each wanted item
+		for q, j := range rest {
+			x = seek(ri, x, j)
+			c := 0.0
+			if x < len(ri) && ri[x] == j {
+				c = float64(rc[x])
+			}
+			a[at+q*m] = c
+		}
+	}
+	for _, i := range items {
+		pos[i] = -1
+	}
+}
+
+// seek returns the first position at or after from where s (ascending)
+// holds at least v, or len(s): an exponential then a binary search, so
+// the cost is logarithmic in the distance moved.
+func seek(s []int32, from int, v int32) int {
+	if from >= len(s) || s[from] >= v {
+		return from
+	}
+	lo, step := from, 1 // s[lo] < v
+	for lo+step < len(s) && s[lo+step] < v {
+		lo += step
+		step *= 2
+	}
+	hi := min(lo+step, len(s)) // s[hi] >= v or hi == len(s)
+	return lo + 1 + sort.Search(hi-lo-1, func(k int) bool { return s[lo+1+k] >= v })
+}
+
+// cholesky replaces the lower triangle of the m × m symmetric
+// positive-definite row-major a by its Cholesky factor L (a = L·Lᵀ),
+// row by row; the upper triangle is not read.
+func cholesky(a []float64, m int) error {
+	for i := range m {
+		ri := a[i*m : i*m+i+1]
+		for j := range i {
+			rj := a[j*m : j*m+j+1]
+			ri[j] = (ri[j] - dot64(ri[:j], rj[:j])) / rj[j]
+		}
+		d := ri[i] - dot64(ri[:i], ri[:i])
+		if !(d > 0) {
+			return fmt.Errorf("cholesky pivot %d is %v: %w", i, d, errNotPositiveDefinite)
+		}
+		ri[i] = math.Sqrt(d)
+	}
+	return nil
+}
+
+// choleskySolve overwrites b with the solution of L·Lᵀ·x = b, L the
+// lower triangle of the m × m a.
+func choleskySolve(a []float64, m int, b []float64) {
+	for i := range m { // L·y = b
+		ri := a[i*m : i*m+i+1]
+		b[i] = (b[i] - dot64(ri[:i], b[:i])) / ri[i]
+	}
+	for i := m - 1; i >= 0; i-- { // Lᵀ·x = y
+		v := b[i] / a[i*m+i]
+		b[i] = v
+		for j := range i {
+			b[j] -= a[i*m+j] * v
+		}
+	}
+}
+
+// dot64 returns Σ x[k]·y[k] over len(x) elements, in four partial sums.
+func dot64(x, y []float64) float64 {
+	y = y[:len(x)]
+	var s0, s1, s2, s3 float64
+	k := 0
+	for ; k+4 <= len(x); k += 4 {
+		s0 += x[k] * y[k]
+		s1 += x[k+1] * y[k+1]
+		s2 += x[k+2] * y[k+2]
+		s3 += x[k+3] * y[k+3]
+	}
+	for ; k < len(x); k++ {
+		s0 += x[k] * y[k]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// neighborHeap keeps the best k Neighbors offered (score descending, then
+// item ascending) in a min-heap whose root is the worst kept.
+type neighborHeap struct {
+	s []Neighbor
+	k int
+}
+
+// worse reports whether a ranks below b.
+func worse(a, b Neighbor) bool {
+	if a.Score != b.Score {
+		return a.Score < b.Score
+	}
+	return a.Item > b.Item
+}
+
+func (h *neighborHeap) offer(nb Neighbor) {
+	if len(h.s) < h.k {
+		h.s = append(h.s, nb)
+		for c := len(h.s) - 1; c > 0; { // sift up
+			p := (c - 1) / 2
+			if !worse(h.s[c], h.s[p]) {
+				break
+			}
+			h.s[c], h.s[p] = h.s[p], h.s[c]
+			c = p
+		}
+		return
+	}
+	if !worse(h.s[0], nb) {
+		return
+	}
+	h.s[0] = nb
+	for p := 0; ; { // sift down
+		c := 2*p + 1
+		if c >= len(h.s) {
+			break
+		}
+		if c+1 < len(h.s) && worse(h.s[c+1], h.s[c]) {
+			c++
+		}
+		if !worse(h.s[c], h.s[p]) {
+			break
+		}
+		h.s[c], h.s[p] = h.s[p], h.s[c]
+		p = c
+	}
+}
