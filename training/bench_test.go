@@ -36,14 +36,7 @@ func randomInteractions(users, items, nnz int, seed uint64) *Interactions {
 	for u := range users {
 		ptr[u+1] += ptr[u]
 	}
-	ids := func(prefix string, n int) []string {
-		s := make([]string, n)
-		for i := range s {
-			s[i] = prefix + strconv.Itoa(i)
-		}
-		return s
-	}
-	return fromCSR(ids("u", users), ids("i", items), nil, ptr, cols, ws)
+	return fromCSR(seqIDs("u", users), seqIDs("i", items), nil, ptr, cols, ws)
 }
 
 // benchALSIteration times one full iteration (users then items) of the
@@ -112,4 +105,13 @@ func BenchmarkCoOccurrence(b *testing.B) {
 			}
 		})
 	}
+}
+
+// seqIDs returns n ids prefix0, prefix1, … for synthetic test matrices.
+func seqIDs(prefix string, n int) []string {
+	s := make([]string, n)
+	for i := range s {
+		s[i] = prefix + strconv.Itoa(i)
+	}
+	return s
 }

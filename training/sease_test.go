@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
-	"strconv"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -33,14 +32,7 @@ func uniformInteractions(users, items, empty int, p float64, seed uint64) *Inter
 		}
 		ptr[u+1] = int64(len(cols))
 	}
-	ids := func(prefix string, n int) []string {
-		s := make([]string, n)
-		for i := range s {
-			s[i] = prefix + strconv.Itoa(i)
-		}
-		return s
-	}
-	return fromCSR(ids("u", users), ids("i", items), nil, ptr, cols, ws)
+	return fromCSR(seqIDs("u", users), seqIDs("i", items), nil, ptr, cols, ws)
 }
 
 // TestTrainSparseEASEMatchesExact: with every pair of items sharing a user
