@@ -186,7 +186,7 @@ func (b *builder) insert(id uint32, s *Scratch) {
 		if l == 0 {
 			efc = b.efc0
 		}
-		ix.searchLayer(q, cur, efc, l, nil, true, s)
+		ix.searchLayer(q, cur, none, efc, l, nil, true, s)
 		s.sorted = s.res.drainSorted(s.sorted)
 		found := s.sorted
 		if len(found) == 0 {
@@ -282,59 +282,128 @@ func (ix *Index) addLink(n, node uint32, sim float32, level int, s *Scratch) {
 
 // connect makes every node reachable from the entry on layer 0. Pruning
 // with the inner-product heuristic can drop every link to a node whose
-// vector is short, and such a node could never be found, however wide the
-// search: a filter that passes only it would get nothing. connect links
-// each unreachable node from its best reachable neighbour, replacing in a
-// full list the link to the node with the most other in-links. A pass
-// that replaces links can in turn strand a node, so it repeats, a few
-// times at most in practice.
+// vector is short, and concurrent inserts can prune the last link to a
+// node another worker has just linked; such a node could never be found,
+// however wide the search: a filter that passes only it would get
+// nothing. connect walks the graph from the entry and links each node
+// the walk missed from a reached node near it (linkFrom), which keeps
+// every reached node reachable, so one pass suffices.
 func (ix *Index) connect(order []uint32) {
 	reached := make([]bool, ix.rows)
 	indeg := make([]int32, ix.rows)
-	var queue []uint32
-	for range 4 {
-		clear(reached)
-		clear(indeg)
-		for _, n := range order {
-			for _, nb := range ix.links(n, 0, false, nil) {
-				indeg[nb]++
-			}
+	for _, n := range order {
+		for _, nb := range ix.links(n, 0, false, nil) {
+			indeg[nb]++
 		}
-		spread := func(from uint32) {
-			reached[from] = true
-			queue = append(queue[:0], from)
-			for len(queue) > 0 {
-				n := queue[len(queue)-1]
-				queue = queue[:len(queue)-1]
-				for _, nb := range ix.links(n, 0, false, nil) {
-					if !reached[nb] {
-						reached[nb] = true
-						queue = append(queue, nb)
-					}
+	}
+	var queue []uint32
+	spread := func(from uint32) {
+		reached[from] = true
+		queue = append(queue[:0], from)
+		for len(queue) > 0 {
+			n := queue[len(queue)-1]
+			queue = queue[:len(queue)-1]
+			for _, nb := range ix.links(n, 0, false, nil) {
+				if !reached[nb] {
+					reached[nb] = true
+					queue = append(queue, nb)
 				}
 			}
 		}
-		spread(ix.entry)
-		stranded := 0
-		for _, u := range order {
-			if reached[u] {
-				continue
-			}
-			stranded++
-			t, ok := ix.roomNear(u, reached)
-			if !ok {
-				continue
-			}
-			lst := ix.list(t, 0)
-			lst[1+lst[0]] = u
-			lst[0]++
-			indeg[u]++
+	}
+	spread(ix.entry)
+	for _, u := range order {
+		if !reached[u] {
+			ix.linkFrom(u, reached, indeg)
 			spread(u)
 		}
-		if stranded == 0 {
+	}
+}
+
+// linkFrom adds a layer-0 link to the unreached node u from a reached
+// node. It takes the nearest of u's neighbours and theirs that has room
+// in its list, else the nearest reached one of them, else the reached
+// node most similar to u (a scan, rare and only at build time). In a full
+// list u replaces the link to the node x with the most in-links, and x is
+// linked from u in turn, over u's last link if u's list is full: x stays
+// reachable through u, and the link u gives up cannot have been on any
+// reached node's path, since u was unreached. So every node reached
+// before stays reached.
+func (ix *Index) linkFrom(u uint32, reached []bool, indeg []int32) {
+	if t, ok := ix.roomNear(u, reached); ok {
+		ix.appendLink(t, u, indeg)
+		return
+	}
+	t, ok := ix.reachedNear(u, reached)
+	if !ok {
+		q := ix.row(u)
+		best, bestSim := none, float32(0)
+		var sim [1]float32
+		for n := range ix.rows {
+			if reached[n] {
+				dot.Scores(sim[:], ix.row(uint32(n)), ix.dims, q)
+				if best == none || sim[0] > bestSim {
+					best, bestSim = uint32(n), sim[0]
+				}
+			}
+		}
+		t = best
+	}
+	lst := ix.list(t, 0)
+	if int(lst[0]) < ix.m0 {
+		ix.appendLink(t, u, indeg)
+		return
+	}
+	k := 1
+	for j := 2; j <= int(lst[0]); j++ {
+		if indeg[lst[j]] > indeg[lst[k]] {
+			k = j
+		}
+	}
+	x := lst[k]
+	lst[k] = u
+	indeg[u]++
+	indeg[x]--
+	ul := ix.list(u, 0)
+	for _, y := range ul[1 : 1+ul[0]] {
+		if y == x {
 			return
 		}
 	}
+	if int(ul[0]) < ix.m0 {
+		ix.appendLink(u, x, indeg)
+		return
+	}
+	indeg[ul[ul[0]]]--
+	ul[ul[0]] = x
+	indeg[x]++
+}
+
+// appendLink appends to to the layer-0 list of from, which has room.
+func (ix *Index) appendLink(from, to uint32, indeg []int32) {
+	lst := ix.list(from, 0)
+	lst[1+lst[0]] = to
+	lst[0]++
+	indeg[to]++
+}
+
+// reachedNear returns a reached node among u's neighbours and theirs,
+// nearest first.
+func (ix *Index) reachedNear(u uint32, reached []bool) (uint32, bool) {
+	first := ix.links(u, 0, false, nil)
+	for _, nb := range first {
+		if reached[nb] {
+			return nb, true
+		}
+	}
+	for _, nb := range first {
+		for _, nb2 := range ix.links(nb, 0, false, nil) {
+			if nb2 != u && reached[nb2] {
+				return nb2, true
+			}
+		}
+	}
+	return 0, false
 }
 
 // roomNear returns a reached node with room in its layer-0 list among u's

@@ -256,7 +256,10 @@ func (ix *Index) Search(q []float32, n, ef int, filter Filter, dst []Result, scr
 	for l := ix.maxLevel; l > 0; l-- {
 		ep = ix.greedy(q, ep, l, false, s)
 	}
-	ix.searchLayer(q, ep, ef, 0, filter, false, s)
+	// Every node is reachable on layer 0 from the entry (Build's connect),
+	// not always from ep: start from both, so that a search as wide as the
+	// index finds every node.
+	ix.searchLayer(q, ep, ix.entry, ef, 0, filter, false, s)
 	s.sorted = s.res.drainSorted(s.sorted)
 	if s.walk8 {
 		s.walk8 = false
@@ -281,19 +284,29 @@ func (s *Scratch) resetVisited() {
 	s.touched = s.touched[:0]
 }
 
-// searchLayer runs the beam search of HNSW on one layer from ep and
-// leaves the best ef nodes that pass filter in s.res. Nodes the filter
-// rejects are expanded all the same.
-func (ix *Index) searchLayer(q []float32, ep cand, ef, level int, filter Filter, locked bool, s *Scratch) {
+// searchLayer runs the beam search of HNSW on one layer from ep, and
+// from the node also as well unless it is none, and leaves the best ef
+// nodes that pass filter in s.res. Nodes the filter rejects are expanded
+// all the same.
+func (ix *Index) searchLayer(q []float32, ep cand, also uint32, ef, level int, filter Filter, locked bool, s *Scratch) {
 	s.resetVisited()
 	bits := s.visited
 	s.cands = s.cands[:0]
 	s.res = s.res[:0]
-	bits[ep.id>>6] |= 1 << (ep.id & 63)
-	s.touched = append(s.touched, ep.id)
-	s.cands.push(ep)
-	if filter == nil || filter(int32(ep.id)) {
-		s.res.push(ep)
+	start := func(c cand) {
+		bits[c.id>>6] |= 1 << (c.id & 63)
+		s.touched = append(s.touched, c.id)
+		s.cands.push(c)
+		if filter == nil || filter(int32(c.id)) {
+			s.res.push(c)
+			if len(s.res) > ef {
+				s.res.pop()
+			}
+		}
+	}
+	start(ep)
+	if also != none && also != ep.id {
+		start(cand{id: also, sim: ix.score1(q, also, s)})
 	}
 	for len(s.cands) > 0 {
 		c := s.cands.pop()
