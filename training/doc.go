@@ -72,8 +72,10 @@
 // # Item-item model and tuning
 //
 // TrainEASE fits EASE (Steck 2019), a dense item × item regression over the
-// Gram matrix, for catalogues up to EASEOptions.MaxItems; a user's scores
-// are the sum of the rows of the items they used. Blend mixes factor and
+// Gram matrix, for catalogues up to EASEOptions.MaxItems; TrainSparseEASE
+// approximates it beyond, regressing each item on its EASEOptions.Neighbors
+// most similar items only (FitEASE chooses between the two). A user's
+// scores are the sum of the rows of the items they used. Blend mixes factor and
 // item-item scores as the server does, and Tune chooses a Recipe (iALS,
 // EASE and blend parameters) on validation splits carved from the training
 // data (never the test data), averaging NDCG@k over them, within a count

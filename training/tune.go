@@ -202,6 +202,7 @@ type Recipe struct {
 func (r Recipe) hasItem() bool { return r.EASE != nil || r.RP3 != nil }
 
 // FitItemModel trains the recipe's item-item model on x: nil without one.
+// EASE is exact up to EASE.MaxItems items, sparse beyond (FitEASE).
 func (r Recipe) FitItemModel(ctx context.Context, x *Interactions) (ItemScorer, error) {
 	switch {
 	case r.EASE != nil:
@@ -486,8 +487,8 @@ type tuner struct {
 // starts better; steps 2 and 3 continue from the best recipe of any kind.
 //
 // The grids are relative to the starting values, so nothing in them is
-// specific to one data set. start.EASE is dropped (and the blend set to 1)
-// when a fitting part has more items than start.EASE.MaxItems.
+// specific to one data set. EASE is trained exactly up to EASE.MaxItems
+// items and approximately beyond (FitEASE).
 func Tune(ctx context.Context, splits []ValidationSplit, start Recipe, opts TuneOptions) (TuneResult, error) {
 	began := time.Now()
 	if err := opts.Validate(); err != nil {
@@ -499,9 +500,6 @@ func Tune(ctx context.Context, splits []ValidationSplit, start Recipe, opts Tune
 	for i, s := range splits {
 		if s.Fit == nil || s.Val == nil || s.Fit.NumUsers() != s.Val.NumUsers() || s.Fit.NumItems() != s.Val.NumItems() {
 			return TuneResult{}, fmt.Errorf("tune: validation split %d: the fitting and validation parts must share one index space", i)
-		}
-		if start.EASE != nil && s.Fit.NumItems() > start.EASE.MaxItems {
-			start.EASE = nil
 		}
 	}
 	if !start.hasItem() {
@@ -779,9 +777,7 @@ func (t *tuner) switches() []Recipe {
 	if sw := t.opts.Switch.EASE; sw != nil && t.cur.r.EASE == nil {
 		r, e := base, *sw
 		r.EASE = &e
-		if t.easeFits(e) {
-			rs = append(rs, r)
-		}
+		rs = append(rs, r)
 	}
 	if sw := t.opts.Switch.RP3; sw != nil && t.cur.r.RP3 == nil {
 		r, o := base, *sw
@@ -789,16 +785,6 @@ func (t *tuner) switches() []Recipe {
 		rs = append(rs, r)
 	}
 	return rs
-}
-
-// easeFits reports whether EASE with o can be trained on every fold.
-func (t *tuner) easeFits(o EASEOptions) bool {
-	for _, fd := range t.folds {
-		if fd.fit.NumItems() > o.MaxItems {
-			return false
-		}
-	}
-	return true
 }
 
 // switchTo measures r, a recipe with another kind of item-item model, and
