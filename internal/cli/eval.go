@@ -187,7 +187,6 @@ func newEvalCmd(e *env) *cobra.Command {
 	f.Float32Var(&c.models.ALS.Alpha, "alpha", c.models.ALS.Alpha, "ALS confidence scaling: c = 1 + alpha * weight")
 	f.Float64Var(&c.models.EASE.Lambda, "ease-lambda", c.models.EASE.Lambda, "EASE ridge penalty (0: scaled to the data)")
 	f.Float64Var(&c.models.EASE.DiagonalScale, "ease-diagonal-scale", c.models.EASE.DiagonalScale, "EASE: DLAE penalty ρ·G_jj added to λ (0: plain EASE)")
-	f.IntVar(&c.models.EASE.MaxItems, "ease-max-items", c.models.EASE.MaxItems, "largest catalogue EASE is trained for")
 	f.Float32Var(&c.models.Blend, "blend", c.models.Blend, "weight of the factor scores against the item-item model (1: factors only; -1: scaled to the data)")
 	addItemModelFlags(f, &c.models)
 	return cmd

@@ -14,4 +14,6 @@ func addItemModelFlags(f *pflag.FlagSet, o *pipeline.Options) {
 	f.Float64Var(&o.RP3.Alpha, "rp3-alpha", o.RP3.Alpha, "RP3beta: exponent of the random walk's transition probabilities")
 	f.Float64Var(&o.RP3.Beta, "rp3-beta", o.RP3.Beta, "RP3beta: popularity penalty (a target's weight is divided by its users^beta)")
 	f.IntVar(&o.RP3.TopK, "rp3-top-k", o.RP3.TopK, "RP3beta: weights kept per item")
+	f.IntVar(&o.EASE.MaxItems, "ease-max-items", o.EASE.MaxItems, "largest catalogue EASE is solved exactly for (dense); beyond, sparse EASE regresses each item on its --ease-neighbors most similar items")
+	f.IntVar(&o.EASE.Neighbors, "ease-neighbors", o.EASE.Neighbors, "sparse EASE: most similar items each item is regressed on (0: 256)")
 }

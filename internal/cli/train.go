@@ -159,7 +159,6 @@ func newTrainCmd(e *env) *cobra.Command {
 	f.IntVar(&o.ALS.Workers, "workers", o.ALS.Workers, "worker goroutines")
 	f.IntVar(&o.CoOccurrence.TopK, "neighbors", o.CoOccurrence.TopK, "co-occurrence neighbours kept per item")
 	f.Float64Var(&o.EASE.Lambda, "ease-lambda", o.EASE.Lambda, "EASE ridge penalty (0: scaled to the data)")
-	f.IntVar(&o.EASE.MaxItems, "ease-max-items", o.EASE.MaxItems, "largest catalogue the EASE item-item model is trained for")
 	f.Float32Var(&o.Blend, "blend", o.Blend, "weight of the factor scores against the item-item model (1: factors only; -1: scaled to the data)")
 	addItemModelFlags(f, &o)
 	f.DurationVar(&o.Tune.Budget, "tune-budget", o.Tune.Budget, "choose the recipe on validation data within this time (ends earlier when the search grid is exhausted; 0: no tuning, the data-scaled defaults)")

@@ -186,3 +186,51 @@ func cmpFloat(a, b float32) int {
 	}
 	return 0
 }
+
+// TestTrainSparseEASEBeyondMaxItems checks that a catalogue larger than
+// EASE.MaxItems gets sparse EASE (training.FitEASE), the model the tuning
+// measured, rather than factors only, and that it is written as the rows
+// the server reads and served as blended.
+func TestTrainSparseEASEBeyondMaxItems(t *testing.T) {
+	ctx := context.Background()
+	opts := options(t, t.TempDir(), sampleLog(t))
+	opts.Blend, opts.ItemModel = 0.5, ItemModelEASE
+	x, _, err := ingest(ctx, opts, nil, nil)
+	if err != nil {
+		t.Fatalf("ingest: %v", err)
+	}
+	opts = opts.ScaledTo(x)
+	opts.EASE.MaxItems, opts.EASE.Neighbors = x.NumItems()/2, 16
+	trained, err := trainModels(ctx, x, opts)
+	if err != nil {
+		t.Fatalf("trainModels: %v", err)
+	}
+	sp, ok := trained.itemItem.(*training.SparseItemItem)
+	if !ok || trained.recipe.EASE == nil || trained.blend != 0.5 {
+		t.Fatalf("trainModels item-item model %T, recipe %v, blend %v; want sparse EASE blended at 0.5", trained.itemItem, trained.recipe, trained.blend)
+	}
+	want, err := training.TrainSparseEASE(ctx, x, opts.EASE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sp.N != x.NumItems() || !slices.Equal(sp.Ptr, want.Ptr) || !slices.Equal(sp.Items, want.Items) || !slices.Equal(sp.Weights, want.Weights) {
+		t.Fatalf("trained sparse model (%d rows, %d weights) differs from TrainSparseEASE's (%d, %d)", sp.N, len(sp.Weights), want.N, len(want.Weights))
+	}
+	// Each column j is solved on j's 16 neighbours at most.
+	perCol := make([]int, sp.N)
+	for _, j := range sp.Items {
+		perCol[j]++
+	}
+	if mx := slices.Max(perCol); mx > 16 || len(sp.Weights) == 0 {
+		t.Fatalf("a column keeps %d weights (%d in all), want 1 to 16 neighbours", mx, len(sp.Weights))
+	}
+	m, err := write(ctx, opts, x, trained, store.Manifest{Counts: store.Counts{Users: int64(x.NumUsers()), Items: int64(x.NumItems()), Interactions: int64(x.NNZ())}})
+	if err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	s := openVersion(t, opts.DataDir, m)
+	if !s.HasItemItemRows() {
+		t.Fatal("snapshot has no item-item rows")
+	}
+	checkServesBlend(t, s, x, trained.factors, sp, 0.5)
+}

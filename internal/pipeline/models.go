@@ -92,8 +92,9 @@ type models struct {
 	blend     float32             // 1 when itemItem is nil
 }
 
-// trainModels trains iALS, co-occurrence and, for a catalogue small
-// enough, EASE on x, with the tuned recipe when opts has one.
+// trainModels trains iALS, co-occurrence and the item-item model (EASE,
+// exact up to EASE.MaxItems items and sparse beyond, or RP3beta) on x,
+// with the tuned recipe when opts has one.
 func trainModels(ctx context.Context, x *training.Interactions, opts Options) (*models, error) {
 	opts = opts.tunedFor(x)
 	log := opts.Logger
@@ -126,9 +127,6 @@ func trainModels(ctx context.Context, x *training.Interactions, opts Options) (*
 	switch {
 	case opts.Blend >= 1:
 		log.Info("skipped the item-item model: blend 1 serves factors only")
-	case r.EASE != nil && x.NumItems() > opts.EASE.MaxItems:
-		log.Info("skipped ease: catalogue too large for a dense item-item model; serving factors only",
-			"items", x.NumItems(), "max_items", opts.EASE.MaxItems)
 	case r.EASE != nil || r.RP3 != nil:
 		t = time.Now()
 		ii, err := r.FitItemModel(ctx, x)

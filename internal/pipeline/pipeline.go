@@ -52,8 +52,9 @@ type Options struct {
 	// (EASE on small catalogues, RP3beta beyond) and the tuning switch;
 	// ItemModelEASE or ItemModelRP3 keeps that one.
 	ItemModel string
-	// EASE configures the dense item-item model, trained when the
-	// catalogue has at most EASE.MaxItems items and Blend < 1.
+	// EASE configures the EASE item-item model, trained when it is the
+	// item model and Blend < 1: exactly when the catalogue has at most
+	// EASE.MaxItems items, sparse beyond (training.FitEASE).
 	EASE training.EASEOptions
 	// RP3 configures the RP3beta item-item model.
 	RP3 training.RP3Options

@@ -257,9 +257,10 @@ func activeCounts(x *training.Interactions) (users, items int) {
 // it keeps: o's recipe with its automatic values scaled to train, with the
 // parameters of prev, if set, in place of those not fixed. EASE is part of
 // the scaled recipe's item-item model (EASE or RP3beta) when its blend is
-// below 1, EASE only when train's catalogue is within EASE.MaxItems. The
-// item-item models the search may switch to are the other ones, with
-// their scaled options, unless Options.ItemModel names one.
+// below 1; EASE is trained exactly up to EASE.MaxItems items and sparse
+// beyond (training.FitEASE). The item-item models the search may switch
+// to are the other ones, with their scaled options, unless
+// Options.ItemModel names one.
 func (o Options) tuneStart(train *training.Interactions, prev *training.Recipe) (training.Recipe, training.TuneFixed, training.TuneSwitch) {
 	fx := o.Tune.Fixed
 	fx.Factors = fx.Factors || o.ALS.Factors != 0
@@ -269,22 +270,17 @@ func (o Options) tuneStart(train *training.Interactions, prev *training.Recipe) 
 	fx.ItemModel = fx.ItemModel || o.ItemModel != ItemModelAuto
 	users, items := activeCounts(train)
 	base := o.scaled(ScaledDefaults(users, items, train.NNZ()))
-	easeOK := items <= base.EASE.MaxItems
 	var sw training.TuneSwitch
-	if easeOK {
-		e := base.EASE
-		sw.EASE = &e
-	}
+	e := base.EASE
+	sw.EASE = &e
 	rp := base.RP3
 	sw.RP3 = &rp
 	r := training.Recipe{ALS: base.ALS, Blend: 1}
 	if base.Blend < 1 {
 		switch base.ItemModel {
 		case ItemModelEASE:
-			if easeOK {
-				e := base.EASE
-				r.EASE, r.Blend = &e, base.Blend
-			}
+			e := base.EASE
+			r.EASE, r.Blend = &e, base.Blend
 		case ItemModelRP3:
 			rp := base.RP3
 			r.RP3, r.Blend = &rp, base.Blend
@@ -317,7 +313,7 @@ func (o Options) tuneStart(train *training.Interactions, prev *training.Recipe) 
 		case prev.RP3 != nil:
 			rp := base.RP3
 			p.EASE, p.RP3 = nil, &rp
-		case prev.EASE != nil && easeOK:
+		case prev.EASE != nil:
 			e := base.EASE
 			p.EASE, p.RP3 = &e, nil
 		}

@@ -312,6 +312,12 @@ func TestTuneStart(t *testing.T) {
 			e.Lambda = scaled.EASELambda
 			r.EASE, r.RP3, r.Blend = &e, nil, scaled.Blend
 		}},
+		{"ease beyond its exact size: sparse", func(o *Options) { o.ItemModel, o.EASE.MaxItems = ItemModelEASE, 10 }, nil, func(r *training.Recipe) {
+			r.ALS.Factors, r.ALS.Iterations, r.Blend = scaled.Factors, scaled.Iterations, scaled.Blend
+			e := o.EASE
+			e.Lambda, e.MaxItems = scaled.EASELambda, 10
+			r.EASE = &e
+		}},
 		{"rp3beta asked for", func(o *Options) { o.ItemModel = ItemModelRP3 }, nil, func(r *training.Recipe) {
 			r.ALS.Factors, r.ALS.Iterations, r.Blend = scaled.Factors, scaled.Iterations, scaled.Blend
 			r.RP3 = new(training.DefaultRP3Options())
@@ -328,8 +334,9 @@ func TestTuneStart(t *testing.T) {
 			if d := cmp.Diff(want, got); d != "" {
 				t.Errorf("tuneStart (-want +got):\n%s", d)
 			}
-			// The sample log's catalogue is small: both item-item models
-			// are candidates, unless one was asked for.
+			// Both item-item models are candidates, whatever the size of
+			// the catalogue (EASE is sparse beyond EASE.MaxItems), unless
+			// one was asked for.
 			if sw.EASE == nil || sw.RP3 == nil || fx.ItemModel != (oo.ItemModel != ItemModelAuto) {
 				t.Errorf("switch %+v, fixed item model %v, for item model %q", sw, fx.ItemModel, oo.ItemModel)
 			}
