@@ -9,8 +9,8 @@
 #   benchmarks/shopcheck.sh LOG [--holdout-days 1] [--budget 10m] [-- EXTRA EVAL FLAGS]
 #
 # Prints one JSON line per run (default, ease, then the table) and lscpu.
-# EASE is dense, so it runs on catalogues up to --ease-max-items (10,000);
-# larger logs are compared with the default only against popularity.
+# EASE is exact up to --ease-max-items (10,000) items and sparse EASE
+# (each item regressed on its --ease-neighbors most similar items) beyond.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

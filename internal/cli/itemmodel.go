@@ -10,7 +10,7 @@ import (
 // RP3beta options, shared by train and eval.
 func addItemModelFlags(f *pflag.FlagSet, o *pipeline.Options) {
 	f.StringVar(&o.ItemModel, "item-model", o.ItemModel,
-		"item-item model blended with the factors: auto (EASE up to 6,000 items, RP3beta beyond; the tuning may switch), ease or rp3")
+		"item-item model blended with the factors: auto (EASE up to 200,000 items, exact up to --ease-max-items and sparse beyond, RP3beta beyond; the tuning may switch), ease or rp3")
 	f.Float64Var(&o.RP3.Alpha, "rp3-alpha", o.RP3.Alpha, "RP3beta: exponent of the random walk's transition probabilities")
 	f.Float64Var(&o.RP3.Beta, "rp3-beta", o.RP3.Beta, "RP3beta: popularity penalty (a target's weight is divided by its users^beta)")
 	f.IntVar(&o.RP3.TopK, "rp3-top-k", o.RP3.TopK, "RP3beta: weights kept per item")

@@ -21,11 +21,14 @@ import (
 //     to at most items/2: the factors a user's history can support grow
 //     with the log of its length;
 //   - iterations = 15 (CG warm-started; the loss is flat well before);
-//   - the item-item model: EASE where it is cheap, at most easeCheapItems
-//     items (its cost is cubic in the catalogue), with λ = c_λ · nnz/items
-//     (λ in co-occurrence counts, so it follows an item's mean count);
-//     RP3beta with its defaults on larger catalogues (its cost is that of
-//     counting co-occurrences);
+//   - the item-item model: EASE up to easeItems items, with λ = c_λ ·
+//     nnz/items (λ in co-occurrence counts, so it follows an item's mean
+//     count), exact up to EASE.MaxItems items and sparse beyond
+//     (training.FitEASE: its cost grows linearly with the catalogue, 106 s
+//     on 2 cores for 100,000 items); it beat RP3beta on the validation
+//     parts of every generated log measured, by 2.6–7 %. RP3beta with its
+//     defaults on larger catalogues (its cost is that of counting
+//     co-occurrences);
 //   - blend (the weight of the factors against the item-item model) = 0.3
 //     up to 26 interactions per user, rising linearly in log₂ of them to
 //     0.8 at 64 and beyond: item-item scores carry sparse histories,
@@ -35,7 +38,7 @@ const (
 	minScaledFactors             = 16
 	maxScaledFactors             = 256
 	scaledIterations             = 15
-	easeCheapItems               = 6000
+	easeItems                    = 200000
 	easeLambdaPerItemInteraction = 3
 	sparseBlend, sparseHistory   = 0.3, 26
 	denseBlend, denseHistory     = 0.8, 64
@@ -48,8 +51,7 @@ const BlendAuto = -1
 // Recipe is the data-scaled recipe ScaledDefaults returns.
 type Recipe struct {
 	Factors, Iterations int
-	EASE                bool   // whether EASE is cheap enough to train
-	Item                string // ItemModelEASE when EASE is, ItemModelRP3 otherwise
+	Item                string // ItemModelEASE up to easeItems items, ItemModelRP3 beyond
 	EASELambda          float64
 	Blend               float32
 }
@@ -64,8 +66,8 @@ func ScaledDefaults(users, items, nnz int) Recipe {
 	r.Factors = f
 	r.EASELambda = max(easeLambdaPerItemInteraction*float64(nnz)/float64(max(items, 1)), 1)
 	r.Blend = scaledBlendOf(perUser)
-	if items <= easeCheapItems {
-		r.EASE, r.Item = true, ItemModelEASE
+	if items <= easeItems {
+		r.Item = ItemModelEASE
 	}
 	return r
 }

@@ -14,19 +14,21 @@ func TestScaledDefaults(t *testing.T) {
 		want              Recipe
 	}{
 		// 5.9 interactions per user: log₂(6.9) = 2.79 → 16·2.79 = 44.6 → 48.
-		{"sparse shop", 12000, 4000, 70800, Recipe{Factors: 48, Iterations: 15, EASE: true, Item: ItemModelEASE, EASELambda: 3 * 70800.0 / 4000, Blend: 0.3}},
+		{"sparse shop", 12000, 4000, 70800, Recipe{Factors: 48, Iterations: 15, Item: ItemModelEASE, EASELambda: 3 * 70800.0 / 4000, Blend: 0.3}},
 		// The quick start: 26 per user → 16·4.75 = 76 → 80.
-		{"quick start", 5000, 2000, 130000, Recipe{Factors: 80, Iterations: 15, EASE: true, Item: ItemModelEASE, EASELambda: 195, Blend: 0.3}},
-		// A large catalogue: RP3beta instead of EASE.
-		{"large catalogue", 100000, 50000, 2000000, Recipe{Factors: 72, Iterations: 15, Item: ItemModelRP3, EASELambda: 120, Blend: 0.3}},
+		{"quick start", 5000, 2000, 130000, Recipe{Factors: 80, Iterations: 15, Item: ItemModelEASE, EASELambda: 195, Blend: 0.3}},
+		// A large catalogue: sparse EASE (beyond EASE.MaxItems); RP3beta
+		// beyond easeItems.
+		{"large catalogue", 100000, 50000, 2000000, Recipe{Factors: 72, Iterations: 15, Item: ItemModelEASE, EASELambda: 120, Blend: 0.3}},
+		{"huge catalogue", 1000000, 500000, 20000000, Recipe{Factors: 72, Iterations: 15, Item: ItemModelRP3, EASELambda: 120, Blend: 0.3}},
 		// Long histories reach the ceiling; a tiny catalogue caps factors.
-		{"long histories", 1000, 3000, 1000000000, Recipe{Factors: 256, Iterations: 15, EASE: true, Item: ItemModelEASE, EASELambda: 1e6, Blend: 0.8}},
-		{"tiny catalogue", 50, 20, 400, Recipe{Factors: 8, Iterations: 15, EASE: true, Item: ItemModelEASE, EASELambda: 60, Blend: 0.3}},
+		{"long histories", 1000, 3000, 1000000000, Recipe{Factors: 256, Iterations: 15, Item: ItemModelEASE, EASELambda: 1e6, Blend: 0.8}},
+		{"tiny catalogue", 50, 20, 400, Recipe{Factors: 8, Iterations: 15, Item: ItemModelEASE, EASELambda: 60, Blend: 0.3}},
 		// MovieLens-100K's training part: 79 per user, dense: 0.8.
-		{"movielens", 943, 1682, 74331, Recipe{Factors: 104, Iterations: 15, EASE: true, Item: ItemModelEASE, EASELambda: 3 * 74331.0 / 1682, Blend: 0.8}},
+		{"movielens", 943, 1682, 74331, Recipe{Factors: 104, Iterations: 15, Item: ItemModelEASE, EASELambda: 3 * 74331.0 / 1682, Blend: 0.8}},
 		// 40 per user: log₂ 40 is 0.41 of the way from log₂ 26 to log₂ 64.
-		{"medium", 1000, 1000, 40000, Recipe{Factors: 88, Iterations: 15, EASE: true, Item: ItemModelEASE, EASELambda: 120, Blend: float32(0.3 + 0.5*(math.Log2(40)-math.Log2(26))/(math.Log2(64)-math.Log2(26)))}},
-		{"one event", 1, 1, 1, Recipe{Factors: 8, Iterations: 15, EASE: true, Item: ItemModelEASE, EASELambda: 3, Blend: 0.3}},
+		{"medium", 1000, 1000, 40000, Recipe{Factors: 88, Iterations: 15, Item: ItemModelEASE, EASELambda: 120, Blend: float32(0.3 + 0.5*(math.Log2(40)-math.Log2(26))/(math.Log2(64)-math.Log2(26)))}},
+		{"one event", 1, 1, 1, Recipe{Factors: 8, Iterations: 15, Item: ItemModelEASE, EASELambda: 3, Blend: 0.3}},
 	}
 	for _, tt := range tests {
 		if diff := cmp.Diff(tt.want, ScaledDefaults(tt.users, tt.items, tt.nnz)); diff != "" {
