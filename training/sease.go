@@ -2,12 +2,13 @@ package training
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"runtime"
 	"slices"
 	"sort"
+
+	"github.com/polecam/polecam/training/internal/dense"
 )
 
 // FitEASE trains EASE on x: exactly (TrainEASE) when x has at most
@@ -22,11 +23,6 @@ func FitEASE(ctx context.Context, x *Interactions, opts EASEOptions) (ItemScorer
 	}
 	return TrainSparseEASE(ctx, x, opts)
 }
-
-// errNotPositiveDefinite is returned by cholesky for a pivot that is not
-// positive; the penalised Gram blocks never have one unless the options or
-// the counts are corrupt.
-var errNotPositiveDefinite = errors.New("matrix not positive definite")
 
 // TrainSparseEASE fits an approximate EASE for catalogues too large for
 // the dense TrainEASE, in the manner of the sparse approximations of
@@ -115,6 +111,7 @@ func TrainSparseEASE(ctx context.Context, x *Interactions, opts EASEOptions) (*S
 	type scratch struct {
 		a, b []float64
 		pos  []int32
+		ws   dense.Workspace
 	}
 	scr := make([]scratch, workers)
 	const chunk = 16
@@ -143,10 +140,10 @@ func TrainSparseEASE(ctx context.Context, x *Interactions, opts EASEOptions) (*S
 			for p, c := range hd.rhs {
 				b[p] = float64(c)
 			}
-			if err := cholesky(a, m); err != nil {
+			if err := dense.Cholesky(a, m, m, &s.ws); err != nil {
 				return fmt.Errorf("item %d: %w", j, err)
 			}
-			choleskySolve(a, m, b)
+			dense.CholeskySolve(a, m, m, b)
 			for p := range b {
 				hd.rhs[p] = float32(b[p]) // the column's weights, in place
 			}
@@ -246,58 +243,6 @@ func seek(s []int32, from int, v int32) int {
 	}
 	hi := min(lo+step, len(s)) // s[hi] >= v or hi == len(s)
 	return lo + 1 + sort.Search(hi-lo-1, func(k int) bool { return s[lo+1+k] >= v })
-}
-
-// cholesky replaces the lower triangle of the m × m symmetric
-// positive-definite row-major a by its Cholesky factor L (a = L·Lᵀ),
-// row by row; the upper triangle is not read.
-func cholesky(a []float64, m int) error {
-	for i := range m {
-		ri := a[i*m : i*m+i+1]
-		for j := range i {
-			rj := a[j*m : j*m+j+1]
-			ri[j] = (ri[j] - dot64(ri[:j], rj[:j])) / rj[j]
-		}
-		d := ri[i] - dot64(ri[:i], ri[:i])
-		if !(d > 0) {
-			return fmt.Errorf("cholesky pivot %d is %v: %w", i, d, errNotPositiveDefinite)
-		}
-		ri[i] = math.Sqrt(d)
-	}
-	return nil
-}
-
-// choleskySolve overwrites b with the solution of L·Lᵀ·x = b, L the
-// lower triangle of the m × m a.
-func choleskySolve(a []float64, m int, b []float64) {
-	for i := range m { // L·y = b
-		ri := a[i*m : i*m+i+1]
-		b[i] = (b[i] - dot64(ri[:i], b[:i])) / ri[i]
-	}
-	for i := m - 1; i >= 0; i-- { // Lᵀ·x = y
-		v := b[i] / a[i*m+i]
-		b[i] = v
-		for j := range i {
-			b[j] -= a[i*m+j] * v
-		}
-	}
-}
-
-// dot64 returns Σ x[k]·y[k] over len(x) elements, in four partial sums.
-func dot64(x, y []float64) float64 {
-	y = y[:len(x)]
-	var s0, s1, s2, s3 float64
-	k := 0
-	for ; k+4 <= len(x); k += 4 {
-		s0 += x[k] * y[k]
-		s1 += x[k+1] * y[k+1]
-		s2 += x[k+2] * y[k+2]
-		s3 += x[k+3] * y[k+3]
-	}
-	for ; k < len(x); k++ {
-		s0 += x[k] * y[k]
-	}
-	return (s0 + s1) + (s2 + s3)
 }
 
 // neighborHeap keeps the best k Neighbors offered (score descending, then

@@ -19,14 +19,44 @@ const (
 // an m × n matrix C, row-major with strides lda, ldb and ldc, using up to
 // workers goroutines (which it waits for). C must not overlap A or B.
 func Gemm(m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, c []float64, ldc int, workers int) {
+	gemm(nil, m, n, k, alpha, a, lda, b, ldb, c, ldc, workers)
+}
+
+// Workspace holds the packed panels of Gemm and the buffers of Cholesky
+// for reuse across calls: a caller solving many small systems keeps one
+// per goroutine. The zero value is ready to use; a Workspace must not be
+// used by two calls at once.
+type Workspace struct {
+	bp  []float64   // the packed panel of B
+	aps [][]float64 // a packed block of A per worker
+	t   []float64   // Cholesky: a transposed panel
+}
+
+// grow returns s resized to n, reallocated only when too small.
+func grow(s []float64, n int) []float64 {
+	if cap(s) < n {
+		return make([]float64, n)
+	}
+	return s[:n]
+}
+
+// gemm is Gemm with its panels in ws (nil: allocated).
+func gemm(ws *Workspace, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, c []float64, ldc int, workers int) {
 	if m == 0 || n == 0 || k == 0 || alpha == 0 {
 		return
 	}
+	if ws == nil {
+		ws = &Workspace{}
+	}
 	workers = max(1, min(workers, (m+mc-1)/mc))
-	bp := make([]float64, kc*roundUp(min(n, nc), nr))
-	aps := make([][]float64, workers)
+	ws.bp = grow(ws.bp, kc*roundUp(min(n, nc), nr))
+	bp := ws.bp
+	for len(ws.aps) < workers {
+		ws.aps = append(ws.aps, nil)
+	}
+	aps := ws.aps[:workers]
 	for w := range aps {
-		aps[w] = make([]float64, mc*kc)
+		aps[w] = grow(aps[w], mc*kc)
 	}
 	for jc := 0; jc < n; jc += nc {
 		ncb := min(nc, n-jc)
