@@ -1,12 +1,12 @@
 package training
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
 	"runtime"
 	"slices"
-	"sort"
 
 	"github.com/polecam/polecam/training/internal/dense"
 )
@@ -73,20 +73,32 @@ func TrainSparseEASE(ctx context.Context, x *Interactions, opts EASEOptions) (*S
 	upper := make([]gramRow, n)
 	hoods := make([]hood, n)
 	err := coWalk(ctx, rows, cols, nil, workers, func(j int, touched []int32, acc []float64, cands []Neighbor) []Neighbor {
-		var up gramRow
+		above := 0
 		for _, i := range touched {
 			if int(i) > j {
-				up.items = append(up.items, i)
+				above++
 			}
 		}
-		if len(up.items) > 0 {
-			slices.Sort(up.items)
-			up.counts = make([]uint32, len(up.items))
-			for p, i := range up.items {
-				up.counts[p] = uint32(acc[i])
+		if span := n - 1 - j; above >= minDenseGram && 4*above >= span {
+			// Dense: at most twice the memory of the cells, and the
+			// counts wanted are read without a search.
+			d := make([]uint32, span)
+			for _, i := range touched {
+				if int(i) > j {
+					d[int(i)-j-1] = uint32(acc[i])
+				}
 			}
+			upper[j] = gramRow{dense: d}
+		} else if above > 0 {
+			up := make([]gramCell, 0, above)
+			for _, i := range touched {
+				if int(i) > j {
+					up = append(up, gramCell{item: i, count: uint32(acc[i])})
+				}
+			}
+			slices.SortFunc(up, func(a, b gramCell) int { return cmp.Compare(a.item, b.item) })
+			upper[j] = gramRow{cells: up}
 		}
-		upper[j] = up
 		h := neighborHeap{s: cands, k: k} // cands is per worker: the heap's storage
 		nj := pop(int32(j))
 		for _, i := range touched {
@@ -137,15 +149,15 @@ func TrainSparseEASE(ctx context.Context, x *Interactions, opts EASEOptions) (*S
 				g := pop(i)
 				return g + opts.Lambda + opts.DiagonalScale*g
 			})
-			for p, c := range hd.rhs {
-				b[p] = float64(c)
+			for p, c := range hd.rhs { // in the block's reversed order
+				b[m-1-p] = float64(c)
 			}
 			if err := dense.Cholesky(a, m, m, &s.ws); err != nil {
 				return fmt.Errorf("item %d: %w", j, err)
 			}
 			dense.CholeskySolve(a, m, m, b)
-			for p := range b {
-				hd.rhs[p] = float32(b[p]) // the column's weights, in place
+			for p := range hd.rhs {
+				hd.rhs[p] = float32(b[m-1-p]) // the column's weights, in place
 			}
 		}
 		return nil
@@ -171,12 +183,23 @@ func TrainSparseEASE(ctx context.Context, x *Interactions, opts EASEOptions) (*S
 	return &SparseItemItem{N: n, Ptr: t.ptr, Items: t.idx, Weights: t.w}, nil
 }
 
-// gramRow is the part of an item's row of the Gram matrix right of the
-// diagonal: the items after it that share users with it, ascending, and
-// the numbers of users shared.
+// gramRow is the part of item j's row of the Gram matrix right of the
+// diagonal: the numbers of users j shares with each later item. A row
+// holding at least a quarter of the later items (and minDenseGram) is
+// dense, dense[i−j−1] for item i; any other lists the items that share
+// users with j, ascending, each with its count beside it (on the cache
+// line the search for the item has just read).
 type gramRow struct {
-	items  []int32
-	counts []uint32
+	cells []gramCell
+	dense []uint32
+}
+
+// minDenseGram is the fewest cells a dense Gram row replaces.
+const minDenseGram = 64
+
+type gramCell struct {
+	item  int32
+	count uint32
 }
 
 // hood is an item's neighbourhood, ascending, with the right-hand side of
@@ -187,41 +210,48 @@ type hood struct {
 }
 
 // fillBlock sets the lower triangle of the m × m row-major a to the
-// penalised Gram block of items (ascending): a[q][p] = G(items[q],
-// items[p]) for q > p, read from upper, and a[p][p] = diag(items[p]).
-// pos is scratch with one entry per item, all −1, and is left so. A short
-// row is scanned against pos (the positions of items), a long one
-// searched for each item wanted.
+// penalised Gram block of items (ascending) taken in reverse order: item
+// p is row and column m−1−p, so a[m−1−p][m−1−q] = G(items[p], items[q])
+// for q > p, read from items[p]'s upper row, and the diagonal is diag.
+// Reversed, each upper Gram row fills one row of a, contiguously (in
+// order, it would fill a column, a cache line per value). pos is scratch
+// with one entry per item, all −1, and is left so. A short Gram row is
+// scanned against pos (the positions of items), a long one searched for
+// each item wanted.
 func fillBlock(a []float64, items []int32, upper []gramRow, pos []int32, diag func(int32) float64) {
 	m := len(items)
 	for q, i := range items {
 		pos[i] = int32(q)
 	}
 	for p, i := range items {
-		a[p*m+p] = diag(i)
+		r := m - 1 - p
+		row := a[r*m : r*m+r+1] // row[m−1−q] for q > p, then the diagonal
+		row[r] = diag(i)
 		rest := items[p+1:]
-		at := (p+1)*m + p // a[q'][p] for q' = p+1+q is a[at+q·m]
-		row := upper[i]
-		ri, rc := row.items, row.counts
-		if len(ri) <= 4*len(rest) {
-			for q := range rest {
-				a[at+q*m] = 0
+		if d := upper[i].dense; d != nil {
+			for k, j := range rest { // q = p+1+k
+				row[r-1-k] = float64(d[j-i-1])
 			}
-			for x, j := range ri {
-				if q := pos[j]; q > int32(p) {
-					a[at+int(q-int32(p)-1)*m] = float64(rc[x])
+			continue
+		}
+		ri := upper[i].cells
+		if len(ri) <= 4*len(rest) {
+			clear(row[:r])
+			for _, c := range ri {
+				if q := pos[c.item]; q > int32(p) {
+					row[m-1-int(q)] = float64(c.count)
 				}
 			}
 			continue
 		}
-		x := 0 // rest and ri ascend: gallop through ri for each wanted item
-		for q, j := range rest {
+		x := 0                   // rest and ri ascend: gallop through ri for each wanted item
+		for k, j := range rest { // q = p+1+k
 			x = seek(ri, x, j)
 			c := 0.0
-			if x < len(ri) && ri[x] == j {
-				c = float64(rc[x])
+			if x < len(ri) && ri[x].item == j {
+				c = float64(ri[x].count)
 			}
-			a[at+q*m] = c
+			row[r-1-k] = c
 		}
 	}
 	for _, i := range items {
@@ -230,19 +260,27 @@ func fillBlock(a []float64, items []int32, upper []gramRow, pos []int32, diag fu
 }
 
 // seek returns the first position at or after from where s (ascending)
-// holds at least v, or len(s): an exponential then a binary search, so
-// the cost is logarithmic in the distance moved.
-func seek(s []int32, from int, v int32) int {
-	if from >= len(s) || s[from] >= v {
+// holds an item of at least v, or len(s): an exponential then a binary
+// search, so the cost is logarithmic in the distance moved.
+func seek(s []gramCell, from int, v int32) int {
+	if from >= len(s) || s[from].item >= v {
 		return from
 	}
 	lo, step := from, 1 // s[lo] < v
-	for lo+step < len(s) && s[lo+step] < v {
+	for lo+step < len(s) && s[lo+step].item < v {
 		lo += step
 		step *= 2
 	}
 	hi := min(lo+step, len(s)) // s[hi] >= v or hi == len(s)
-	return lo + 1 + sort.Search(hi-lo-1, func(k int) bool { return s[lo+1+k] >= v })
+	for lo+1 < hi {            // s[lo] < v <= s[hi]
+		mid := int(uint(lo+hi) >> 1)
+		if s[mid].item < v {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
 }
 
 // neighborHeap keeps the best k Neighbors offered (score descending, then

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"testing"
 
+	"gonum.org/v1/gonum/mat"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/polecam/polecam/training/synth"
@@ -265,5 +267,114 @@ func TestSparseEASENearExact(t *testing.T) {
 		train.NumItems(), train.NNZ(), k, me.NDCG, opts.Neighbors, sp.NNZ(), ms.NDCG, 100*rel)
 	if rel < -0.03 {
 		t.Errorf("sparse EASE nDCG@%d %.4f is %.2f %% below exact EASE's %.4f, want within 3 %%", k, ms.NDCG, -100*rel, me.NDCG)
+	}
+}
+
+func TestSeek(t *testing.T) {
+	row := []gramCell{{item: 2}, {item: 3}, {item: 5}, {item: 8}, {item: 13}, {item: 21}, {item: 34}}
+	for from := range len(row) + 1 {
+		for v := int32(0); v <= 40; v++ {
+			want := from
+			for want < len(row) && row[want].item < v {
+				want++
+			}
+			if got := seek(row, from, v); got != want {
+				t.Errorf("seek(from %d, %d) = %d, want %d", from, v, got, want)
+			}
+		}
+	}
+	if got := seek(nil, 0, 1); got != 0 {
+		t.Errorf("seek(empty) = %d, want 0", got)
+	}
+}
+
+// TestTrainSparseEASESolvesEachNeighbourhood checks the values of a model
+// with K below the support: each column j is the solution of
+// (G_NN + diag(λ + ρ·G_ii)_N)·b = G_Nj on its neighbourhood N, solved here
+// from a dense Gram matrix by gonum, whichever way the sparse Gram rows
+// were stored and read (dense, scanned or searched) and whether the
+// neighbourhood was factorised blocked (K ≥ 96) or not.
+func TestTrainSparseEASESolvesEachNeighbourhood(t *testing.T) {
+	x := syntheticInteractions(t, synth.Options{Users: 800, Items: 400, Events: 20000, Seed: 5})
+	n := x.NumItems()
+	g := make([]float64, n*n)
+	for u := range x.NumUsers() {
+		items := x.UserItems[x.UserPtr[u]:x.UserPtr[u+1]]
+		for _, a := range items {
+			for _, b := range items {
+				g[int(a)*n+int(b)]++
+			}
+		}
+	}
+	dense, cells := 0, 0 // upper Gram rows stored densely, and as cells
+	for j := range n {
+		above := 0
+		for i := j + 1; i < n; i++ {
+			if g[j*n+i] > 0 {
+				above++
+			}
+		}
+		if above >= minDenseGram && 4*above >= n-1-j {
+			dense++
+		} else if above > 0 {
+			cells++
+		}
+	}
+	if dense == 0 || cells == 0 {
+		t.Fatalf("%d dense and %d sparse Gram rows: want both kinds tested", dense, cells)
+	}
+	for _, k := range []int{40, 120} {
+		t.Run(fmt.Sprintf("k=%d", k), func(t *testing.T) {
+			opts := DefaultEASEOptions()
+			opts.Neighbors, opts.DiagonalScale = k, 0.5
+			m, err := TrainSparseEASE(context.Background(), x, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := make(map[[2]int32]float32)
+			for i := range int32(m.N) {
+				items, ws := m.Row(i)
+				for p, j := range items {
+					w[[2]int32{i, j}] = ws[p]
+				}
+			}
+			long := 0
+			for j, col := range columns(m) {
+				if len(col) == 0 {
+					continue
+				}
+				if len(col) >= 96 {
+					long++
+				}
+				s := len(col)
+				a := mat.NewSymDense(s, nil)
+				rhs := mat.NewVecDense(s, nil)
+				for p, i := range col {
+					for q, h := range col {
+						a.SetSym(p, q, g[int(i)*n+int(h)])
+					}
+					gi := g[int(i)*n+int(i)]
+					a.SetSym(p, p, gi+opts.Lambda+opts.DiagonalScale*gi)
+					rhs.SetVec(p, g[int(i)*n+j])
+				}
+				var ch mat.Cholesky
+				if !ch.Factorize(a) {
+					t.Fatalf("column %d: block not positive definite", j)
+				}
+				var b mat.VecDense
+				if err := ch.SolveVecTo(&b, rhs); err != nil {
+					t.Fatal(err)
+				}
+				for p, i := range col {
+					want, got := b.AtVec(p), float64(w[[2]int32{i, int32(j)}])
+					if math.Abs(got-want) > 1e-5*(1+math.Abs(want)) {
+						t.Fatalf("w(%d, %d) = %.7g, the solve of its neighbourhood gives %.7g", i, j, got, want)
+					}
+				}
+			}
+			if k >= 96 && long == 0 {
+				t.Fatalf("no neighbourhood of %d items or more: the blocked factorisation went untested", 96)
+			}
+		})
 	}
 }
