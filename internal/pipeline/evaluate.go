@@ -2,8 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"slices"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/polecam/polecam/recommender"
 	"github.com/polecam/polecam/store"
@@ -80,40 +83,29 @@ func evaluateServed(ctx context.Context, dataDir, version string, test *training
 	for k := range evs {
 		evs[k] = training.NewEvaluator(k+1, ni)
 	}
+	all, fallback, err := recommendAll(ctx, model, test, maxK, runtime.GOMAXPROCS(0))
+	if err != nil {
+		return Evaluation{}, fmt.Errorf("evaluate %s: %w", version, err)
+	}
 	ev := Evaluation{BestRank: make([]int32, ni)}
-	recs := make([]int32, 0, maxK)
-	for u := range test.NumUsers() {
+	for u, recs := range all {
 		want, _ := test.UserRow(int32(u))
 		if len(want) == 0 {
 			continue
 		}
-		if u%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return Evaluation{}, err
-			}
-		}
-		res, err := model.Recommend(ctx, recommender.RecommendRequest{UserID: test.Users[u], N: maxK})
-		if err != nil {
-			return Evaluation{}, fmt.Errorf("evaluate %s: recommend for user %q: %w", version, test.Users[u], err)
-		}
-		if res.Fallback {
+		if fallback[u] {
 			ev.Fallback++
 		}
-		recs = recs[:0]
-		for j, it := range res.Items {
-			i, ok := test.ItemIndex(it.ID)
-			if !ok {
-				i = -1 // an item the holdout's catalogue does not know: a miss
-			} else if r := int32(j + 1); ev.BestRank[i] == 0 || r < ev.BestRank[i] {
+		for j, i := range recs {
+			if r := int32(j + 1); i >= 0 && (ev.BestRank[i] == 0 || r < ev.BestRank[i]) {
 				ev.BestRank[i] = r
 			}
-			recs = append(recs, i)
 		}
 		for k, e := range evs {
 			e.Add(recs[:min(k+1, len(recs))], want)
 		}
 		if keepRecs {
-			ev.Recs = append(ev.Recs, slices.Clone(recs))
+			ev.Recs = append(ev.Recs, recs)
 		}
 	}
 	ev.AtK = make([]training.Metrics, maxK)
@@ -122,3 +114,67 @@ func evaluateServed(ctx context.Context, dataDir, version string, test *training
 	}
 	return ev, nil
 }
+
+// recommendAll asks model for the maxK best items of every user of test
+// with test items, from workers goroutines (each request is independent,
+// so the answers are those of one at a time), and returns, by user, the
+// items' indices in test (−1 for an item test does not know) and whether
+// the user got the fallback. It returns when every goroutine has stopped;
+// the first error stops them all.
+func recommendAll(ctx context.Context, model *recommender.Model, test *training.Interactions, maxK, workers int) ([][]int32, []bool, error) {
+	n := test.NumUsers()
+	recs := make([][]int32, n)
+	fallback := make([]bool, n)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	const batch = 64 // users a goroutine claims at once; ctx is checked between
+	var next atomic.Int64
+	errs := make([]error, max(workers, 1))
+	var wg sync.WaitGroup
+	for w := range errs {
+		wg.Go(func() {
+			for {
+				lo := int(next.Add(batch)) - batch
+				if lo >= n {
+					return
+				}
+				if err := ctx.Err(); err != nil {
+					errs[w] = err
+					return
+				}
+				for u := lo; u < min(lo+batch, n); u++ {
+					if want, _ := test.UserRow(int32(u)); len(want) == 0 {
+						continue
+					}
+					res, err := model.Recommend(ctx, recommender.RecommendRequest{UserID: test.Users[u], N: maxK})
+					if err != nil {
+						errs[w] = fmt.Errorf("recommend for user %q: %w", test.Users[u], err)
+						cancel()
+						return
+					}
+					r := make([]int32, len(res.Items))
+					for j, it := range res.Items {
+						i, ok := test.ItemIndex(it.ID)
+						if !ok {
+							i = -1 // an item the holdout's catalogue does not know: a miss
+						}
+						r[j] = i
+					}
+					recs[u], fallback[u] = r, res.Fallback
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// The error that stopped the others, rather than their cancellation.
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			return nil, nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	return recs, fallback, nil
+}
+
