@@ -177,4 +177,3 @@ func recommendAll(ctx context.Context, model *recommender.Model, test *training.
 	}
 	return recs, fallback, nil
 }
-
