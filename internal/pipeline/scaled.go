@@ -66,11 +66,16 @@ func ScaledDefaults(users, items, nnz int) Recipe {
 	r.Factors = f
 	r.EASELambda = max(easeLambdaPerItemInteraction*float64(nnz)/float64(max(items, 1)), 1)
 	r.Blend = scaledBlendOf(perUser)
-	if items <= easeItems {
+	if easeAffordable(items) {
 		r.Item = ItemModelEASE
 	}
 	return r
 }
+
+// easeAffordable reports whether EASE's cost on a catalogue of the given
+// size fits a nightly run: the data-scaled item model, and whether the
+// tuning may switch to it.
+func easeAffordable(items int) bool { return items <= easeItems }
 
 // ScaledTo returns o with its automatic model options (zero factors,
 // iterations or EASE λ; Blend BlendAuto) replaced by ScaledDefaults for x.

@@ -259,8 +259,8 @@ func activeCounts(x *training.Interactions) (users, items int) {
 // the scaled recipe's item-item model (EASE or RP3beta) when its blend is
 // below 1; EASE is trained exactly up to EASE.MaxItems items and sparse
 // beyond (training.FitEASE). The item-item models the search may switch
-// to are the other ones, with their scaled options, unless
-// Options.ItemModel names one.
+// to are the other ones, with their scaled options (EASE only where it is
+// affordable, easeItems), unless Options.ItemModel names one.
 func (o Options) tuneStart(train *training.Interactions, prev *training.Recipe) (training.Recipe, training.TuneFixed, training.TuneSwitch) {
 	fx := o.Tune.Fixed
 	fx.Factors = fx.Factors || o.ALS.Factors != 0
@@ -271,8 +271,10 @@ func (o Options) tuneStart(train *training.Interactions, prev *training.Recipe) 
 	users, items := activeCounts(train)
 	base := o.scaled(ScaledDefaults(users, items, train.NNZ()))
 	var sw training.TuneSwitch
-	e := base.EASE
-	sw.EASE = &e
+	if easeAffordable(items) {
+		e := base.EASE
+		sw.EASE = &e
+	}
 	rp := base.RP3
 	sw.RP3 = &rp
 	r := training.Recipe{ALS: base.ALS, Blend: 1}

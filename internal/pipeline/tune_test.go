@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
@@ -392,5 +393,26 @@ func TestTimeValidationFolds(t *testing.T) {
 				t.Errorf("time validation users %d, want the folds' sum %d", info.TimeValidationUsers, sum)
 			}
 		})
+	}
+}
+
+// TestTuneStartHugeCatalogue: beyond easeItems the search starts from
+// RP3beta and never switches to EASE, whose sparse fit would not fit a
+// nightly run, unless EASE is asked for.
+func TestTuneStartHugeCatalogue(t *testing.T) {
+	b := training.NewBuilder()
+	for i := range easeItems + 1 {
+		b.Add(fmt.Sprintf("u%d", i%5000), fmt.Sprintf("i%d", i), 1)
+		b.Add(fmt.Sprintf("u%d", (i+1)%5000), fmt.Sprintf("i%d", i), 1)
+	}
+	x := b.Build()
+	o := DefaultOptions()
+	r, _, sw := o.tuneStart(x, nil)
+	if r.RP3 == nil || r.EASE != nil || sw.EASE != nil || sw.RP3 == nil {
+		t.Errorf("%d items: start %v, switch to EASE %v, to RP3beta %v; want RP3beta and no switch to EASE", x.NumItems(), r, sw.EASE, sw.RP3)
+	}
+	o.ItemModel = ItemModelEASE
+	if r, _, _ := o.tuneStart(x, nil); r.EASE == nil {
+		t.Errorf("EASE asked for: start %v, want EASE", r)
 	}
 }
