@@ -50,9 +50,10 @@ func FitEASE(ctx context.Context, x *Interactions, opts EASEOptions) (ItemScorer
 //
 // The cost: one walk over the co-occurrences (Σ_u |I_u|², as TrainEASE's
 // Gram matrix) that keeps the upper triangle of the sparse Gram matrix
-// (8 bytes per co-occurring pair) and each item's neighbours, then per item
-// the K × K block G_NN, read from the sparse rows, and its Cholesky
-// factorisation, K³/3 multiply-adds. Histories are not truncated. Both stages
+// (8 bytes per co-occurring pair; at most 16 in the rows kept dense, see
+// gramRow) and each item's neighbours, then per item the K × K block
+// G_NN, read from the sparse rows, and its blocked Cholesky factorisation
+// (dense.Cholesky), K³/3 multiply-adds. Histories are not truncated. Both stages
 // run on GOMAXPROCS goroutines, each with O(n + K²) scratch; the result does
 // not depend on their number. ctx is checked every few items.
 func TrainSparseEASE(ctx context.Context, x *Interactions, opts EASEOptions) (*SparseItemItem, error) {
