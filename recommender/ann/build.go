@@ -68,7 +68,7 @@ func Build(ctx context.Context, data []float32, rows, dims, stride int, opts Opt
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("build ann index: %w", err)
 	}
-	ix.connect(order)
+	ix.connect(order, efc0)
 	return ix, nil
 }
 
@@ -286,9 +286,12 @@ func (ix *Index) addLink(n, node uint32, sim float32, level int, s *Scratch) {
 // node another worker has just linked; such a node could never be found,
 // however wide the search: a filter that passes only it would get
 // nothing. connect walks the graph from the entry and links each node
-// the walk missed from a reached node near it (linkFrom), which keeps
-// every reached node reachable, so one pass suffices.
-func (ix *Index) connect(order []uint32) {
+// the walk missed from a reached node near it (linkFrom, which searches
+// with a candidate list of ef), which keeps every reached node reachable,
+// so one pass suffices.
+func (ix *Index) connect(order []uint32, ef int) {
+	s := &Scratch{}
+	s.fit(ix)
 	reached := make([]bool, ix.rows)
 	indeg := make([]int32, ix.rows)
 	for _, n := range order {
@@ -314,25 +317,38 @@ func (ix *Index) connect(order []uint32) {
 	spread(ix.entry)
 	for _, u := range order {
 		if !reached[u] {
-			ix.linkFrom(u, reached, indeg)
+			ix.linkFrom(u, ef, reached, indeg, s)
 			spread(u)
 		}
 	}
 }
 
 // linkFrom adds a layer-0 link to the unreached node u from a reached
-// node. It takes the nearest of u's neighbours and theirs that has room
-// in its list, else the nearest reached one of them, else the reached
-// node most similar to u (a scan, rare and only at build time). In a full
-// list u replaces the link to the node x with the most in-links, and x is
-// linked from u in turn, over u's last link if u's list is full: x stays
-// reachable through u, and the link u gives up cannot have been on any
-// reached node's path, since u was unreached. So every node reached
+// node. Adding a link costs no other node its links, so it first looks
+// for a list with room: among u's neighbours and theirs, nearest first,
+// then among the ef nodes a search of the graph from the entry finds
+// most similar to u (all reached, since the search follows links from
+// the entry). Only when none has room does it replace a link: in the
+// list of the nearest reached one of u's neighbours and theirs, else of
+// the reached node most similar to u (a scan, rare and only at build
+// time), u replaces the link to the node x with the most in-links, and x
+// is linked from u in turn, over u's last link if u's list is full: x
+// stays reachable through u, and the link u gives up cannot have been on
+// any reached node's path, since u was unreached. So every node reached
 // before stays reached.
-func (ix *Index) linkFrom(u uint32, reached []bool, indeg []int32) {
+func (ix *Index) linkFrom(u uint32, ef int, reached []bool, indeg []int32, s *Scratch) {
 	if t, ok := ix.roomNear(u, reached); ok {
 		ix.appendLink(t, u, indeg)
 		return
+	}
+	q := ix.row(u)
+	ix.searchLayer(q, cand{id: ix.entry, sim: ix.score1(q, ix.entry, s)}, none, ef, 0, nil, false, s)
+	s.sorted = s.res.drainSorted(s.sorted)
+	for _, c := range s.sorted {
+		if c.id != u && reached[c.id] && int(ix.level0[int(c.id)*(ix.m0+1)]) < ix.m0 {
+			ix.appendLink(c.id, u, indeg)
+			return
+		}
 	}
 	t, ok := ix.reachedNear(u, reached)
 	if !ok {

@@ -132,7 +132,7 @@ func TestConnectRelinksStrandedNodes(t *testing.T) {
 		if u := unreached(ix); len(u) < len(strand) {
 			t.Fatalf("full=%v: %d nodes unreachable after stranding %d", full, len(u), len(strand))
 		}
-		ix.connect(order)
+		ix.connect(order, DefaultOptions().EfConstruction)
 		if u := unreached(ix); len(u) > 0 {
 			t.Errorf("full=%v: %d nodes still unreachable after connect: %v", full, len(u), u)
 		}

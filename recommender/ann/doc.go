@@ -21,10 +21,11 @@
 // (benchmarks/ann.md). The inner-product graph links nodes towards long
 // vectors, which are the answers to inner-product queries, but leaves many
 // short vectors without a link to them; Build then links every such node
-// from a reachable node near it (in a full list replacing a link, whose
-// node is relinked through the new one), so that every node is reachable
-// from the entry, where every layer-0 search also starts, and a filter
-// that passes only short vectors still finds them.
+// from a reachable node near it with room in its list (found among its
+// neighbours or by a search of the graph; only failing that is a link
+// replaced, its node relinked through the new one), so that every node is
+// reachable from the entry, where every layer-0 search also starts, and a
+// filter that passes only short vectors still finds them.
 //
 // # Searching
 //
