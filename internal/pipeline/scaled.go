@@ -24,9 +24,9 @@ import (
 //   - the item-item model: EASE up to easeItems items, with λ = c_λ ·
 //     nnz/items (λ in co-occurrence counts, so it follows an item's mean
 //     count), exact up to EASE.MaxItems items and sparse beyond
-//     (training.FitEASE: its cost grows linearly with the catalogue, 106 s
+//     (training.FitEASE: its cost grows linearly with the catalogue, 80 s
 //     on 2 cores for 100,000 items); it beat RP3beta on the validation
-//     parts of every generated log measured, by 2.6–7 %. RP3beta with its
+//     parts of every generated log measured, by 3–7 %. RP3beta with its
 //     defaults on larger catalogues (its cost is that of counting
 //     co-occurrences);
 //   - blend (the weight of the factors against the item-item model) = 0.3

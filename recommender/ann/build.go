@@ -330,46 +330,31 @@ func (ix *Index) connect(order []uint32, ef int) {
 // most similar to u (all reached, since the search follows links from
 // the entry). Only when none has room does it replace a link: in the
 // list of the nearest reached one of u's neighbours and theirs, else of
-// the reached node most similar to u (a scan, rare and only at build
-// time), u replaces the link to the node x with the most in-links, and x
-// is linked from u in turn, over u's last link if u's list is full: x
-// stays reachable through u, and the link u gives up cannot have been on
-// any reached node's path, since u was unreached. So every node reached
-// before stays reached.
+// the most similar node the search found, u replaces the link to the
+// node x with the most in-links, and x is linked from u in turn, over
+// u's last link if u's list is full: x stays reachable through u, and the
+// link u gives up cannot have been on any reached node's path, since u
+// was unreached. So every node reached before stays reached.
 func (ix *Index) linkFrom(u uint32, ef int, reached []bool, indeg []int32, s *Scratch) {
-	if t, ok := ix.roomNear(u, reached); ok {
+	withRoom := func(n uint32) bool { return reached[n] && ix.hasRoom(n) }
+	if t, ok := ix.near(u, withRoom); ok {
 		ix.appendLink(t, u, indeg)
 		return
 	}
 	q := ix.row(u)
 	ix.searchLayer(q, cand{id: ix.entry, sim: ix.score1(q, ix.entry, s)}, none, ef, 0, nil, false, s)
-	s.sorted = s.res.drainSorted(s.sorted)
+	s.sorted = s.res.drainSorted(s.sorted) // never empty: it holds the entry
 	for _, c := range s.sorted {
-		if c.id != u && reached[c.id] && int(ix.level0[int(c.id)*(ix.m0+1)]) < ix.m0 {
+		if withRoom(c.id) {
 			ix.appendLink(c.id, u, indeg)
 			return
 		}
 	}
-	t, ok := ix.reachedNear(u, reached)
+	t, ok := ix.near(u, func(n uint32) bool { return reached[n] })
 	if !ok {
-		q := ix.row(u)
-		best, bestSim := none, float32(0)
-		var sim [1]float32
-		for n := range ix.rows {
-			if reached[n] {
-				dot.Scores(sim[:], ix.row(uint32(n)), ix.dims, q)
-				if best == none || sim[0] > bestSim {
-					best, bestSim = uint32(n), sim[0]
-				}
-			}
-		}
-		t = best
+		t = s.sorted[0].id
 	}
 	lst := ix.list(t, 0)
-	if int(lst[0]) < ix.m0 {
-		ix.appendLink(t, u, indeg)
-		return
-	}
 	k := 1
 	for j := 2; j <= int(lst[0]); j++ {
 		if indeg[lst[j]] > indeg[lst[k]] {
@@ -386,7 +371,7 @@ func (ix *Index) linkFrom(u uint32, ef int, reached []bool, indeg []int32, s *Sc
 			return
 		}
 	}
-	if int(ul[0]) < ix.m0 {
+	if ix.hasRoom(u) {
 		ix.appendLink(u, x, indeg)
 		return
 	}
@@ -394,6 +379,9 @@ func (ix *Index) linkFrom(u uint32, ef int, reached []bool, indeg []int32, s *Sc
 	ul[ul[0]] = x
 	indeg[x]++
 }
+
+// hasRoom reports whether n's layer-0 list has room for another link.
+func (ix *Index) hasRoom(n uint32) bool { return int(ix.level0[int(n)*(ix.m0+1)]) < ix.m0 }
 
 // appendLink appends to to the layer-0 list of from, which has room.
 func (ix *Index) appendLink(from, to uint32, indeg []int32) {
@@ -403,38 +391,18 @@ func (ix *Index) appendLink(from, to uint32, indeg []int32) {
 	indeg[to]++
 }
 
-// reachedNear returns a reached node among u's neighbours and theirs,
-// nearest first.
-func (ix *Index) reachedNear(u uint32, reached []bool) (uint32, bool) {
+// near returns the first node ok accepts among u's layer-0 neighbours,
+// then theirs, nearest first.
+func (ix *Index) near(u uint32, ok func(uint32) bool) (uint32, bool) {
 	first := ix.links(u, 0, false, nil)
 	for _, nb := range first {
-		if reached[nb] {
+		if ok(nb) {
 			return nb, true
 		}
 	}
 	for _, nb := range first {
 		for _, nb2 := range ix.links(nb, 0, false, nil) {
-			if nb2 != u && reached[nb2] {
-				return nb2, true
-			}
-		}
-	}
-	return 0, false
-}
-
-// roomNear returns a reached node with room in its layer-0 list among u's
-// neighbours and theirs, nearest first.
-func (ix *Index) roomNear(u uint32, reached []bool) (uint32, bool) {
-	hasRoom := func(n uint32) bool { return reached[n] && int(ix.level0[int(n)*(ix.m0+1)]) < ix.m0 }
-	first := ix.links(u, 0, false, nil)
-	for _, nb := range first {
-		if hasRoom(nb) {
-			return nb, true
-		}
-	}
-	for _, nb := range first {
-		for _, nb2 := range ix.links(nb, 0, false, nil) {
-			if nb2 != u && hasRoom(nb2) {
+			if nb2 != u && ok(nb2) {
 				return nb2, true
 			}
 		}
