@@ -102,9 +102,21 @@ type TuneOptions struct {
 	// recipe is always measured; every later trial starts only while the
 	// time left since Tune began is at least what that trial is estimated
 	// to take (the last trial of its kind, scaled by factors × iterations
-	// for iALS), and a trial once started runs to its end. When the time
-	// is up the best recipe measured so far is chosen. 0: no time limit.
+	// for iALS; an item-item model not trained yet counts as free), and a
+	// trial still training when the time is up is stopped and left out.
+	// When the time is up the best recipe measured so far is chosen. 0: no
+	// time limit.
 	TimeBudget time.Duration `json:"time_budget,omitempty"`
+	// Deadline, when not zero, is when the caller needs the search and
+	// the work that follows it done: a trial starts only while it and
+	// After of the costlier of the best recipe so far and the trial's own
+	// end by Deadline, and is stopped (and left out) when it trains past
+	// that. The starting recipe is always measured.
+	Deadline time.Time `json:"-"`
+	// After estimates the time the caller's work after the search takes
+	// for a recipe of cost c (its models trained on the chosen recipe,
+	// their evaluation, their writing); nil with a Deadline: none.
+	After func(c TrialCost) time.Duration `json:"-"`
 	// ValidationRatio is the share of each item's training interactions
 	// StratifiedSplits holds out for validation (SplitStratifiedItem).
 	// Default 0.15: the fitting parts then hold 85% of train, close to the
@@ -262,10 +274,22 @@ type Trial struct {
 	Prec   float64 `json:"precision"`
 }
 
+// TrialCost is what a recipe costs on one validation split, as Tune
+// estimates it from the times of its trials: training its models on a
+// fitting part of FitInteractions interactions, and ranking the whole
+// catalogue for the ScoredUsers of a validation part. Both are means over
+// the splits.
+type TrialCost struct {
+	Fit             time.Duration `json:"fit_ns"`
+	Score           time.Duration `json:"score_ns"`
+	FitInteractions int           `json:"fit_interactions"`
+	ScoredUsers     int           `json:"scored_users"`
+}
+
 // Why Tune stopped (TuneResult.Stopped).
 const (
 	TuneStoppedGrid  = "grid"  // every point of the search was measured
-	TuneStoppedTime  = "time"  // TuneOptions.TimeBudget ran out
+	TuneStoppedTime  = "time"  // TuneOptions.TimeBudget ran out, or Deadline came near
 	TuneStoppedCount = "count" // TuneOptions.Budget iALS configurations were trained
 )
 
@@ -280,7 +304,9 @@ type TuneResult struct {
 	// For scales them to the matrix a model is trained on.
 	Chosen     Recipe  `json:"chosen"`
 	Validation Metrics `json:"validation"`
-	Trials     []Trial `json:"trials"`
+	// Cost is Chosen's cost as the search estimated it (TrialCost).
+	Cost   TrialCost `json:"cost"`
+	Trials []Trial   `json:"trials"`
 	// Stopped says why the search ended: TuneStoppedGrid, TuneStoppedTime
 	// or TuneStoppedCount.
 	Stopped string    `json:"stopped"`
@@ -447,6 +473,9 @@ type tuner struct {
 	trainedALS int
 	stopped    string
 	countHit   bool
+	// fitNNZ and scored are the mean interactions of the fitting parts
+	// and the mean scored users of the validation parts (TrialCost).
+	fitNNZ, scored int
 }
 
 // Tune chooses a recipe on validation splits carved from the training data
@@ -511,8 +540,16 @@ func Tune(ctx context.Context, splits []ValidationSplit, start Recipe, opts Tune
 	res := TuneResult{Start: start, Fixed: opts.Fixed}
 	t := &tuner{ctx: ctx, opts: opts, began: began, res: &res, tried: map[string]Metrics{}, perUnit: map[string]time.Duration{}}
 	for _, s := range splits {
-		t.folds = append(t.folds, tuneFold{s.Fit, scoredValidation(s.Fit, s.Val, opts.MaxValidationUsers, opts.Seed)})
+		fd := tuneFold{s.Fit, scoredValidation(s.Fit, s.Val, opts.MaxValidationUsers, opts.Seed)}
+		t.folds = append(t.folds, fd)
+		t.fitNNZ += fd.fit.NNZ() / len(splits)
+		for u := range fd.val.NumUsers() {
+			if fd.val.UserPtr[u+1] > fd.val.UserPtr[u] {
+				t.scored++
+			}
+		}
 	}
+	t.scored /= len(splits)
 	if err := t.measureStart(start); err != nil {
 		return TuneResult{}, fmt.Errorf("tune: %w", err)
 	}
@@ -527,7 +564,7 @@ func Tune(ctx context.Context, splits []ValidationSplit, start Recipe, opts Tune
 	default:
 		res.Stopped = TuneStoppedGrid
 	}
-	res.Chosen, res.Validation = t.best.r, t.best.m
+	res.Chosen, res.Validation, res.Cost = t.best.r, t.best.m, t.cost(t.best.r)
 	logW := 0.0
 	for _, fd := range t.folds {
 		logW += math.Log(meanRowWeight(fd.fit, res.Chosen.ALS.Alpha)) / float64(len(t.folds))
@@ -567,16 +604,18 @@ func (t *tuner) record(model string, p tunePoint) {
 	}
 }
 
-// fits reports whether a trial of the given kind and size may start: the
-// time left is at least the last such trial's time per unit times units.
-func (t *tuner) fits(kind string, units float64) bool {
+// fits reports whether a trial of the given kind and size, measuring
+// cand, may start: the time left until its end (trialEnd) is at least the
+// last such trial's time per unit times units.
+func (t *tuner) fits(kind string, units float64, cand Recipe) bool {
 	if t.stopped != "" {
 		return false
 	}
-	if t.opts.TimeBudget <= 0 {
+	end := t.trialEnd(cand)
+	if end.IsZero() {
 		return true
 	}
-	left := t.opts.TimeBudget - time.Since(t.began)
+	left := time.Until(end)
 	if left <= 0 || time.Duration(float64(t.perUnit[kind])*units) > left {
 		t.stopped = TuneStoppedTime
 		return false
@@ -584,15 +623,66 @@ func (t *tuner) fits(kind string, units float64) bool {
 	return true
 }
 
+// trialEnd is when a trial measuring cand must be done: the end of the
+// time budget, or the deadline less what the caller needs after the
+// search for the costlier of cand and the best recipe so far, whichever
+// comes first. Zero: no bound.
+func (t *tuner) trialEnd(cand Recipe) time.Time {
+	var end time.Time
+	if t.opts.TimeBudget > 0 {
+		end = t.began.Add(t.opts.TimeBudget)
+	}
+	if d := t.opts.Deadline; !d.IsZero() {
+		if t.opts.After != nil {
+			d = d.Add(-max(t.opts.After(t.cost(t.best.r)), t.opts.After(t.cost(cand))))
+		}
+		if end.IsZero() || d.Before(end) {
+			end = d
+		}
+	}
+	return end
+}
+
+// trialCtx returns the context a trial measuring cand trains under: it
+// ends at trialEnd.
+func (t *tuner) trialCtx(cand Recipe) (context.Context, context.CancelFunc) {
+	if end := t.trialEnd(cand); !end.IsZero() {
+		return context.WithDeadline(t.ctx, end)
+	}
+	return context.WithCancel(t.ctx)
+}
+
+// timedOut reports whether err is a trial stopped at its end rather than
+// a failure or the caller's cancellation; the search then stops.
+func (t *tuner) timedOut(err error) bool {
+	if t.ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		t.stopped = TuneStoppedTime
+		return true
+	}
+	return false
+}
+
+// cost estimates r's TrialCost from the last trials' times: its iALS
+// scaled by factors × iterations, its item-item model as the last one of
+// its kind (nothing when none was trained yet).
+func (t *tuner) cost(r Recipe) TrialCost {
+	n := time.Duration(len(t.folds))
+	fit := time.Duration(float64(t.perUnit["als"]) * alsUnits(r.ALS))
+	if r.hasItem() {
+		fit += t.perUnit[itemKind(r)]
+	}
+	return TrialCost{Fit: fit / n, Score: t.perUnit["blend"] / n, FitInteractions: t.fitNNZ, ScoredUsers: t.scored}
+}
+
 func (t *tuner) took(kind string, units float64, d time.Duration) {
 	t.perUnit[kind] = time.Duration(float64(d) / units)
 }
 
-func (t *tuner) trainALS(o ALSOptions) ([]*Factors, error) {
+func (t *tuner) trainALS(ctx context.Context, o ALSOptions) ([]*Factors, error) {
 	fs := make([]*Factors, len(t.folds))
 	for f, fd := range t.folds {
 		var err error
-		if fs[f], err = TrainALS(t.ctx, fd.fit, o, nil); err != nil {
+		if fs[f], err = TrainALS(ctx, fd.fit, o, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -600,11 +690,11 @@ func (t *tuner) trainALS(o ALSOptions) ([]*Factors, error) {
 }
 
 // trainItem trains r's item-item model on every fold.
-func (t *tuner) trainItem(r Recipe) ([]ItemScorer, error) {
+func (t *tuner) trainItem(ctx context.Context, r Recipe) ([]ItemScorer, error) {
 	iis := make([]ItemScorer, len(t.folds))
 	for f, fd := range t.folds {
 		var err error
-		if iis[f], err = r.FitItemModel(t.ctx, fd.fit); err != nil {
+		if iis[f], err = r.FitItemModel(ctx, fd.fit); err != nil {
 			return nil, err
 		}
 	}
@@ -625,7 +715,7 @@ func alsUnits(o ALSOptions) float64 { return float64(o.Factors * o.Iterations) }
 // budgets.
 func (t *tuner) measureStart(r Recipe) error {
 	s := time.Now()
-	fs, err := t.trainALS(r.ALS)
+	fs, err := t.trainALS(t.ctx, r.ALS)
 	if err != nil {
 		return err
 	}
@@ -634,7 +724,7 @@ func (t *tuner) measureStart(r Recipe) error {
 	p := tunePoint{r: r, factors: fs}
 	if r.hasItem() {
 		s := time.Now()
-		if p.ii, err = t.trainItem(r); err != nil {
+		if p.ii, err = t.trainItem(t.ctx, r); err != nil {
 			return err
 		}
 		t.took(itemKind(r), 1, time.Since(s))
@@ -660,18 +750,23 @@ func (t *tuner) tryALS(o ALSOptions) (p tunePoint, ok bool, err error) {
 		t.countHit = true
 		return tunePoint{}, false, nil
 	}
-	if !t.fits("als", alsUnits(o)) {
+	if !t.fits("als", alsUnits(o), r) {
 		return tunePoint{}, false, nil
 	}
+	ctx, cancel := t.trialCtx(r)
+	defer cancel()
 	s := time.Now()
-	fs, err := t.trainALS(o)
+	fs, err := t.trainALS(ctx, o)
 	if err != nil {
+		if t.timedOut(err) {
+			return tunePoint{}, false, nil
+		}
 		return tunePoint{}, false, err
 	}
+	t.took("als", alsUnits(o), time.Since(s))
 	t.trainedALS++
 	p = tunePoint{r: r, factors: fs, ii: t.cur.ii}
 	p.m = t.measure(p)
-	t.took("als", alsUnits(o), time.Since(s))
 	t.record("als", p)
 	return p, true, nil
 }
@@ -702,17 +797,22 @@ func (t *tuner) tryItem(r Recipe) (p tunePoint, ok bool, err error) {
 		return tunePoint{r: r, m: m}, true, nil
 	}
 	kind := itemKind(r)
-	if !t.fits(kind, 1) {
+	if !t.fits(kind, 1, r) {
 		return tunePoint{}, false, nil
 	}
+	ctx, cancel := t.trialCtx(r)
+	defer cancel()
 	s := time.Now()
-	iis, err := t.trainItem(r)
+	iis, err := t.trainItem(ctx, r)
 	if err != nil {
+		if t.timedOut(err) {
+			return tunePoint{}, false, nil
+		}
 		return tunePoint{}, false, err
 	}
+	t.took(kind, 1, time.Since(s))
 	p = tunePoint{r: r, factors: t.cur.factors, ii: iis}
 	p.m = t.measure(p)
-	t.took(kind, 1, time.Since(s))
 	t.record(kind, p)
 	return p, true, nil
 }
@@ -724,7 +824,7 @@ func (t *tuner) tryBlend(w float32) bool {
 	if _, seen := t.tried[r.String()]; seen {
 		return true
 	}
-	if !t.fits("blend", 1) {
+	if !t.fits("blend", 1, r) {
 		return false
 	}
 	s := time.Now()
@@ -796,7 +896,12 @@ func (t *tuner) switchTo(r Recipe) (bool, error) {
 		return false, err
 	}
 	if p.ii == nil { // measured before: train its models again
-		if p.ii, err = t.trainItem(r); err != nil {
+		ctx, cancel := t.trialCtx(r)
+		defer cancel()
+		if p.ii, err = t.trainItem(ctx, r); err != nil {
+			if t.timedOut(err) {
+				return false, nil
+			}
 			return false, err
 		}
 		p.factors = t.cur.factors

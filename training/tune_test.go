@@ -31,6 +31,11 @@ func TestTune(t *testing.T) {
 		t.Fatal(err)
 	}
 	fixed := TuneFixed{Factors: true, Iterations: true}
+	var costs []TrialCost // what After was asked, in the deadline case
+	fitNNZ := 0
+	for _, s := range splits {
+		fitNNZ += s.Fit.NNZ() / len(splits)
+	}
 	tests := []struct {
 		name string
 		// modify changes the default options of the test.
@@ -166,6 +171,74 @@ func TestTune(t *testing.T) {
 			check: func(t *testing.T, r TuneResult) {
 				if kinds := trialKinds(r); kinds["rp3"] < 10 {
 					t.Errorf("trials by model = %v, want RP3beta searched", kinds)
+				}
+			},
+		},
+		{
+			name: "a deadline the work after the search does not leave room before measures the start only",
+			modify: func(o *TuneOptions) {
+				o.Deadline = time.Now().Add(time.Hour)
+				o.After = func(c TrialCost) time.Duration {
+					costs = append(costs, c)
+					return 2 * time.Hour
+				}
+			},
+			start:       tuneStart,
+			wantStopped: TuneStoppedTime,
+			check: func(t *testing.T, r TuneResult) {
+				if len(r.Trials) != 1 {
+					t.Errorf("Tune ran %d trials, want 1", len(r.Trials))
+				}
+				if len(costs) == 0 {
+					t.Fatal("Tune never asked After for the time after the search")
+				}
+				for _, c := range costs {
+					if !(c.Fit > 0 && c.Score > 0) || c.FitInteractions != fitNNZ || !(c.ScoredUsers > 0 && c.ScoredUsers <= x.NumUsers()) {
+						t.Errorf("After got %+v, want positive times, %d fitting interactions, 1..%d scored users", c, fitNNZ, x.NumUsers())
+					}
+				}
+			},
+		},
+		{
+			name: "a trial training past its end is stopped and left out",
+			modify: func(o *TuneOptions) {
+				calls := 0
+				o.Fixed = fixed
+				o.Deadline = time.Now().Add(30 * time.Minute)
+				// The first iALS trial's start check asks After twice (the best
+				// recipe, the trial's); from its training context on, the time
+				// after the search moves the trial's end an hour back.
+				o.After = func(TrialCost) time.Duration {
+					if calls++; calls <= 2 {
+						return 0
+					}
+					return time.Hour
+				}
+			},
+			start: func() Recipe {
+				r := tuneStart()
+				r.EASE = nil
+				return r
+			},
+			wantStopped: TuneStoppedTime,
+			check: func(t *testing.T, r TuneResult) {
+				if len(r.Trials) != 1 {
+					t.Errorf("Tune recorded %d trials, want the start only: %+v", len(r.Trials), r.Trials)
+				}
+			},
+		},
+		{
+			name: "a distant deadline leaves the search whole",
+			modify: func(o *TuneOptions) {
+				o.Fixed = fixed
+				o.Deadline = time.Now().Add(24 * time.Hour)
+				o.After = func(TrialCost) time.Duration { return time.Minute }
+			},
+			start:       tuneStart,
+			wantStopped: TuneStoppedGrid,
+			check: func(t *testing.T, r TuneResult) {
+				if kinds := trialKinds(r); kinds["als"] < 10 || kinds["ease"] < 5 || kinds["blend"] < 5 {
+					t.Errorf("trials by model = %v, want every group searched", kinds)
 				}
 			},
 		},

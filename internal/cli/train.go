@@ -55,7 +55,10 @@ func newTrainCmd(e *env) *cobra.Command {
 			"when the events span no time). The search starts from the published version's\n" +
 			"recipe, so nightly runs continue it; parameters given as flags are not searched.\n" +
 			"The recipe, its validation figures and every trial go into the manifest.\n" +
-			"--tune-budget 0 trains with the data-scaled defaults instead.\n\n" +
+			"--tune-budget 0 trains with the data-scaled defaults instead. The search also\n" +
+			"ends early when the rest of the run (the gate's and the published model\n" +
+			"trained, the holdout scored, the snapshots written), estimated from the search's\n" +
+			"own trial times, would not end within --run-budget of the start.\n\n" +
 			"Exit status: 0 published (or written, with --no-publish), 2 the gate refused,\n" +
 			"3 input rejected (too many bad lines, no usable events, fewer users, items or\n" +
 			"holdout users than --min-users, --min-items, --min-holdout-users without\n" +
@@ -162,6 +165,7 @@ func newTrainCmd(e *env) *cobra.Command {
 	f.Float32Var(&o.Blend, "blend", o.Blend, "weight of the factor scores against the item-item model (1: factors only; -1: scaled to the data)")
 	addItemModelFlags(f, &o)
 	f.DurationVar(&o.Tune.Budget, "tune-budget", o.Tune.Budget, "choose the recipe on validation data within this time (ends earlier when the search grid is exhausted; 0: no tuning, the data-scaled defaults)")
+	f.DurationVar(&o.Tune.RunBudget, "run-budget", o.Tune.RunBudget, "with tuning: end the search early so that the whole run, reading to publishing, takes at most this long as estimated (0: only --tune-budget bounds the search)")
 	f.BoolVar(&noPublish, "no-publish", false, "write the version but do not publish it")
 	f.BoolVar(&o.Gate.Disabled, "no-gate", false, "skip the holdout and the quality gate: train once, on all events")
 	f.Float64Var(&holdoutDays, "holdout-days", o.Gate.Holdout.Hours()/24, "quality gate: hold out the interactions first made in the last N days (0: the last 5 % of the log's span)")

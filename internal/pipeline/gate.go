@@ -518,13 +518,9 @@ func comparePublished(ctx context.Context, opts Options, r *GateResult, pub stor
 		return nil
 	}
 	r.PublishedVersion = pub.Version
-	start := r.Holdout.Cutoff
-	if r.Holdout.Kind == HoldoutRandom {
-		start = time.Time{} // the random holdout spans the whole log
-	}
-	if to := pub.Window.To; !to.IsZero() && !to.Before(start) {
+	if trainedInHoldout(pub, r.Holdout) {
 		why := fmt.Sprintf("published version %s was trained on events up to %s, inside the holdout (from %s)",
-			pub.Version, to.UTC().Format(time.RFC3339), holdoutStart(r.Holdout))
+			pub.Version, pub.Window.To.UTC().Format(time.RFC3339), holdoutStart(r.Holdout))
 		pm, ok := recordedMetrics(pub.Metrics, r.Metric, r.K)
 		if ok && sameHoldout(pub.Metrics, r.Holdout) {
 			r.Published, r.PublishedRecorded = &pm, true
@@ -547,6 +543,17 @@ func comparePublished(ctx context.Context, opts Options, r *GateResult, pub stor
 	r.Published, r.PublishedEvaluation = &pm, &ev
 	opts.Logger.Info("measured the published version on the holdout", "version", pub.Version, "metrics", pm.String())
 	return nil
+}
+
+// trainedInHoldout reports whether pub was trained on events of the
+// holdout h, so that the gate does not measure it on h.
+func trainedInHoldout(pub store.Manifest, h Holdout) bool {
+	start := h.Cutoff
+	if h.Kind == HoldoutRandom {
+		start = time.Time{} // the random holdout spans the whole log
+	}
+	to := pub.Window.To
+	return !to.IsZero() && !to.Before(start)
 }
 
 // sameHoldout reports whether the holdout a manifest's metrics were

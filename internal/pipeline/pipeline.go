@@ -295,11 +295,12 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 	if err := opts.checkMin("the logs", size{"users", x.NumUsers(), opts.Min.Users}, size{"items", x.NumItems(), opts.Min.Items}); err != nil {
 		return store.Manifest{}, fmt.Errorf("train: %w", err)
 	}
+	readTime := time.Since(start)
 	log.Info("read events", "files", len(stats.Files), "lines", stats.Lines, "events", stats.Events,
 		"bad_lines", stats.Bad, "dropped", stats.Dropped.Total(), "duplicates", in.Duplicates,
 		"filtered_users", in.FilteredUsers, "filtered_items", in.FilteredItems,
 		"users", x.NumUsers(), "items", x.NumItems(), "interactions", x.NNZ(),
-		"elapsed", time.Since(start).Round(time.Millisecond))
+		"elapsed", readTime.Round(time.Millisecond))
 	// The data-scaled defaults are fixed on all the events, so that the
 	// gate's holdout model and the published one share one recipe. The
 	// tuning starts from the options as given (explicit values fixed,
@@ -319,7 +320,7 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 	var tuning *Tuning
 	tuneStart := time.Now()
 	if opts.Tune.Budget > 0 {
-		if tuning, err = tuneForTrain(ctx, raw, x, in, gs); err != nil {
+		if tuning, err = tuneForTrain(ctx, raw, x, in, gs, runClock{began: start, read: readTime}); err != nil {
 			return store.Manifest{}, fmt.Errorf("train: %w", err)
 		}
 		opts.Tuned = &tuning.Result

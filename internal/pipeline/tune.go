@@ -39,6 +39,12 @@ import (
 // grid is exhausted.
 const DefaultTuneBudget = 10 * time.Minute
 
+// DefaultRunBudget is the time polecam train aims to take by default, the
+// tuning included: a nightly run of 20 million events on 2 cores within
+// 20 minutes, with room for the estimate's error (see
+// TuneOptions.RunBudget).
+const DefaultRunBudget = 18 * time.Minute
+
 // TuneOptions say whether and how Train chooses its recipe.
 type TuneOptions struct {
 	// Budget is the time the tuning may take, carving the validation data
@@ -46,6 +52,16 @@ type TuneOptions struct {
 	// training.TuneOptions.TimeBudget). 0 turns tuning off: the data-scaled
 	// defaults apply (ScaledDefaults).
 	Budget time.Duration
+	// RunBudget, when positive, bounds the whole of Train's run with the
+	// tuning in it: the search also ends (and a trial still training is
+	// stopped) when what is left of RunBudget since Train began would not
+	// hold the work after it, estimated for the costlier of the best
+	// recipe so far and the trial from the search's own times
+	// (afterTuning): the gate's model and the published one trained, the
+	// holdout scored (twice when the published version is measured on
+	// it), the snapshots written. 0: only Budget bounds the search.
+	// Default DefaultRunBudget.
+	RunBudget time.Duration
 	// Search configures training.Tune: the stratified splits, K, the seed,
 	// a count budget. Its TimeBudget and Fixed are set from Budget and
 	// Fixed.
@@ -67,13 +83,16 @@ type TuneOptions struct {
 // DefaultTuneOptions returns the tuning polecam train does: DefaultTuneBudget
 // and training.DefaultTuneOptions.
 func DefaultTuneOptions() TuneOptions {
-	return TuneOptions{Budget: DefaultTuneBudget, Search: training.DefaultTuneOptions(), TimeValidationUsers: 2000}
+	return TuneOptions{Budget: DefaultTuneBudget, RunBudget: DefaultRunBudget, Search: training.DefaultTuneOptions(), TimeValidationUsers: 2000}
 }
 
 // Validate reports whether the options can be used.
 func (o TuneOptions) Validate() error {
 	if o.Budget < 0 {
 		return fmt.Errorf("tune budget %v, want 0 (off) or more", o.Budget)
+	}
+	if o.RunBudget < 0 {
+		return fmt.Errorf("run budget %v, want 0 (none) or more", o.RunBudget)
 	}
 	if o.Budget == 0 {
 		return nil
@@ -159,9 +178,13 @@ func TuneRecipe(ctx context.Context, opts Options, train *training.Interactions,
 	if err != nil {
 		return nil, err
 	}
+	after := "none"
+	if so.After != nil {
+		after = so.After(res.Cost).Round(time.Second).String()
+	}
 	opts.Logger.Info("tuned", "chosen", res.Chosen.String(), "validation_ndcg", res.Validation.NDCG,
 		"start_validation_ndcg", res.StartValidation.NDCG, "trials", len(res.Trials), "stopped", res.Stopped,
-		"elapsed", time.Since(began).Round(time.Millisecond))
+		"elapsed", time.Since(began).Round(time.Millisecond), "estimated_after", after)
 	budget := "none"
 	if opts.Tune.Budget > 0 {
 		budget = opts.Tune.Budget.String()
@@ -374,7 +397,7 @@ func publishedRecipe(pub store.Manifest) *training.Recipe {
 // all of x with a time split at the end of the log without the gate, and
 // with stratified splits otherwise. opts are Train's options before the
 // data-scaled defaults were applied.
-func tuneForTrain(ctx context.Context, opts Options, x *training.Interactions, st IngestStats, gs *gateSplit) (*Tuning, error) {
+func tuneForTrain(ctx context.Context, opts Options, x *training.Interactions, st IngestStats, gs *gateSplit, run runClock) (*Tuning, error) {
 	var pub store.Manifest
 	if gs != nil {
 		pub = gs.pub
@@ -399,7 +422,47 @@ func tuneForTrain(ctx context.Context, opts Options, x *training.Interactions, s
 		}
 		v = Validation{Kind: SplitTime, End: st.Log.Last.Add(time.Nanosecond), Span: hold}
 	}
+	if b := opts.Tune.RunBudget; b > 0 {
+		a := afterTuning{trainInteractions: x.NNZ(), write: run.read}
+		if gs != nil {
+			a.trainInteractions += gs.train.NNZ()
+			a.scoredUsers = gs.h.TestUsers
+			if pub.Version != "" && !trainedInHoldout(pub, gs.h) {
+				a.scoredUsers *= 2
+			}
+		}
+		opts.Tune.Search.Deadline, opts.Tune.Search.After = run.began.Add(b), a.estimate
+	}
 	return TuneRecipe(ctx, opts, part, v, publishedRecipe(pub))
+}
+
+// runClock is when Train's run began and how long reading its events took.
+type runClock struct {
+	began time.Time
+	read  time.Duration
+}
+
+// afterTuning estimates the time Train's work after the tuning takes, for
+// RunBudget: training the models (trainInteractions in all: the gate's
+// and the published one), ranking the catalogue for scoredUsers holdout
+// users (each evaluation), both scaled from the search's cost on its
+// validation splits, and write for the serving lists, catalogue and
+// snapshots (the time reading the events took). A tenth is added for the
+// estimate's error.
+type afterTuning struct {
+	trainInteractions, scoredUsers int
+	write                          time.Duration
+}
+
+func (a afterTuning) estimate(c training.TrialCost) time.Duration {
+	d := a.write
+	if c.FitInteractions > 0 {
+		d += time.Duration(float64(c.Fit) * float64(a.trainInteractions) / float64(c.FitInteractions))
+	}
+	if c.ScoredUsers > 0 {
+		d += time.Duration(float64(c.Score) * float64(a.scoredUsers) / float64(c.ScoredUsers))
+	}
+	return d + d/10
 }
 
 // tunedFor returns o with the tuned recipe, if any, for a model trained

@@ -416,3 +416,46 @@ func TestTuneStartHugeCatalogue(t *testing.T) {
 		t.Errorf("EASE asked for: start %v, want EASE", r)
 	}
 }
+
+// TestTrainRunBudget checks that the run budget bounds Train's search: with
+// no time left after reading the events, only the starting recipe is
+// measured, and the run still trains, gates and publishes it.
+func TestTrainRunBudget(t *testing.T) {
+	logFile, _ := tuneLog(t)
+	o := tuneOptions(t, t.TempDir(), logFile)
+	o.Tune.RunBudget = time.Nanosecond
+	m, err := Train(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tu := tuningOf(t, m)
+	if r := tu.Result; r.Stopped != training.TuneStoppedTime || len(r.Trials) != 1 {
+		t.Errorf("a spent run budget: the search stopped %q after %d trials, want %q after the start only", r.Stopped, len(r.Trials), training.TuneStoppedTime)
+	}
+	if tu.Result.Cost.Fit <= 0 || tu.Result.Cost.FitInteractions <= 0 {
+		t.Errorf("chosen recipe's cost %+v, want its measured training time and fitting interactions", tu.Result.Cost)
+	}
+	if m.Metrics["ndcg@10"] <= 0 {
+		t.Errorf("holdout metrics %v, want the gate's figures", m.Metrics)
+	}
+}
+
+func TestAfterTuningEstimate(t *testing.T) {
+	c := training.TrialCost{Fit: 10 * time.Second, Score: 2 * time.Second, FitInteractions: 1000, ScoredUsers: 100}
+	tests := []struct {
+		name string
+		a    afterTuning
+		c    training.TrialCost
+		want time.Duration
+	}{
+		{"write only", afterTuning{write: 10 * time.Second}, c, 11 * time.Second},
+		// Two models of 1,500 interactions: 30 s; 400 holdout users: 8 s.
+		{"gate and publish", afterTuning{trainInteractions: 3000, scoredUsers: 400, write: 2 * time.Second}, c, 44 * time.Second},
+		{"nothing measured", afterTuning{trainInteractions: 3000, scoredUsers: 400}, training.TrialCost{}, 0},
+	}
+	for _, tt := range tests {
+		if got := tt.a.estimate(tt.c); got != tt.want {
+			t.Errorf("%s: estimate = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
