@@ -451,6 +451,8 @@ func TestAfterTuningEstimate(t *testing.T) {
 		{"write only", afterTuning{write: 10 * time.Second}, c, 11 * time.Second},
 		// Two models of 1,500 interactions: 30 s; 400 holdout users: 8 s.
 		{"gate and publish", afterTuning{trainInteractions: 3000, scoredUsers: 400, write: 2 * time.Second}, c, 44 * time.Second},
+		// The same, scoring on 4 workers: 2 s.
+		{"scored on 4 workers", afterTuning{trainInteractions: 3000, scoredUsers: 400, workers: 4, write: 2 * time.Second}, c, 374 * time.Second / 10},
 		{"nothing measured", afterTuning{trainInteractions: 3000, scoredUsers: 400}, training.TrialCost{}, 0},
 	}
 	for _, tt := range tests {
