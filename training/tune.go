@@ -108,10 +108,10 @@ type TuneOptions struct {
 	// time limit.
 	TimeBudget time.Duration `json:"time_budget,omitempty"`
 	// Deadline, when not zero, is when the caller needs the search and
-	// the work that follows it done: a trial starts only while it and
-	// After of the costlier of the best recipe so far and the trial's own
-	// end by Deadline, and is stopped (and left out) when it trains past
-	// that. The starting recipe is always measured.
+	// the work that follows it done: a trial starts only if it, followed
+	// by After of the costlier of the best recipe so far and the trial's
+	// recipe, can end by Deadline, and is stopped (and left out) when it
+	// trains past that. The starting recipe is always measured.
 	Deadline time.Time `json:"-"`
 	// After estimates the time the caller's work after the search takes
 	// for a recipe of cost c (its models trained on the chosen recipe,
@@ -277,8 +277,8 @@ type Trial struct {
 // TrialCost is what a recipe costs on one validation split, as Tune
 // estimates it from the times of its trials: training its models on a
 // fitting part of FitInteractions interactions, and ranking the whole
-// catalogue for the ScoredUsers of a validation part. Both are means over
-// the splits.
+// catalogue for the ScoredUsers of a validation part. All four are means
+// over the splits.
 type TrialCost struct {
 	Fit             time.Duration `json:"fit_ns"`
 	Score           time.Duration `json:"score_ns"`
