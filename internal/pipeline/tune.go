@@ -450,10 +450,11 @@ type runClock struct {
 // on one, both scaled from the search's cost on its validation splits,
 // and write for the serving lists, catalogue and snapshots (half the time
 // reading the events took). A tenth is added for the estimate's error.
-// On the 20-million-event log (benchmarks/ingest.md) the training
-// estimate was within 6 % of the measured time, the rest (scoring at one
-// core's speed and the whole reading time) 2.4 times too long before the
-// scoring was divided among the workers and the writes halved.
+// On the 20-million-event log (benchmarks/ingest.md) the trainings were
+// estimated 8.5 % too long and 10 % too short in two runs; the rest
+// (scoring at one core's speed and the whole reading time) 2.3 times too
+// long before the scoring was divided among the workers and the writes
+// halved, within 2 % after.
 type afterTuning struct {
 	trainInteractions, scoredUsers int
 	workers                        int
