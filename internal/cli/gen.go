@@ -56,6 +56,7 @@ func newGenCmd(e *env) *cobra.Command {
 	f.IntVar(&o.Events, "events", o.Events, "number of events")
 	f.Int64Var(&o.Seed, "seed", o.Seed, "random seed")
 	f.IntVar(&o.Days, "days", o.Days, "number of days the log spans")
+	f.DurationVar(&o.ItemLifetime, "item-lifetime", 0, "when positive, items launch throughout the window and their appeal fades with this e-folding time (e.g. 120h): a drifting catalogue, as in real shops; 0: constant appeal")
 	return cmd
 }
 

@@ -35,6 +35,17 @@ type Options struct {
 	// [Start, Start+Days×24h); the last ones may run a few hours past it.
 	// 0 means 30.
 	Days int
+	// ItemLifetime, when positive, makes the catalogue change over the
+	// window the way a shop's does: every item is launched at a time drawn
+	// uniformly from [Start − Days, Start + Days) (so about half of them
+	// exist when the log begins and the rest arrive during it), is (all but
+	// never) viewed before its launch, and its appeal decays after it as
+	// 0.05 + 0.95·exp(−age/ItemLifetime) — new items sell, old ones fade to
+	// a small evergreen share. What was popular last week is then a
+	// better guess for tomorrow than what was popular a month ago, as in
+	// real shop logs. 0 (the default) keeps every item's appeal constant
+	// and the log byte-identical to one generated without the option.
+	ItemLifetime time.Duration
 }
 
 // Limits on Options, so that the packed in-memory representation holds.
@@ -78,6 +89,9 @@ func (o Options) Validate() error {
 	}
 	if o.Days < 0 || o.Days > MaxDays {
 		errs = append(errs, fmt.Errorf("days = %d, want 0 (default 30) or 1..%d", o.Days, MaxDays))
+	}
+	if o.ItemLifetime < 0 {
+		errs = append(errs, fmt.Errorf("item lifetime = %v, want ≥ 0 (0: items never age)", o.ItemLifetime))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("invalid synth options: %w", err)
@@ -335,7 +349,7 @@ func (g *generator) session(d int) []event {
 				c = w.sessionCategory(r, u)
 			}
 		}
-		i := w.pickItem(r, u, c)
+		i := w.pickItem(r, u, c, t)
 		g.emit(t, u, i, typeView)
 		if slices.Contains(g.carted, i) {
 			continue

@@ -541,3 +541,83 @@ func BenchmarkGenerateFile(b *testing.B) {
 		})
 	}
 }
+
+// TestItemLifetime checks that Options.ItemLifetime makes the catalogue
+// change over the window (items appear throughout it) and makes recent
+// popularity the better guess for the last day, while the default log's
+// items are all there from the start and the option at 0 changes nothing.
+func TestItemLifetime(t *testing.T) {
+	base := synth.Options{Users: 3000, Items: 400, Events: 80000, Seed: 5, Days: 30}
+	aged := base
+	aged.ItemLifetime = 5 * 24 * time.Hour
+	if a, b := generate(t, aged), generate(t, aged); !bytes.Equal(a, b) {
+		t.Fatal("two runs with the same item lifetime differ")
+	}
+	start := synth.DefaultStart
+	lastDay := start.AddDate(0, 0, base.Days-1)
+	// topOverlap is how many of the 20 most viewed items of lines in
+	// [from, lastDay) are among the 20 most viewed of the last day.
+	type stats struct {
+		lateItems, items int // items first seen after day 10; all items seen
+		recent, allTime  int // top-20 overlap with the last day
+	}
+	measure := func(o synth.Options) stats {
+		lines := parseLog(t, bytes.NewReader(generate(t, o)))
+		first := map[string]time.Time{}
+		for _, l := range lines {
+			if _, ok := first[l.item]; !ok {
+				first[l.item] = l.time
+			}
+		}
+		var s stats
+		for _, at := range first {
+			s.items++
+			if at.After(start.AddDate(0, 0, 10)) {
+				s.lateItems++
+			}
+		}
+		top := func(from, to time.Time) map[string]bool {
+			n := map[string]int{}
+			for _, l := range lines {
+				if l.event == synth.View && !l.time.Before(from) && l.time.Before(to) {
+					n[l.item]++
+				}
+			}
+			ids := slices.SortedFunc(maps.Keys(n), func(a, b string) int {
+				return cmp.Or(n[b]-n[a], strings.Compare(a, b))
+			})
+			m := map[string]bool{}
+			for _, id := range ids[:min(20, len(ids))] {
+				m[id] = true
+			}
+			return m
+		}
+		last := top(lastDay, lastDay.AddDate(0, 0, 2))
+		overlap := func(m map[string]bool) int {
+			k := 0
+			for id := range m {
+				if last[id] {
+					k++
+				}
+			}
+			return k
+		}
+		s.recent = overlap(top(lastDay.AddDate(0, 0, -7), lastDay))
+		s.allTime = overlap(top(start, lastDay))
+		return s
+	}
+	still, moving := measure(base), measure(aged)
+	t.Logf("without lifetime %+v; with %v: %+v", still, aged.ItemLifetime, moving)
+	if still.lateItems*20 > still.items {
+		t.Errorf("without a lifetime %d of %d items first appear after day 10, want under 5 %%", still.lateItems, still.items)
+	}
+	if moving.lateItems*4 < moving.items {
+		t.Errorf("with a lifetime only %d of %d items first appear after day 10, want at least 25 %%", moving.lateItems, moving.items)
+	}
+	// Zipf popularity still dominates (an old bestseller keeps 5 % of its
+	// appeal), so the difference is a few items, not most of them; the
+	// default log has it at 1.
+	if moving.recent < moving.allTime+3 {
+		t.Errorf("with a lifetime the last week's top 20 shares %d items with the last day's, all time's %d: want the last week ahead by 3", moving.recent, moving.allTime)
+	}
+}

@@ -31,6 +31,13 @@ const (
 	streamWorld   = 0x5eed_0001
 	streamEvents  = 0x5eed_0002
 	streamCatalog = 0x5eed_0003
+	streamLaunch  = 0x5eed_0004 // item launch times (Options.ItemLifetime)
+)
+
+// Item lifecycle (Options.ItemLifetime).
+const (
+	evergreen   = 0.05 // the share of an item's appeal that never fades
+	launchTries = 64   // draws before a view settles for an item not launched yet
 )
 
 func newRand(seed int64, stream uint64) *rand.Rand {
@@ -55,6 +62,11 @@ type world struct {
 	userCatAlias []alias // over userCats[u][:userCatN[u]]
 	activity     alias
 	hours        alias
+
+	// launch[i] is item i's launch in seconds since Start, nil when items
+	// never age; lifetime is Options.ItemLifetime in seconds.
+	launch   []float64
+	lifetime float64
 }
 
 // hourWeights is the day-night curve of session starts, by hour of day.
@@ -66,6 +78,17 @@ var hourWeights = []float64{
 func newWorld(o Options) *world {
 	r := newRand(o.Seed, streamWorld)
 	w := &world{items: o.Items, users: o.Users, cats: o.Categories}
+	if o.ItemLifetime > 0 {
+		// A stream of its own, so the rest of the world (and, without the
+		// option, the whole log) is the same as without it.
+		lr := newRand(o.Seed, streamLaunch)
+		span := float64(o.Days) * 86400
+		w.launch = make([]float64, w.items)
+		for i := range w.launch {
+			w.launch[i] = (2*lr.Float64() - 1) * span
+		}
+		w.lifetime = o.ItemLifetime.Seconds()
+	}
 
 	// Category centroids: random unit vectors.
 	centroids := make([]float32, w.cats*Dim)
@@ -192,35 +215,72 @@ func (w *world) sessionCategory(r *rand.Rand, u int) int {
 	return w.catPop.sample(r)
 }
 
-// pickItem chooses the item user u views while browsing category c.
-func (w *world) pickItem(r *rand.Rand, u, c int) int {
+// appeal is item i's share of its popularity at t seconds after Start: 1
+// when items never age, 0 before the item's launch, then evergreen +
+// (1 − evergreen)·exp(−age/lifetime).
+func (w *world) appeal(i int, t uint32) float64 {
+	if w.launch == nil {
+		return 1
+	}
+	age := float64(t) - w.launch[i]
+	if age < 0 {
+		return 0
+	}
+	return evergreen + (1-evergreen)*math.Exp(-age/w.lifetime)
+}
+
+// pickItem chooses the item user u views while browsing category c at t
+// seconds after Start.
+func (w *world) pickItem(r *rand.Rand, u, c int, t uint32) int {
 	x := r.Float64()
 	switch {
 	case x < explorePopularP:
-		return w.popAlias.sample(r)
+		return w.draw(r, t, w.popAlias.sample)
 	case x < explorePopularP+exploreUniformP:
-		return r.IntN(w.items)
+		return w.draw(r, t, func(r *rand.Rand) int { return r.IntN(w.items) })
 	}
 	// Sampling-importance-resampling: candidates by popularity, one of them
-	// by exp(β·affinity), which approximates popularity × exp(β·affinity).
+	// by exp(β·affinity) (times the item's appeal at t), which approximates
+	// popularity × exp(β·affinity) × appeal.
 	items := w.catItems[c]
 	var cand [tasteCandidates]int
 	var weight [tasteCandidates]float64
-	var total float64
-	for k := range cand {
-		i := int(items[w.catAlias[c].sample(r)])
-		cand[k] = i
-		weight[k] = tasteWeight(w.affinity(u, i))
-		total += weight[k]
-	}
-	y := r.Float64() * total
-	for k := range cand {
-		y -= weight[k]
-		if y < 0 {
-			return cand[k]
+	for try := 0; ; try++ {
+		var total float64
+		for k := range cand {
+			i := int(items[w.catAlias[c].sample(r)])
+			cand[k] = i
+			weight[k] = tasteWeight(w.affinity(u, i))
+			if w.launch != nil {
+				weight[k] *= w.appeal(i, t)
+			}
+			total += weight[k]
 		}
+		if total == 0 && try < launchTries {
+			continue // none launched yet: draw again
+		}
+		y := r.Float64() * total
+		for k := range cand {
+			y -= weight[k]
+			if y < 0 {
+				return cand[k]
+			}
+		}
+		return cand[tasteCandidates-1]
 	}
-	return cand[tasteCandidates-1]
+}
+
+// draw returns an item from sample accepted with probability its appeal at
+// t (rejection sampling), the last one drawn after launchTries refusals.
+func (w *world) draw(r *rand.Rand, t uint32, sample func(*rand.Rand) int) int {
+	i := sample(r)
+	if w.launch == nil {
+		return i
+	}
+	for try := 0; try < launchTries && r.Float64() >= w.appeal(i, t); try++ {
+		i = sample(r)
+	}
+	return i
 }
 
 // tasteTable holds exp(β·a) for affinities a in steps of 1/tasteSteps over
