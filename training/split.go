@@ -130,6 +130,18 @@ func (h *HoldoutBuilder) Add(user, item string, weight float32, t time.Time) {
 	}
 }
 
+// AddEvent is Add for an event of a kind (its type as logged): as
+// Builder.AddEvent does, the training matrix records each pair's latest
+// time of each kind before the cutoff (Interactions.EventTimes), so that
+// what is trained on it sees the same times as a model trained on all the
+// events would. The test matrix records none.
+func (h *HoldoutBuilder) AddEvent(user, item, kind string, weight float32, t time.Time) {
+	if t.Before(h.cutoff) {
+		h.ids.AddEvent(user, item, kind, 0, t)
+	}
+	h.Add(user, item, weight, t)
+}
+
 // Build returns the training and test matrices of everything added so far.
 // Pairs whose summed weight is not positive and finite are dropped, as in
 // Builder.Build. The HoldoutBuilder may be used again afterwards.
@@ -147,6 +159,7 @@ func (h *HoldoutBuilder) Build() (train, test *Interactions) {
 	}
 	b.pairs = onlyAfter
 	test = b.Build()
+	test.EventKinds, test.EventTimes = nil, nil
 	return train, test
 }
 

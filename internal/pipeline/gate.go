@@ -376,7 +376,13 @@ func timeSplit(ctx context.Context, opts Options, cutoff, until, last time.Time,
 		if in.HalfLife > 0 {
 			w *= float32(math.Exp2(e.Time.Sub(last).Seconds() / in.HalfLife.Seconds()))
 		}
-		hb.Add(e.User, e.Item, w, e.Time)
+		if e.Type != "" && !e.Time.IsZero() {
+			// The times, as ingest records them: the training part's
+			// models see the same event times as those trained on all.
+			hb.AddEvent(e.User, e.Item, e.Type, w, e.Time)
+		} else {
+			hb.Add(e.User, e.Item, w, e.Time)
+		}
 		return nil
 	}); err != nil {
 		return nil, nil, fmt.Errorf("read events for the holdout: %w", err)
