@@ -2,7 +2,8 @@
 # Issue 11's check on a shop log, time split: the default `polecam train`
 # recipe (tuned within the default budget, as train does) against a
 # closed-form EASE alone whose λ is chosen on validation (plain EASE: no
-# DLAE term, blend 0, only λ searched), and against popularity, all on the
+# DLAE term, blend 0, the all-time popularity list and no recency weight,
+# only λ searched), and against popularity, all on the
 # same test part (the interactions first made in the last --holdout-days)
 # and each choice made on the span before it, never on the test part.
 #
@@ -33,7 +34,8 @@ echo "avx flags: $(grep -o -w -E 'avx[0-9a-z_]*|fma' /proc/cpuinfo | sort -u | t
 common=(eval --events "$log" --split time --holdout-days "$days" --k 10 --json --log-level warn "${extra[@]}")
 def=$("$bin" "${common[@]}" --tune-budget "$budget")
 echo "$def"
-ease=$("$bin" "${common[@]}" --tune-budget "$budget" --item-model ease --blend 0 --ease-diagonal-scale 0 || true)
+ease=$("$bin" "${common[@]}" --tune-budget "$budget" --item-model ease --blend 0 --ease-diagonal-scale 0 \
+	--popularity-half-life 0 --recency-weight 0 || true)
 echo "$ease"
 python3 - "$def" "$ease" <<'PY'
 import json, sys
@@ -43,7 +45,8 @@ pop = d["popularity"]["ndcg"]
 print(f"| recipe | test nDCG@10 | test P@10 | / popularity |")
 print(f"| --- | --- | --- | --- |")
 ch = d.get("tuned", {}).get("result", {}).get("chosen", {})
-print(f"| default train recipe ({'rp3' if ch.get('rp3') else 'ease' if ch.get('ease') else 'factors'}, blend {ch.get('blend')}) | {d['ndcg']:.4f} | {d['precision']:.4f} | {d['ndcg']/pop:.2f}x |")
+rc = ch.get("recency", {})
+print(f"| default train recipe ({'rp3' if ch.get('rp3') else 'ease' if ch.get('ease') else 'factors'}, blend {ch.get('blend')}, popularity half-life {rc.get('half_life_hours', 0)} h, recency weight {rc.get('weight', 0)}) | {d['ndcg']:.4f} | {d['precision']:.4f} | {d['ndcg']/pop:.2f}x |")
 if e:
     lam = e.get("tuned", {}).get("result", {}).get("chosen", {}).get("ease", {}).get("lambda")
     print(f"| EASE alone, λ {lam:.4g} chosen on validation | {e['ndcg']:.4f} | {e['precision']:.4f} | {e['ndcg']/pop:.2f}x |")

@@ -13,8 +13,8 @@ import (
 
 // ItemItemMatrix and ItemItemParams name the snapshot files of the
 // optional item-item model (see package training): the dense n × n
-// matrix B (EASE), and a JSON object {"blend": w} with the weight of the
-// factor scores. A sparse model (approximate EASE, RP3beta) is stored
+// matrix B (EASE), and a JSON object {"blend": w, "recency": r} with the
+// weight of the factor scores and that of the popularity list. A sparse model (approximate EASE, RP3beta) is stored
 // instead as the store's list file store.ItemItemRowsFile, with the same
 // ItemItemParams; a snapshot holds one or the other.
 const (
@@ -27,7 +27,15 @@ type ItemItemConfig struct {
 	// Blend is the weight w of the factor scores in [0, 1]; the item-item
 	// scores get 1 − w.
 	Blend float32 `json:"blend"`
+	// Recency is the weight r of the snapshot's popularity list added to
+	// the blend: r·p[i]/max(p) (training.RecencyOptions.Weight; the list
+	// counts its users by recency when the snapshot was trained so). 0 or
+	// absent: none.
+	Recency float32 `json:"recency,omitempty"`
 }
+
+// maxRecency bounds ItemItemConfig.Recency, as training bounds it.
+const maxRecency = 100
 
 // auxSnapshot is what a snapshot offers when it can hold an item-item
 // model; *store.Snapshot implements it. A Snapshot without these methods
@@ -58,7 +66,10 @@ type itemItem struct {
 	b     store.Matrix
 	rows  func(item int32) ([]store.Neighbor, error)
 	blend float32
-	bufs  sync.Pool // *[]float32 of n item-item scores
+	// recency is ItemItemConfig.Recency / max(popularity): the factor of
+	// the popularity list in the blend, 0 for none.
+	recency float32
+	bufs    sync.Pool // *[]float32 of n item-item scores
 }
 
 // loadItemItem loads the snapshot's item-item model, dense or sparse, if
@@ -91,8 +102,20 @@ func (m *Model) loadItemItem(s Snapshot) error {
 	if !(cfg.Blend >= 0 && cfg.Blend <= 1) {
 		return fmt.Errorf("item-item model: blend %v, want between 0 and 1", cfg.Blend)
 	}
+	if !(cfg.Recency >= 0 && cfg.Recency <= maxRecency) {
+		return fmt.Errorf("item-item model: recency %v, want between 0 and %d", cfg.Recency, maxRecency)
+	}
 	n := m.n
 	ii := &itemItem{blend: cfg.Blend}
+	if cfg.Recency > 0 {
+		var top float32
+		for _, p := range m.pop {
+			top = max(top, p)
+		}
+		if top > 0 {
+			ii.recency = cfg.Recency / top
+		}
+	}
 	if sparse {
 		ii.rows = ss.ItemItemRow
 	} else {
@@ -114,12 +137,13 @@ func (m *Model) loadItemItem(s Snapshot) error {
 // user's history (training and session items), as training.Blend defines
 // it:
 //
-//	score[i] = w·f[i]/max(f) + (1−w)·s[i]/max(s),  s[i] = Σ_{j∈hist} B[j][i]
+//	score[i] = w·f[i]/max(f) + (1−w)·s[i]/max(s) + r·p[i]/max(p),  s[i] = Σ_{j∈hist} B[j][i]
 //
-// with both maxima over the candidates (items neither blocked, cold,
-// unavailable nor filtered out) and replaced by 1 when not positive; for
-// a sparse model B[j][i] is the weight of i in j's row, 0 when the row
-// has none. It leaves the best n in sc.cands.
+// with the first two maxima over the candidates (items neither blocked,
+// cold, unavailable nor filtered out) and replaced by 1 when not
+// positive, p the popularity list and r its weight (ItemItemConfig.Recency,
+// max(p) over all items); for a sparse model B[j][i] is the weight of i in
+// j's row, 0 when the row has none. It leaves the best n in sc.cands.
 func (m *Model) rankItemItem(ctx context.Context, sc *scratch, q []float32, hist []int32, n int) error {
 	f := m.blendScores(sc, q, hist, nil, nil, nil)
 	if err := ctx.Err(); err != nil {
@@ -168,13 +192,21 @@ func (m *Model) blendScores(sc *scratch, q []float32, hist []int32, mask func(f 
 	if !(ms > 0) || math.IsInf(float64(ms), 1) {
 		ms = 1
 	}
-	a, b := ii.blend/mf, (1-ii.blend)/ms
+	a, b, c := ii.blend/mf, (1-ii.blend)/ms, ii.recency
 	for k, r := range also {
-		alsoOut[k] = a*dotF(q, m.items.Row(int(r))) + b*s[r]
+		alsoOut[k] = a*dotF(q, m.items.Row(int(r))) + b*s[r] + c*m.pop[r]
+	}
+	if c == 0 {
+		for i, v := range f {
+			if v > negInf {
+				f[i] = a*v + b*s[i]
+			}
+		}
+		return f
 	}
 	for i, v := range f {
 		if v > negInf {
-			f[i] = a*v + b*s[i]
+			f[i] = a*v + b*s[i] + c*m.pop[i]
 		}
 	}
 	return f

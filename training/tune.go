@@ -163,6 +163,10 @@ type TuneFixed struct {
 	ItemModel bool `json:"item_model,omitempty"`
 	// RP3 keeps RP3beta's options.
 	RP3 bool `json:"rp3,omitempty"`
+	// PopularityHalfLife and RecencyWeight keep the starting recipe's
+	// RecencyOptions.
+	PopularityHalfLife bool `json:"popularity_half_life,omitempty"`
+	RecencyWeight      bool `json:"recency_weight,omitempty"`
 }
 
 // TuneSwitch names the item-item models Tune may switch to from the
@@ -208,6 +212,10 @@ type Recipe struct {
 	// Blend is the weight of the factor scores (see Blend); 1 without an
 	// item-item model.
 	Blend float32 `json:"blend"`
+	// Recency is how the popularity list counts time and its share in a
+	// known user's ranking (RecencyOptions); zero: the all-time list, no
+	// share.
+	Recency RecencyOptions `json:"recency,omitzero"`
 }
 
 // hasItem reports whether the recipe has an item-item model.
@@ -236,7 +244,11 @@ func (r Recipe) String() string {
 	if r.RP3 != nil {
 		s += fmt.Sprintf(" | rp3 alpha=%g beta=%g top_k=%d", r.RP3.Alpha, r.RP3.Beta, r.RP3.TopK)
 	}
-	return s + fmt.Sprintf(" | blend=%g", r.Blend)
+	s += fmt.Sprintf(" | blend=%g", r.Blend)
+	if r.Recency != (RecencyOptions{}) {
+		s += " | " + r.Recency.String()
+	}
+	return s
 }
 
 // Validate reports whether the recipe can be trained.
@@ -260,14 +272,22 @@ func (r Recipe) Validate() error {
 	if !(r.Blend >= 0 && r.Blend <= 1) {
 		return fmt.Errorf("recipe: blend %v, want between 0 and 1", r.Blend)
 	}
+	if err := r.Recency.Validate(); err != nil {
+		return fmt.Errorf("recipe: %w", err)
+	}
 	return nil
 }
+
+// servesRecency reports whether the recipe's recency weight reaches the
+// ranking: the server adds it to the blend with an item-item model only.
+func (r Recipe) servesRecency() bool { return r.hasItem() && r.Blend < 1 && r.Recency.Weight > 0 }
 
 // Trial is one recipe Tune measured on the validation splits (metrics
 // averaged over them).
 type Trial struct {
 	// Model says what the trial changed from the best recipe so far:
-	// "start" (the starting recipe), "als", "ease", "rp3" or "blend".
+	// "start" (the starting recipe), "als", "ease", "rp3", "blend" or
+	// "recency" (RecencyOptions.Weight).
 	Model  string  `json:"model"`
 	Params string  `json:"params"` // the whole recipe (Recipe.String)
 	NDCG   float64 `json:"ndcg"`
@@ -307,6 +327,11 @@ type TuneResult struct {
 	// Cost is Chosen's cost as the search estimated it (TrialCost).
 	Cost   TrialCost `json:"cost"`
 	Trials []Trial   `json:"trials"`
+	// Popularity are the popularity lists of each half-life measured
+	// alone, on all validation users, when the half-life was chosen
+	// (Model "popularity", Params its RecencyOptions); empty when it was
+	// not (fixed, or no event times).
+	Popularity []Trial `json:"popularity,omitempty"`
 	// Stopped says why the search ended: TuneStoppedGrid, TuneStoppedTime
 	// or TuneStoppedCount.
 	Stopped string    `json:"stopped"`
@@ -401,20 +426,37 @@ func meanRowWeight(x *Interactions, alpha float32) float64 {
 // tuneFold is one validation split as Tune scores it.
 type tuneFold struct {
 	fit, val *Interactions
+	// all is the validation part with the users the fitting part does
+	// not know (sampled as val is): the popularity list answers them, so
+	// its half-life is chosen on them too.
+	all *Interactions
+	// pops caches the fitting part's popularity lists by half-life in
+	// hours (RecentPopularity).
+	pops map[float64][]float32
+}
+
+// popularity returns the fold's popularity list of the half-life.
+func (fd *tuneFold) popularity(hours float64) []float32 {
+	p, ok := fd.pops[hours]
+	if !ok {
+		p = RecentPopularity(fd.fit, RecencyOptions{HalfLifeHours: hours}.HalfLife())
+		fd.pops[hours] = p
+	}
+	return p
 }
 
 // scoredValidation returns val without the users who have no fitting
 // interactions (the server answers them by popularity, whatever the
-// recipe), and at most maxUsers (when positive) of the others, a sample
-// drawn with seed.
-func scoredValidation(fit, val *Interactions, maxUsers int, seed int64) *Interactions {
+// recipe) unless cold, and at most maxUsers (when positive) of the
+// others, a sample drawn with seed.
+func scoredValidation(fit, val *Interactions, maxUsers int, seed int64, cold bool) *Interactions {
 	var users []int32
 	dropped := false
 	for u := range val.NumUsers() {
 		if val.UserPtr[u+1] == val.UserPtr[u] {
 			continue
 		}
-		if fit.UserPtr[u+1] == fit.UserPtr[u] {
+		if !cold && fit.UserPtr[u+1] == fit.UserPtr[u] {
 			dropped = true
 			continue
 		}
@@ -476,6 +518,9 @@ type tuner struct {
 	// fitNNZ and scored are the mean interactions of the fitting parts
 	// and the mean scored users of the validation parts (TrialCost).
 	fitNNZ, scored int
+	// timed is set when every fitting part records event times, so that
+	// the popularity list can be counted by recency.
+	timed bool
 }
 
 // Tune chooses a recipe on validation splits carved from the training data
@@ -515,6 +560,15 @@ type tuner struct {
 // current factors and gets the same step 1 from there, whether or not it
 // starts better; steps 2 and 3 continue from the best recipe of any kind.
 //
+// Every blend grid is followed by the recency weight's, when the fitting
+// parts record event times (a time split) and the recipe has an item-item
+// model with a blend below 1: RecencyOptions.Weight over {0, 0.05, 0.1,
+// 0.2, 0.4, 0.8, 1.6}. Its half-life is chosen once, before the starting
+// recipe is measured, by ranking the validation users (those the fitting
+// part does not know included) by the popularity list alone, over all
+// time and half-lives from 6 hours to 16 days (TuneResult.Popularity).
+// Without event times both are zero (unless fixed).
+//
 // The grids are relative to the starting values, so nothing in them is
 // specific to one data set. EASE is trained exactly up to EASE.MaxItems
 // items and approximately beyond (FitEASE).
@@ -540,7 +594,9 @@ func Tune(ctx context.Context, splits []ValidationSplit, start Recipe, opts Tune
 	res := TuneResult{Start: start, Fixed: opts.Fixed}
 	t := &tuner{ctx: ctx, opts: opts, began: began, res: &res, tried: map[string]Metrics{}, perUnit: map[string]time.Duration{}}
 	for _, s := range splits {
-		fd := tuneFold{s.Fit, scoredValidation(s.Fit, s.Val, opts.MaxValidationUsers, opts.Seed)}
+		fd := tuneFold{fit: s.Fit, val: scoredValidation(s.Fit, s.Val, opts.MaxValidationUsers, opts.Seed, false),
+			all: scoredValidation(s.Fit, s.Val, opts.MaxValidationUsers, opts.Seed, true), pops: map[float64][]float32{}}
+		t.timed = (t.timed || len(t.folds) == 0) && s.Fit.HasTimes()
 		t.folds = append(t.folds, fd)
 		t.fitNNZ += fd.fit.NNZ() / len(splits)
 		for u := range fd.val.NumUsers() {
@@ -550,6 +606,7 @@ func Tune(ctx context.Context, splits []ValidationSplit, start Recipe, opts Tune
 		}
 	}
 	t.scored /= len(splits)
+	start.Recency = t.halfLife(start)
 	if err := t.measureStart(start); err != nil {
 		return TuneResult{}, fmt.Errorf("tune: %w", err)
 	}
@@ -565,6 +622,9 @@ func Tune(ctx context.Context, splits []ValidationSplit, start Recipe, opts Tune
 		res.Stopped = TuneStoppedGrid
 	}
 	res.Chosen, res.Validation, res.Cost = t.best.r, t.best.m, t.cost(t.best.r)
+	if !res.Chosen.servesRecency() && !opts.Fixed.RecencyWeight {
+		res.Chosen.Recency.Weight = 0 // not served: do not record one
+	}
 	logW := 0.0
 	for _, fd := range t.folds {
 		logW += math.Log(meanRowWeight(fd.fit, res.Chosen.ALS.Alpha)) / float64(len(t.folds))
@@ -586,9 +646,86 @@ func (t *tuner) measure(p tunePoint) Metrics {
 		if p.r.hasItem() && p.r.Blend < 1 {
 			ii = p.ii[f]
 		}
-		ms[f] = Evaluate(fd.fit, fd.val, t.opts.K, BlendScorer(fd.fit, p.factors[f], ii, p.r.Blend))
+		score := BlendScorer(fd.fit, p.factors[f], ii, p.r.Blend)
+		if p.r.servesRecency() {
+			score = RecencyScorer(score, t.folds[f].popularity(p.r.Recency.HalfLifeHours), p.r.Recency.Weight)
+		}
+		ms[f] = Evaluate(fd.fit, fd.val, t.opts.K, score)
 	}
 	return meanMetrics(ms)
+}
+
+// halfLives are the half-lives of the popularity list Tune chooses among,
+// in hours: all time (0), then 6 hours to 16 days.
+var halfLives = []float64{0, 6, 12, 24, 48, 96, 192, 384}
+
+// recencyWeights is the grid of RecencyOptions.Weight.
+var recencyWeights = []float32{0, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6}
+
+// halfLife returns start's recency options with the half-life of the
+// popularity list chosen: the one of halfLives whose list alone ranks the
+// validation users best (all of them, those the fitting part does not know
+// included: the list is what answers them), all time on a tie. Without
+// event times in the fitting parts both options are zero unless fixed (a
+// fixed half-life then counts all time, as RecentPopularity does); a
+// fixed half-life is kept, and without time left so is start's.
+func (t *tuner) halfLife(start Recipe) RecencyOptions {
+	rc, fx := start.Recency, t.opts.Fixed
+	if !t.timed {
+		if !fx.PopularityHalfLife {
+			rc.HalfLifeHours = 0
+		}
+		if !fx.RecencyWeight {
+			rc.Weight = 0
+		}
+		return rc
+	}
+	if fx.PopularityHalfLife || !t.fits("popularity", float64(len(halfLives)), start) {
+		return rc
+	}
+	s := time.Now()
+	best := -1.0
+	for _, h := range halfLives {
+		ms := make([]Metrics, len(t.folds))
+		for f := range t.folds {
+			fd := &t.folds[f]
+			pop := fd.popularity(h)
+			ms[f] = Evaluate(fd.fit, fd.all, t.opts.K, func(_ int32, dst []float32) { copy(dst, pop) })
+		}
+		m := meanMetrics(ms)
+		o := RecencyOptions{HalfLifeHours: h}
+		t.res.Popularity = append(t.res.Popularity, Trial{Model: "popularity", Params: o.String(), NDCG: m.NDCG, Prec: m.Precision})
+		if m.NDCG > best {
+			best, rc.HalfLifeHours = m.NDCG, h
+		}
+	}
+	t.took("popularity", float64(len(halfLives)), time.Since(s))
+	return rc
+}
+
+// recencies runs the recency weight grid on the current recipe; false when
+// the time is up. It does nothing without event times, with the weight
+// fixed, or when the recipe does not serve it (servesRecency).
+func (t *tuner) recencies() bool {
+	r := t.cur.r
+	if !t.timed || t.opts.Fixed.RecencyWeight || !r.hasItem() || r.Blend >= 1 {
+		return true
+	}
+	for _, w := range recencyWeights {
+		r.Recency.Weight = w
+		if _, seen := t.tried[r.String()]; seen {
+			continue
+		}
+		if !t.fits("blend", 1, r) {
+			return false
+		}
+		s := time.Now()
+		p := t.cur.withItem(r)
+		p.m = t.measure(p)
+		t.took("blend", 1, time.Since(s))
+		t.record("recency", p)
+	}
+	return true
 }
 
 // record adds a measured trial and keeps it if it is the best so far.
@@ -935,17 +1072,17 @@ func (t *tuner) itemSearch() (bool, error) {
 	return true, nil
 }
 
-// blends runs the blend grid; false when the time is up.
+// blends runs the blend grid, then the recency weight's (recencies);
+// false when the time is up.
 func (t *tuner) blends() bool {
-	if t.opts.Fixed.Blend {
-		return true
-	}
-	for step := range 11 {
-		if !t.tryBlend(float32(step) / 10) {
-			return false
+	if !t.opts.Fixed.Blend {
+		for step := range 11 {
+			if !t.tryBlend(float32(step) / 10) {
+				return false
+			}
 		}
 	}
-	return true
+	return t.recencies()
 }
 
 // eases searches EASE's λ and ρ; false when the time is up.

@@ -137,6 +137,7 @@ func newEvalCmd(e *env) *cobra.Command {
 				*fixed = cmd.Flags().Changed(name)
 			}
 			c.fixed.RP3 = cmd.Flags().Changed("rp3-alpha") || cmd.Flags().Changed("rp3-beta") || cmd.Flags().Changed("rp3-top-k")
+			recencyFixed(cmd.Flags(), &c.fixed)
 			r, err := runEval(cmd.Context(), c)
 			if err != nil {
 				return err
@@ -236,6 +237,7 @@ func runEval(ctx context.Context, c evalConfig) (evalReport, error) {
 		to := po
 		to.ALS, to.EASE, to.Blend = c.models.ALS, c.models.EASE, c.models.Blend
 		to.ItemModel, to.RP3 = c.models.ItemModel, c.models.RP3
+		to.PopularityHalfLife, to.RecencyWeight = c.models.PopularityHalfLife, c.models.RecencyWeight
 		to.Tune = pipeline.DefaultTuneOptions() // train's, time folds included
 		to.Tune.Budget, to.Tune.Search, to.Tune.Fixed = c.tuneBudget, c.tuneOpts, c.fixed
 		to.Tune.Search.K, to.Tune.Search.Seed = c.k, c.seed

@@ -98,6 +98,7 @@ func newTrainCmd(e *env) *cobra.Command {
 			fx.Blend = cmd.Flags().Changed("blend")
 			fx.ItemModel = cmd.Flags().Changed("item-model")
 			fx.RP3 = cmd.Flags().Changed("rp3-alpha") || cmd.Flags().Changed("rp3-beta") || cmd.Flags().Changed("rp3-top-k")
+			recencyFixed(cmd.Flags(), fx)
 			o.Gate.Holdout = time.Duration(holdoutDays * float64(24*time.Hour))
 			o.CodeVersion = codeVersion()
 			log, err := e.logger()

@@ -52,7 +52,8 @@ func cmpAbs(a, b float32) int {
 // item-item model through write, publishes the version and checks that
 // the published snapshot holds the model in the file recommender reads
 // and that a Model over it ranks every user as training.BlendScorer does
-// with the model written.
+// with the model written (and training.RecencyScorer with the popularity
+// list counted by recency, when the models have a recency weight).
 func TestWriteItemItemServes(t *testing.T) {
 	ctx := context.Background()
 	opts := options(t, t.TempDir(), sampleLog(t))
@@ -75,21 +76,28 @@ func TestWriteItemItemServes(t *testing.T) {
 		name    string
 		ii      training.ItemScorer
 		blend   float32
+		recency training.RecencyOptions
 		wantErr string
 	}{
-		{"dense", dense, 0.5, ""},
-		{"sparse", topRows(dense, 12), 0.5, ""},
-		{"sparse, item-item only", topRows(dense, 5), 0, ""},
-		{"sparse, every row empty", &training.SparseItemItem{N: n, Ptr: make([]int64, n+1)}, 0.5, ""},
-		{"sparse of another catalogue", &training.SparseItemItem{N: n - 1, Ptr: make([]int64, n)}, 0.5, "items for a catalogue of"},
-		{"sparse with bad offsets", &training.SparseItemItem{N: n, Ptr: append(make([]int64, n), 3)}, 0.5, "spans [0, 3) of 0 weights"},
+		{"dense", dense, 0.5, training.RecencyOptions{}, ""},
+		{"dense, recent popularity", dense, 0.5, training.RecencyOptions{HalfLifeHours: 48, Weight: 0.4}, ""},
+		{"dense, all-time popularity weighted", dense, 0.3, training.RecencyOptions{Weight: 0.8}, ""},
+		{"sparse", topRows(dense, 12), 0.5, training.RecencyOptions{}, ""},
+		{"sparse, item-item only, recent popularity", topRows(dense, 5), 0, training.RecencyOptions{HalfLifeHours: 12, Weight: 1.6}, ""},
+		{"sparse, item-item only", topRows(dense, 5), 0, training.RecencyOptions{}, ""},
+		{"sparse, every row empty", &training.SparseItemItem{N: n, Ptr: make([]int64, n+1)}, 0.5, training.RecencyOptions{}, ""},
+		{"sparse of another catalogue", &training.SparseItemItem{N: n - 1, Ptr: make([]int64, n)}, 0.5, training.RecencyOptions{}, "items for a catalogue of"},
+		{"sparse with bad offsets", &training.SparseItemItem{N: n, Ptr: append(make([]int64, n), 3)}, 0.5, training.RecencyOptions{}, "spans [0, 3) of 0 weights"},
+	}
+	if !x.HasTimes() {
+		t.Fatal("the sample log's matrix records no event times")
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := opts
 			o.DataDir = t.TempDir()
 			ms := *trained
-			ms.itemItem, ms.blend = tt.ii, tt.blend
+			ms.itemItem, ms.blend, ms.recency = tt.ii, tt.blend, tt.recency
 			m, err := write(ctx, o, x, &ms, store.Manifest{Counts: store.Counts{Users: int64(x.NumUsers()), Items: int64(n), Interactions: int64(x.NNZ())}})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -132,7 +140,15 @@ func TestWriteItemItemServes(t *testing.T) {
 					}
 				}
 			}
-			checkServesBlend(t, s, x, ms.factors, tt.ii, tt.blend)
+			pop, err := s.Popularity()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := training.RecentPopularity(x, tt.recency.HalfLife())
+			if !slices.Equal(pop, want) {
+				t.Fatalf("snapshot popularity %v…, want RecentPopularity's %v…", pop[:5], want[:5])
+			}
+			checkServesBlend(t, s, x, ms.factors, tt.ii, tt.blend, tt.recency)
 		})
 	}
 }
@@ -140,8 +156,9 @@ func TestWriteItemItemServes(t *testing.T) {
 // checkServesBlend checks that a Model over s recommends every user of x
 // the items training.BlendScorer ranks first, in its order, with its
 // scores to 1e-5 (the factor scores are summed in another order; items
-// that close may swap). The Model closes s.
-func checkServesBlend(t *testing.T, s *store.Snapshot, x *training.Interactions, f *training.Factors, ii training.ItemScorer, blend float32) {
+// that close may swap), with rc's share of the popularity list
+// (training.RecencyScorer) added. The Model closes s.
+func checkServesBlend(t *testing.T, s *store.Snapshot, x *training.Interactions, f *training.Factors, ii training.ItemScorer, blend float32, rc training.RecencyOptions) {
 	t.Helper()
 	const top, tol = 10, 1e-5
 	m, err := recommender.NewModel(s)
@@ -149,7 +166,7 @@ func checkServesBlend(t *testing.T, s *store.Snapshot, x *training.Interactions,
 		t.Fatalf("NewModel: %v", err)
 	}
 	defer m.Close()
-	score := training.BlendScorer(x, f, ii, blend)
+	score := training.RecencyScorer(training.BlendScorer(x, f, ii, blend), training.RecentPopularity(x, rc.HalfLife()), rc.Weight)
 	want := make([]float32, x.NumItems())
 	order := make([]int32, x.NumItems())
 	for u := range int32(x.NumUsers()) {
@@ -232,5 +249,5 @@ func TestTrainSparseEASEBeyondMaxItems(t *testing.T) {
 	if !s.HasItemItemRows() {
 		t.Fatal("snapshot has no item-item rows")
 	}
-	checkServesBlend(t, s, x, trained.factors, sp, 0.5)
+	checkServesBlend(t, s, x, trained.factors, sp, 0.5, training.RecencyOptions{})
 }

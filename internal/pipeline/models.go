@@ -90,6 +90,14 @@ type models struct {
 	itemItem  training.ItemScorer // nil when not trained
 	recipe    training.Recipe     // of the item-item model: EASE or RP3 set
 	blend     float32             // 1 when itemItem is nil
+	// recency is the popularity list's half-life and its weight in the
+	// ranking (0 when itemItem is nil: the factors-only scan has none).
+	recency training.RecencyOptions
+}
+
+// recency returns the recency options the models are trained with.
+func (o Options) recency() training.RecencyOptions {
+	return training.RecencyOptions{HalfLifeHours: o.PopularityHalfLife.Hours(), Weight: o.RecencyWeight}
 }
 
 // trainModels trains iALS, co-occurrence and the item-item model (EASE,
@@ -114,7 +122,8 @@ func trainModels(ctx context.Context, x *training.Interactions, opts Options) (*
 	}
 	log.Info("computed co-occurrence", "elapsed", time.Since(t).Round(time.Millisecond))
 
-	ms := &models{als: opts.ALS, factors: factors, neighbors: neighbors, blend: 1}
+	ms := &models{als: opts.ALS, factors: factors, neighbors: neighbors, blend: 1, recency: opts.recency()}
+	ms.recency.Weight = 0 // until an item-item model serves it
 	r := training.Recipe{Blend: opts.Blend}
 	switch opts.ItemModel {
 	case ItemModelEASE:
@@ -134,6 +143,7 @@ func trainModels(ctx context.Context, x *training.Interactions, opts Options) (*
 			return nil, err
 		}
 		ms.itemItem, ms.recipe, ms.blend = ii, r, opts.Blend
+		ms.recency.Weight = opts.RecencyWeight
 		log.Info("trained item-item model", "model", opts.ItemModel, "items", ii.NumItems(), "params", r.String(),
 			"elapsed", time.Since(t).Round(time.Millisecond))
 	}
@@ -194,7 +204,7 @@ func (ms *models) writeItemItem(b *store.Builder, n int) error {
 	default:
 		return fmt.Errorf("write item-item model: %T not supported", ii)
 	}
-	cfg, err := json.Marshal(recommender.ItemItemConfig{Blend: ms.blend})
+	cfg, err := json.Marshal(recommender.ItemItemConfig{Blend: ms.blend, Recency: ms.recency.Weight})
 	if err != nil {
 		return fmt.Errorf("encode item-item parameters: %w", err)
 	}
@@ -234,7 +244,7 @@ func trainMatrix(ctx context.Context, x *training.Interactions, opts Options, se
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train matrix: %w", err)
 	}
-	params, err := json.Marshal(Params{ALS: ms.als, CoOccurrence: opts.CoOccurrence, EASE: ms.easeParams(), RP3: ms.rp3Params(), Blend: ms.blend})
+	params, err := json.Marshal(Params{ALS: ms.als, CoOccurrence: opts.CoOccurrence, EASE: ms.easeParams(), RP3: ms.rp3Params(), Blend: ms.blend, Recency: ms.recency})
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train matrix: encode parameters: %w", err)
 	}

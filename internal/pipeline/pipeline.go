@@ -62,6 +62,19 @@ type Options struct {
 	// known user, the item-item scores getting 1 − Blend (see
 	// training.Blend). 1 serves factors only and trains no item-item model.
 	Blend float32
+	// PopularityHalfLife, when positive, counts the snapshot's popularity
+	// list (what a visitor the model does not know gets, and the fill of
+	// every list) by recency: each user of an item weighs
+	// 0.5^(age/PopularityHalfLife), age measured from the pair's latest
+	// event to the newest event (training.RecentPopularity). 0 counts
+	// every user once, however old. The tuning chooses it on a time
+	// validation split unless it is given (Tune.Fixed.PopularityHalfLife).
+	PopularityHalfLife time.Duration
+	// RecencyWeight is the popularity list's share in a known user's
+	// ranking with an item-item model (training.RecencyOptions.Weight): 0
+	// (the default) none. The tuning chooses it on a time validation split
+	// unless it is given (Tune.Fixed.RecencyWeight).
+	RecencyWeight float32
 	// Tune says whether and how Train chooses the recipe (ALS, EASE,
 	// Blend) on validation data carved from its training part (see
 	// TuneRecipe); explicit values are kept.
@@ -162,6 +175,9 @@ func (o Options) Validate() error {
 	if err := o.Tune.Validate(); err != nil {
 		return fmt.Errorf("tune options: %w", err)
 	}
+	if err := o.recency().Validate(); err != nil {
+		return err
+	}
 	if o.Min.Users < 0 || o.Min.Items < 0 || o.Min.HoldoutUsers < 0 {
 		return fmt.Errorf("minimum sizes %+v, want ≥ 0", o.Min)
 	}
@@ -228,11 +244,14 @@ type Params struct {
 	CoOccurrence training.CoOccurrenceOptions `json:"co_occurrence"`
 	Ingest       IngestParams                 `json:"ingest"`
 	// EASE or RP3 is set when the snapshot holds an item-item model.
-	EASE        *training.EASEOptions `json:"ease,omitempty"`
-	RP3         *training.RP3Options  `json:"rp3,omitempty"`
-	Blend       float32               `json:"blend"`
-	Weights     map[string]float32    `json:"event_weights"`
-	MaxBadRatio float64               `json:"max_bad_ratio"`
+	EASE  *training.EASEOptions `json:"ease,omitempty"`
+	RP3   *training.RP3Options  `json:"rp3,omitempty"`
+	Blend float32               `json:"blend"`
+	// Recency is how the popularity list was counted and its share in a
+	// known user's ranking (zero: all time, none).
+	Recency     training.RecencyOptions `json:"recency,omitzero"`
+	Weights     map[string]float32      `json:"event_weights"`
+	MaxBadRatio float64                 `json:"max_bad_ratio"`
 	// Trending is how the trending and bestseller lists were counted; nil
 	// when the snapshot has none.
 	Trending *TrendingParams `json:"trending,omitempty"`
@@ -344,7 +363,7 @@ func Train(ctx context.Context, opts Options) (store.Manifest, error) {
 		return store.Manifest{}, fmt.Errorf("train: %w", err)
 	}
 	params, err := json.Marshal(Params{ALS: models.als, CoOccurrence: opts.CoOccurrence, EASE: models.easeParams(), RP3: models.rp3Params(), Blend: models.blend,
-		Weights: opts.Log.Weights, MaxBadRatio: opts.Log.MaxBadRatio, Ingest: opts.ingestParams(), Trending: opts.Trending.params(),
+		Recency: models.recency, Weights: opts.Log.Weights, MaxBadRatio: opts.Log.MaxBadRatio, Ingest: opts.ingestParams(), Trending: opts.Trending.params(),
 		Tuning: tuning})
 	if err != nil {
 		return store.Manifest{}, fmt.Errorf("train: encode parameters: %w", err)
@@ -495,7 +514,7 @@ func write(ctx context.Context, opts Options, x *training.Interactions, models *
 			return store.Manifest{}, err
 		}
 	}
-	if err := b.SetPopularity(training.Popularity(x)); err != nil {
+	if err := b.SetPopularity(training.RecentPopularity(x, models.recency.HalfLife())); err != nil {
 		return store.Manifest{}, err
 	}
 	if err := models.writeItemItem(b, x.NumItems()); err != nil {

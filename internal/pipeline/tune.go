@@ -301,7 +301,7 @@ func (o Options) tuneStart(train *training.Interactions, prev *training.Recipe) 
 	}
 	rp := base.RP3
 	sw.RP3 = &rp
-	r := training.Recipe{ALS: base.ALS, Blend: 1}
+	r := training.Recipe{ALS: base.ALS, Blend: 1, Recency: o.recency()}
 	if base.Blend < 1 {
 		switch base.ItemModel {
 		case ItemModelEASE:
@@ -368,6 +368,12 @@ func (o Options) tuneStart(train *training.Interactions, prev *training.Recipe) 
 			p.Blend = prev.Blend
 		}
 	}
+	if !fx.PopularityHalfLife {
+		p.Recency.HalfLifeHours = prev.Recency.HalfLifeHours
+	}
+	if !fx.RecencyWeight {
+		p.Recency.Weight = prev.Recency.Weight
+	}
 	if p.Validate() != nil {
 		o.Logger.Warn("not starting the tuning from the published recipe: it is not valid", "recipe", prev.String())
 		return r, fx, sw
@@ -390,7 +396,7 @@ func publishedRecipe(pub store.Manifest) *training.Recipe {
 		r := p.Tuning.Result.Chosen
 		return &r
 	}
-	return &training.Recipe{ALS: p.ALS, EASE: p.EASE, RP3: p.RP3, Blend: p.Blend}
+	return &training.Recipe{ALS: p.ALS, EASE: p.EASE, RP3: p.RP3, Blend: p.Blend, Recency: p.Recency}
 }
 
 // tuneForTrain tunes Train's recipe: on the gate's training part with a
@@ -481,6 +487,7 @@ func (o Options) tunedFor(x *training.Interactions) Options {
 	r := o.Tuned.For(x)
 	workers := o.ALS.Workers
 	o.ALS, o.Blend = r.ALS, r.Blend
+	o.PopularityHalfLife, o.RecencyWeight = r.Recency.HalfLife(), r.Recency.Weight
 	if workers > 0 {
 		o.ALS.Workers = workers
 	}
