@@ -30,7 +30,9 @@
 // ranked instead by the blend w·f/max(f) + (1−w)·s/max(s) of the factor
 // scores f and the item-item scores s (the sum of the rows of the user's
 // history; a sparse row adds its weights to its items only), both maxima
-// over the candidates, as training.Blend defines it; the source is still
+// over the candidates, as training.Blend defines it, plus r·p/max(p) of
+// the popularity list p when ItemItemConfig.Recency r is set
+// (training.RecencyScorer: items selling now rise); the source is still
 // SourceFactors. Both kinds are read in place from the mapped snapshot
 // and use the same pooled score buffer, so neither allocates per request.
 // Without a model the factor-only path is unchanged.

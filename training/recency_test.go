@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -210,5 +211,29 @@ func TestTuneRecency(t *testing.T) {
 	}
 	if strat.Chosen.Recency != (RecencyOptions{}) || trialKinds(strat)["recency"] != 0 || len(strat.Popularity) != 0 {
 		t.Fatalf("stratified folds: chose %+v, %d recency trials, %d popularity lists; want none", strat.Chosen.Recency, trialKinds(strat)["recency"], len(strat.Popularity))
+	}
+}
+
+// TestTuneRecencyStopsEarly checks that on a stationary log, where the
+// popularity list adds nothing to the blend, the weight search stops
+// after two weights that are not better instead of scoring the whole grid.
+func TestTuneRecencyStopsEarly(t *testing.T) {
+	still := timeFold(t, synth.Options{Users: 3000, Items: 300, Events: 60000, Seed: 4, Days: 20})
+	opts := DefaultTuneOptions()
+	opts.Fixed = TuneFixed{Factors: true, Iterations: true, Regularization: true, Alpha: true, RegularizationExponent: true,
+		ItemModel: true, EASELambda: true, EASEDiagonalScale: true, Blend: true}
+	got, err := Tune(context.Background(), []ValidationSplit{still}, tuneStart(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ws []string
+	for _, tr := range got.Trials {
+		if tr.Model == "recency" {
+			ws = append(ws, tr.Params[strings.LastIndex(tr.Params, "=")+1:])
+		}
+	}
+	t.Logf("weights tried %v; chose %+v", ws, got.Chosen.Recency)
+	if len(ws) == 0 || len(ws) >= len(recencyWeights)-1 {
+		t.Errorf("tried %d recency weights %v, want the search to stop early on a stationary log", len(ws), ws)
 	}
 }
