@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/polecam/polecam/store"
 	"github.com/polecam/polecam/training/eventlog"
@@ -147,6 +148,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"no logger", func(o *Options) { o.Logger = nil }},
 		{"bad factors", func(o *Options) { o.ALS.Factors = -1 }}, // 0 is automatic
 		{"bad ratio", func(o *Options) { o.Log.MaxBadRatio = -1 }},
+		{"negative popularity half-life", func(o *Options) { o.PopularityHalfLife = -time.Hour }},
+		{"negative recency weight", func(o *Options) { o.RecencyWeight = -0.1 }},
 	}
 	for _, tt := range tests {
 		o := DefaultOptions()

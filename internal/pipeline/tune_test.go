@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/polecam/polecam/recommender"
 	"github.com/polecam/polecam/store"
 	"github.com/polecam/polecam/training"
 	"github.com/polecam/polecam/training/eventlog"
@@ -89,6 +90,19 @@ func TestTrainTunesAndContinues(t *testing.T) {
 	}
 	if m1.Metrics["ndcg@10"] <= 0 {
 		t.Errorf("holdout metrics %v, want the gate's figures", m1.Metrics)
+	}
+	// The recency chosen on the time split is what the snapshot serves:
+	// its popularity list counted with the half-life, the weight in the
+	// item-item parameters.
+	if p1.Recency != r1.Chosen.Recency || len(tu1.Result.Popularity) == 0 {
+		t.Errorf("trained recency %+v (%d popularity lists measured), want the chosen %+v", p1.Recency, len(tu1.Result.Popularity), r1.Chosen.Recency)
+	}
+	if snap := openVersion(t, dataDir, m1); p1.Blend < 1 {
+		raw, ok := snap.File(recommender.ItemItemParams)
+		var cfg recommender.ItemItemConfig
+		if !ok || json.Unmarshal(raw, &cfg) != nil || cfg.Recency != p1.Recency.Weight {
+			t.Errorf("%s = %s (%v), want recency %v", recommender.ItemItemParams, raw, ok, p1.Recency.Weight)
+		}
 	}
 
 	o = tuneOptions(t, dataDir, logFile)
