@@ -563,8 +563,8 @@ type tuner struct {
 // Every blend grid is followed by the recency weight's, when the fitting
 // parts record event times (a time split) and the recipe has an item-item
 // model with a blend below 1: RecencyOptions.Weight over {0, 0.05, 0.1,
-// 0.2, 0.4, 0.8, 1.6}, outwards from the current weight, each direction
-// stopping after two weights in a row that are not better. Its half-life is chosen once, before the starting
+// 0.2, …, 51.2} (doubling), outwards from the current weight, each
+// direction stopping after two weights in a row that are not better. Its half-life is chosen once, before the starting
 // recipe is measured, by ranking the validation users (those the fitting
 // part does not know included) by the popularity list alone, over all
 // time and half-lives from 6 hours to 16 days (TuneResult.Popularity).
@@ -660,8 +660,10 @@ func (t *tuner) measure(p tunePoint) Metrics {
 // in hours: all time (0), then 6 hours to 16 days.
 var halfLives = []float64{0, 6, 12, 24, 48, 96, 192, 384}
 
-// recencyWeights is the grid of RecencyOptions.Weight.
-var recencyWeights = []float32{0, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6}
+// recencyWeights is the grid of RecencyOptions.Weight: doubling up to
+// where the list all but decides the ranking (the search stops early, so
+// the top is reached only while it keeps improving).
+var recencyWeights = []float32{0, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2}
 
 // halfLife returns start's recency options with the half-life of the
 // popularity list chosen: the one of halfLives whose list alone ranks the
