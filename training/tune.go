@@ -730,17 +730,9 @@ func (t *tuner) recencies() bool {
 		worse := 0
 		for k := at + dir; k >= 0 && k < len(recencyWeights) && worse < 2; k += dir {
 			r.Recency.Weight = recencyWeights[k]
-			m, seen := t.tried[r.String()]
-			if !seen {
-				if !t.fits("blend", 1, r) {
-					return false
-				}
-				s := time.Now()
-				p := t.cur.withItem(r)
-				p.m = t.measure(p)
-				t.took("blend", 1, time.Since(s))
-				t.record("recency", p)
-				m = p.m
+			m, ok := t.rescore("recency", r)
+			if !ok {
+				return false
 			}
 			if m.NDCG > best {
 				best, worse = m.NDCG, 0
@@ -982,18 +974,27 @@ func (t *tuner) tryItem(r Recipe) (p tunePoint, ok bool, err error) {
 func (t *tuner) tryBlend(w float32) bool {
 	r := t.cur.r
 	r.Blend = w
-	if _, seen := t.tried[r.String()]; seen {
-		return true
+	_, ok := t.rescore("blend", r)
+	return ok
+}
+
+// rescore measures r, the current recipe with other blend or recency
+// weights, on the current models (scoring only, timed as a "blend"
+// trial) and records it as a trial of model, unless it was measured
+// before; false when the time is up.
+func (t *tuner) rescore(model string, r Recipe) (Metrics, bool) {
+	if m, seen := t.tried[r.String()]; seen {
+		return m, true
 	}
 	if !t.fits("blend", 1, r) {
-		return false
+		return Metrics{}, false
 	}
 	s := time.Now()
 	p := t.cur.withItem(r)
 	p.m = t.measure(p)
 	t.took("blend", 1, time.Since(s))
-	t.record("blend", p)
-	return true
+	t.record(model, p)
+	return p.m, true
 }
 
 func (t *tuner) search() error {
