@@ -14,9 +14,10 @@ import (
 // ItemItemMatrix and ItemItemParams name the snapshot files of the
 // optional item-item model (see package training): the dense n × n
 // matrix B (EASE), and a JSON object {"blend": w, "recency": r} with the
-// weight of the factor scores and that of the popularity list. A sparse model (approximate EASE, RP3beta) is stored
-// instead as the store's list file store.ItemItemRowsFile, with the same
-// ItemItemParams; a snapshot holds one or the other.
+// weight of the factor scores and that of the popularity list. A sparse
+// model (approximate EASE, RP3beta) is stored instead as the store's list
+// file store.ItemItemRowsFile, with the same ItemItemParams; a snapshot
+// holds one or the other.
 const (
 	ItemItemMatrix = "itemitem.vec"
 	ItemItemParams = "itemitem.json"
@@ -195,14 +196,6 @@ func (m *Model) blendScores(sc *scratch, q []float32, hist []int32, mask func(f 
 	a, b, c := ii.blend/mf, (1-ii.blend)/ms, ii.recency
 	for k, r := range also {
 		alsoOut[k] = a*dotF(q, m.items.Row(int(r))) + b*s[r] + c*m.pop[r]
-	}
-	if c == 0 {
-		for i, v := range f {
-			if v > negInf {
-				f[i] = a*v + b*s[i]
-			}
-		}
-		return f
 	}
 	for i, v := range f {
 		if v > negInf {

@@ -98,7 +98,7 @@ func RecentPopularity(x *Interactions, halfLife time.Duration) []float32 {
 // blended ranking (RecencyOptions.Weight). weight 0 or a list without a
 // positive entry returns score itself.
 func RecencyScorer(score func(u int32, dst []float32), pop []float32, weight float32) func(u int32, dst []float32) {
-	c := RecencyScale(pop, weight)
+	c := recencyScale(pop, weight)
 	if c == 0 {
 		return score
 	}
@@ -112,9 +112,11 @@ func RecencyScorer(score func(u int32, dst []float32), pop []float32, weight flo
 	}
 }
 
-// RecencyScale is the factor of the popularity list in a known user's
+// recencyScale is the factor of the popularity list in a known user's
 // score: weight/max(pop), 0 when weight is 0 or no entry is positive.
-func RecencyScale(pop []float32, weight float32) float32 {
+// (The server computes the same from the snapshot's list when it loads
+// the item-item model; TestWriteItemItemServes checks that they agree.)
+func recencyScale(pop []float32, weight float32) float32 {
 	var m float32
 	for _, v := range pop {
 		m = max(m, v)

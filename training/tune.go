@@ -564,11 +564,12 @@ type tuner struct {
 // parts record event times (a time split) and the recipe has an item-item
 // model with a blend below 1: RecencyOptions.Weight over {0, 0.05, 0.1,
 // 0.2, …, 51.2} (doubling), outwards from the current weight, each
-// direction stopping after two weights in a row that are not better. Its half-life is chosen once, before the starting
-// recipe is measured, by ranking the validation users (those the fitting
-// part does not know included) by the popularity list alone, over all
-// time and half-lives from 6 hours to 16 days (TuneResult.Popularity).
-// Without event times both are zero (unless fixed).
+// direction stopping after two weights in a row that are not better. Its
+// half-life is chosen once, before the starting recipe is measured, by
+// ranking the validation users (those the fitting part does not know
+// included) by the popularity list alone, over all time and half-lives
+// from 6 hours to 16 days (TuneResult.Popularity). Without event times
+// both are zero (unless fixed).
 //
 // The grids are relative to the starting values, so nothing in them is
 // specific to one data set. EASE is trained exactly up to EASE.MaxItems
@@ -593,11 +594,11 @@ func Tune(ctx context.Context, splits []ValidationSplit, start Recipe, opts Tune
 		return TuneResult{}, fmt.Errorf("tune: starting recipe: %w", err)
 	}
 	res := TuneResult{Start: start, Fixed: opts.Fixed}
-	t := &tuner{ctx: ctx, opts: opts, began: began, res: &res, tried: map[string]Metrics{}, perUnit: map[string]time.Duration{}}
+	t := &tuner{ctx: ctx, opts: opts, began: began, res: &res, tried: map[string]Metrics{}, perUnit: map[string]time.Duration{}, timed: true}
 	for _, s := range splits {
 		fd := tuneFold{fit: s.Fit, val: scoredValidation(s.Fit, s.Val, opts.MaxValidationUsers, opts.Seed, false),
 			all: scoredValidation(s.Fit, s.Val, opts.MaxValidationUsers, opts.Seed, true), pops: map[float64][]float32{}}
-		t.timed = (t.timed || len(t.folds) == 0) && s.Fit.HasTimes()
+		t.timed = t.timed && s.Fit.HasTimes()
 		t.folds = append(t.folds, fd)
 		t.fitNNZ += fd.fit.NNZ() / len(splits)
 		for u := range fd.val.NumUsers() {
